@@ -1,0 +1,265 @@
+using System.Collections.Frozen;
+using PimQuant.Engine.Graph;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PimQuant.Engine.Execution;
+
+/// <summary>The operators PimQuant executes, with ONNX semantics, on TorchSharp's operators.</summary>
+public static class StandardKernels
+{
+    private sealed class Lambda(Func<Node, IReadOnlyList<Tensor?>, ExecutionContext, Tensor> run) : INodeKernel
+    {
+        public Tensor Run(Node node, IReadOnlyList<Tensor?> inputs, ExecutionContext context) => run(node, inputs, context);
+    }
+
+    /// <summary>Kernels by operator type.</summary>
+    public static FrozenDictionary<string, INodeKernel> ByOpType { get; } = new Dictionary<string, INodeKernel>
+    {
+        ["Conv"] = new Lambda(Conv),
+        ["Gemm"] = new Lambda(Gemm),
+        ["MatMul"] = new Lambda((_, i, _) => matmul(i[0]!, i[1]!)),
+        ["BatchNormalization"] = new Lambda(BatchNorm),
+        ["Relu"] = new Lambda((_, i, _) => F.relu(i[0]!)),
+        ["Clip"] = new Lambda(Clip),
+        ["MaxPool"] = new Lambda(MaxPool),
+        ["AveragePool"] = new Lambda(AveragePool),
+        ["GlobalAveragePool"] = new Lambda((_, i, _) => i[0]!.mean(Enumerable.Range(2, (int)i[0]!.dim() - 2).Select(d => (long)d).ToArray(), keepdim: true)),
+        ["Add"] = new Lambda((_, i, _) => i[0]! + i[1]!),
+        ["Sub"] = new Lambda((_, i, _) => i[0]! - i[1]!),
+        ["Mul"] = new Lambda((_, i, _) => i[0]! * i[1]!),
+        ["Div"] = new Lambda(Div),
+        ["Concat"] = new Lambda((n, i, _) => cat(i.Select(t => t!).ToArray(), n.GetInt("axis", 0))),
+        ["Flatten"] = new Lambda(Flatten),
+        ["Reshape"] = new Lambda(Reshape),
+        ["Transpose"] = new Lambda(Transpose),
+        ["Identity"] = new Lambda((_, i, _) => i[0]!.alias()),
+        ["Dropout"] = new Lambda(Dropout),
+        ["Softmax"] = new Lambda((n, i, _) => F.softmax(i[0]!, n.GetInt("axis", -1))),
+        // Shape arithmetic, as PyTorch's exporter emits it; constant folding evaluates these.
+        ["Shape"] = new Lambda((_, i, _) => tensor(i[0]!.shape, ScalarType.Int64)),
+        ["Gather"] = new Lambda(Gather),
+        ["Unsqueeze"] = new Lambda(Unsqueeze),
+        ["Squeeze"] = new Lambda(Squeeze),
+        ["Cast"] = new Lambda(Cast),
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>ONNX pads [x1_begin, x2_begin, ..., x1_end, x2_end, ...] for a spatial op, resolving auto_pad.</summary>
+    internal static long[] ResolvePads(Node node, long[] inputShape, long[] kernel, long[] strides, long[] dilations)
+    {
+        int spatial = kernel.Length;
+        string autoPad = node.GetString("auto_pad", "NOTSET");
+        if (autoPad is "NOTSET")
+            return node.GetInts("pads") ?? new long[2 * spatial];
+        if (autoPad is "VALID")
+            return new long[2 * spatial];
+        if (autoPad is not ("SAME_UPPER" or "SAME_LOWER"))
+            throw new GraphException($"node '{node.Name}' ({node.OpType}): auto_pad '{autoPad}' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
+        var pads = new long[2 * spatial];
+        for (int d = 0; d < spatial; d++)
+        {
+            long size = inputShape[2 + d];
+            long outSize = (size + strides[d] - 1) / strides[d];
+            long effective = (kernel[d] - 1) * dilations[d] + 1;
+            long total = Math.Max(0, (outSize - 1) * strides[d] + effective - size);
+            long small = total / 2, large = total - small;
+            (pads[d], pads[d + spatial]) = autoPad == "SAME_UPPER" ? (small, large) : (large, small);
+        }
+        return pads;
+    }
+
+    /// <summary>Splits ONNX pads into symmetric padding for torch and, if uneven, an explicit pre-pad.</summary>
+    private static (Tensor input, long[] symmetric) ApplyPads(Tensor input, long[] pads, double value)
+    {
+        int spatial = pads.Length / 2;
+        bool even = true;
+        for (int d = 0; d < spatial; d++) even &= pads[d] == pads[d + spatial];
+        if (even) return (input, pads[..spatial]);
+        // torch.nn.functional.pad takes (last_begin, last_end, prev_begin, prev_end, ...).
+        var torchPads = new long[2 * spatial];
+        for (int d = 0; d < spatial; d++)
+        {
+            torchPads[2 * (spatial - 1 - d)] = pads[d];
+            torchPads[2 * (spatial - 1 - d) + 1] = pads[d + spatial];
+        }
+        return (F.pad(input, torchPads, PaddingModes.Constant, value), new long[spatial]);
+    }
+
+    private static long[] Ones(int n) => Enumerable.Repeat(1L, n).ToArray();
+
+    private static void Require2d(Node node, Tensor x)
+    {
+        if (x.dim() != 4)
+            throw new GraphException($"node '{node.Name}' ({node.OpType}): only 2-D spatial inputs (rank 4, NCHW) are supported, got rank {x.dim()}");
+    }
+
+    private static Tensor Conv(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!; var w = i[1]!;
+        Require2d(node, x);
+        long[] kernel = node.GetInts("kernel_shape") ?? w.shape[2..];
+        long[] strides = node.GetInts("strides") ?? Ones(2);
+        long[] dilations = node.GetInts("dilations") ?? Ones(2);
+        var (padded, pads) = ApplyPads(x, ResolvePads(node, x.shape, kernel, strides, dilations), 0);
+        return F.conv2d(padded, w, i.Count > 2 ? i[2] : null, strides, pads, dilations, node.GetInt("group", 1));
+    }
+
+    private static Tensor Gemm(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        float alpha = node.GetFloat("alpha", 1f), beta = node.GetFloat("beta", 1f);
+        bool transA = node.GetInt("transA", 0) != 0, transB = node.GetInt("transB", 0) != 0;
+        var a = transA ? i[0]!.t() : i[0]!;
+        var c = i.Count > 2 ? i[2] : null;
+        if (transB && alpha == 1f && (c is null || beta == 1f))
+            return F.linear(a, i[1]!, c);
+        var y = matmul(a, transB ? i[1]!.t() : i[1]!);
+        if (alpha != 1f) y = y * alpha;
+        if (c is not null) y = y + (beta == 1f ? c : c * beta);
+        return y;
+    }
+
+    private static Tensor BatchNorm(Node node, IReadOnlyList<Tensor?> i, ExecutionContext ctx)
+    {
+        float eps = node.GetFloat("epsilon", 1e-5f);
+        // ONNX: running = running * momentum + batch * (1 - momentum); torch's momentum is the other weight.
+        float momentum = node.GetFloat("momentum", 0.9f);
+        return F.batch_norm(i[0]!, i[3]!, i[4]!, i[1]!, i[2]!, ctx.Training, 1.0 - momentum, eps);
+    }
+
+    private static Tensor Clip(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        // Opset >= 11 passes the bounds as inputs; opset 6 as attributes.
+        Scalar? min = i.Count > 1 && i[1] is { } lo ? lo.item<float>() : node.Attributes.ContainsKey("min") ? node.GetFloat("min", 0) : null;
+        Scalar? max = i.Count > 2 && i[2] is { } hi ? hi.item<float>() : node.Attributes.ContainsKey("max") ? node.GetFloat("max", 0) : null;
+        return (min, max) switch
+        {
+            (null, null) => i[0]!.alias(),
+            (_, null) => i[0]!.clamp_min(min!),
+            (null, _) => i[0]!.clamp_max(max!),
+            _ => i[0]!.clamp(min!, max!),
+        };
+    }
+
+    private static Tensor MaxPool(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        Require2d(node, x);
+        long[] kernel = node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (MaxPool): kernel_shape is required");
+        long[] strides = node.GetInts("strides") ?? Ones(2);
+        long[] dilations = node.GetInts("dilations") ?? Ones(2);
+        if (node.GetInt("storage_order", 0) != 0)
+            throw new GraphException($"node '{node.Name}' (MaxPool): storage_order=1 is not supported");
+        var (padded, pads) = ApplyPads(x, ResolvePads(node, x.shape, kernel, strides, dilations), double.NegativeInfinity);
+        return F.max_pool2d(padded, kernel, strides, pads, dilations, node.GetInt("ceil_mode", 0) != 0);
+    }
+
+    private static Tensor AveragePool(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        Require2d(node, x);
+        long[] kernel = node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (AveragePool): kernel_shape is required");
+        long[] strides = node.GetInts("strides") ?? Ones(2);
+        bool countPad = node.GetInt("count_include_pad", 0) != 0;
+        long[] onnxPads = ResolvePads(node, x.shape, kernel, strides, Ones(2));
+        bool even = onnxPads[0] == onnxPads[2] && onnxPads[1] == onnxPads[3];
+        if (!even && !countPad)
+            throw new GraphException($"node '{node.Name}' (AveragePool): asymmetric pads need count_include_pad=1");
+        var (padded, pads) = ApplyPads(x, onnxPads, 0);
+        return F.avg_pool2d(padded, kernel, strides, pads, node.GetInt("ceil_mode", 0) != 0, countPad);
+    }
+
+    private static Tensor Div(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var (a, b) = (i[0]!, i[1]!);
+        // ONNX integer division truncates; shape arithmetic relies on it.
+        return a.is_floating_point() ? a / b : a.div(b, RoundingMode.trunc);
+    }
+
+    private static Tensor Flatten(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        long axis = node.GetInt("axis", 1);
+        if (axis < 0) axis += x.dim();
+        long outer = 1;
+        for (int d = 0; d < axis; d++) outer *= x.shape[d];
+        return x.reshape(outer, outer == 0 ? 0 : -1);
+    }
+
+    private static Tensor Reshape(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        long[] shape = i[1]!.data<long>().ToArray();
+        bool allowZero = node.GetInt("allowzero", 0) != 0;
+        for (int d = 0; d < shape.Length; d++)
+            if (shape[d] == 0 && !allowZero)
+            {
+                if (d >= x.dim())
+                    throw new GraphException($"node '{node.Name}' (Reshape): shape entry {d} is 0 but the input has rank {x.dim()}");
+                shape[d] = x.shape[d];
+            }
+        return x.reshape(shape);
+    }
+
+    private static Tensor Transpose(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        long[] perm = node.GetInts("perm") ?? Enumerable.Range(0, (int)x.dim()).Reverse().Select(d => (long)d).ToArray();
+        return x.permute(perm);
+    }
+
+    private static Tensor Dropout(Node node, IReadOnlyList<Tensor?> i, ExecutionContext ctx)
+    {
+        if (!ctx.Training) return i[0]!.alias();
+        double ratio = i.Count > 1 && i[1] is { } r ? r.item<float>() : node.GetFloat("ratio", 0.5f);
+        return F.dropout(i[0]!, ratio, training: true);
+    }
+
+    private static Tensor Gather(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var data = i[0]!; var indices = i[1]!;
+        long axis = node.GetInt("axis", 0);
+        if (axis < 0) axis += data.dim();
+        var idx = indices.to_type(ScalarType.Int64);
+        idx = where(idx < 0, idx + data.shape[axis], idx);
+        var flat = data.index_select(axis, idx.flatten());
+        var shape = data.shape[..(int)axis].Concat(indices.shape).Concat(data.shape[((int)axis + 1)..]).ToArray();
+        return flat.reshape(shape);
+    }
+
+    private static long[] AxesOf(Node node, IReadOnlyList<Tensor?> i) =>
+        i.Count > 1 && i[1] is { } t ? t.data<long>().ToArray() : node.GetInts("axes") ?? [];
+
+    private static Tensor Unsqueeze(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        long[] axes = AxesOf(node, i);
+        long rank = x.dim() + axes.Length;
+        var sorted = axes.Select(a => a < 0 ? a + rank : a).Order().ToArray();
+        foreach (var a in sorted) x = x.unsqueeze(a);
+        return x;
+    }
+
+    private static Tensor Squeeze(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var x = i[0]!;
+        long[] axes = AxesOf(node, i);
+        if (axes.Length == 0) return x.squeeze();
+        foreach (var a in axes.Select(a => a < 0 ? a + x.dim() : a).OrderDescending()) x = x.squeeze(a);
+        return x;
+    }
+
+    private static Tensor Cast(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        long to = node.GetInt("to", 1);
+        var type = to switch
+        {
+            1 => ScalarType.Float32,
+            6 => ScalarType.Int32,
+            7 => ScalarType.Int64,
+            11 => ScalarType.Float64,
+            _ => throw new GraphException($"node '{node.Name}' (Cast): target type {to} is not supported"),
+        };
+        return i[0]!.to_type(type);
+    }
+}
