@@ -1,0 +1,124 @@
+using System.Text;
+using PimQuant.Engine.Graph;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace PimQuant.Training;
+
+/// <summary>A checkpoint that cannot be used: not a checkpoint, truncated, or made for another run.</summary>
+public sealed class CheckpointException(string message) : Exception(message);
+
+/// <summary>
+/// A training checkpoint: every tensor of the graph, the optimizer state and the run's progress,
+/// tagged with the run's identity (model, options) so a resume with different settings is refused.
+/// Written to a temporary file and renamed, so a crash never leaves a half-written checkpoint.
+/// </summary>
+public sealed class Checkpoint
+{
+    private static readonly byte[] Magic = "PIMQCKPT"u8.ToArray();
+    private const int FormatVersion = 1;
+
+    /// <summary>Identity of the run (model and options); must match on resume.</summary>
+    public required string RunKey { get; init; }
+    public required int EpochsCompleted { get; init; }
+    public required IReadOnlyList<EpochResult> History { get; init; }
+
+    /// <summary>Writes the graph's tensors and the optimizer state atomically to <paramref name="path"/>.</summary>
+    public void Save(string path, ModelGraph graph, optim.Optimizer optimizer)
+    {
+        string tmp = path + ".tmp";
+        using var scope = NewDisposeScope();
+        using (var stream = File.Create(tmp))
+        using (var w = new BinaryWriter(stream, Encoding.UTF8))
+        {
+            w.Write(Magic);
+            w.Write(FormatVersion);
+            w.Write(RunKey);
+            w.Write(EpochsCompleted);
+            w.Write(History.Count);
+            foreach (var h in History)
+            {
+                w.Write(h.Epoch); w.Write(h.TrainLoss); w.Write(h.TrainAccuracy);
+                w.Write(h.TestAccuracy ?? double.NaN); w.Write(h.Seconds); w.Write(h.ImagesPerSecond);
+            }
+            var tensors = graph.Initializers.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+            w.Write(tensors.Count);
+            foreach (var (name, init) in tensors)
+            {
+                w.Write(name);
+                w.Write((int)init.Value.dtype);
+                w.Write(init.Value.dim());
+                foreach (var d in init.Value.shape) w.Write(d);
+                var bytes = init.Value.contiguous().bytes;
+                w.Write(bytes.Length);
+                w.Write(bytes);
+            }
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(w);
+            w.Write(Magic);
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    /// <summary>
+    /// Reads a checkpoint into <paramref name="graph"/> and <paramref name="optimizer"/>, after checking it
+    /// belongs to the run <paramref name="runKey"/> and holds exactly the graph's tensors.
+    /// </summary>
+    /// <exception cref="CheckpointException">The file is not a valid checkpoint of this run; the message names the file.</exception>
+    public static Checkpoint Load(string path, string runKey, ModelGraph graph, optim.Optimizer optimizer)
+    {
+        string file = Path.GetFileName(path);
+        try
+        {
+            using var stream = File.OpenRead(path);
+            using var r = new BinaryReader(stream, Encoding.UTF8);
+            if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
+                throw new CheckpointException($"{file}: not a PimQuant checkpoint (bad magic at byte 0)");
+            int version = r.ReadInt32();
+            if (version != FormatVersion)
+                throw new CheckpointException($"{file}: checkpoint format {version}, expected {FormatVersion}");
+            string key = r.ReadString();
+            if (key != runKey)
+                throw new CheckpointException($"{file}: checkpoint of a different run (it holds '{key}', this run is '{runKey}'); use the same model and options, or start without --resume");
+            int epochs = r.ReadInt32();
+            int historyCount = r.ReadInt32();
+            var history = new List<EpochResult>();
+            for (int i = 0; i < historyCount; i++)
+            {
+                int e = r.ReadInt32(); double loss = r.ReadDouble(), acc = r.ReadDouble(), test = r.ReadDouble(), sec = r.ReadDouble(), ips = r.ReadDouble();
+                history.Add(new EpochResult(e, loss, acc, double.IsNaN(test) ? null : test, sec, ips));
+            }
+            int count = r.ReadInt32();
+            if (count != graph.Initializers.Count)
+                throw new CheckpointException($"{file}: holds {count} tensors, the model has {graph.Initializers.Count}");
+            using (no_grad())
+                for (int i = 0; i < count; i++)
+                {
+                    long at = stream.Position;
+                    string name = r.ReadString();
+                    var dtype = (ScalarType)r.ReadInt32();
+                    var shape = new long[r.ReadInt64()];
+                    for (int d = 0; d < shape.Length; d++) shape[d] = r.ReadInt64();
+                    int length = r.ReadInt32();
+                    byte[] bytes = r.ReadBytes(length);
+                    if (bytes.Length != length)
+                        throw new CheckpointException($"{file}: truncated at byte {stream.Position} in tensor '{name}'");
+                    if (!graph.Initializers.TryGetValue(name, out var init) || init.Value.dtype != dtype || !init.Value.shape.SequenceEqual(shape))
+                        throw new CheckpointException($"{file}: tensor '{name}' at byte {at} ({dtype}, [{string.Join(",", shape)}]) does not match the model");
+                    bytes.CopyTo(init.Value.bytes);
+                }
+            ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(r);
+            if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
+                throw new CheckpointException($"{file}: truncated or corrupt (end marker missing at byte {stream.Position})");
+            return new Checkpoint { RunKey = key, EpochsCompleted = epochs, History = history };
+        }
+        catch (EndOfStreamException)
+        {
+            throw new CheckpointException($"{file}: truncated checkpoint");
+        }
+        catch (Exception e) when (e is not CheckpointException and not IOException)
+        {
+            throw new CheckpointException($"{file}: corrupt checkpoint ({e.Message})");
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using PimQuant.Data;
+using PimQuant.Engine.Execution;
+using static TorchSharp.torch;
+
+namespace PimQuant.Training;
+
+/// <summary>Top-1 accuracy of a model over a dataset.</summary>
+/// <param name="Correct">Images classified correctly.</param>
+/// <param name="Total">Images evaluated.</param>
+/// <param name="Seconds">Wall time of the evaluation.</param>
+public sealed record EvaluationResult(int Correct, int Total, double Seconds)
+{
+    /// <summary>Top-1 accuracy as a fraction.</summary>
+    public double Accuracy => Total == 0 ? 0 : (double)Correct / Total;
+
+    public double ImagesPerSecond => Seconds > 0 ? Total / Seconds : 0;
+}
+
+/// <summary>Runs a model over a dataset in inference mode.</summary>
+public static class Evaluator
+{
+    /// <summary>Evaluates <paramref name="executor"/> on every image of <paramref name="data"/>.</summary>
+    /// <param name="progress">Called after each batch with (images done, total).</param>
+    public static EvaluationResult Evaluate(GraphExecutor executor, ImageDataset data, Normalization normalization,
+        int batchSize = 256, Action<int, int>? progress = null, CancellationToken cancellation = default)
+    {
+        bool wasTraining = executor.Training;
+        executor.Training = false;
+        var watch = Stopwatch.StartNew();
+        int correct = 0, done = 0;
+        try
+        {
+            using var noGrad = no_grad();
+            var loader = new BatchLoader(data, batchSize, shuffle: false, seed: 0, normalization, Augmentation.None, dropLast: false);
+            foreach (var batch in loader.Epoch(0, cancellation))
+            using (batch)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                using var x = tensor(batch.Images, [batch.Count, batch.Channels, batch.Height, batch.Width]);
+                using var y = tensor(batch.Labels);
+                var logits = executor.Forward(x);
+                correct += (int)logits.argmax(1).eq(y).sum().item<long>();
+                done += batch.Count;
+                progress?.Invoke(done, data.Count);
+            }
+        }
+        finally
+        {
+            executor.Training = wasTraining;
+        }
+        return new EvaluationResult(correct, done, watch.Elapsed.TotalSeconds);
+    }
+}

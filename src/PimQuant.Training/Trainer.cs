@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using PimQuant.Data;
+using PimQuant.Engine.Execution;
+using PimQuant.Engine.Graph;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace PimQuant.Training;
+
+/// <summary>The outcome of a training run.</summary>
+public sealed record TrainingResult(IReadOnlyList<EpochResult> History, double Seconds, int ResumedFromEpoch);
+
+/// <summary>
+/// Trains a graph with cross-entropy (optionally label-smoothed), SGD or AdamW and a per-step
+/// learning-rate schedule. Every random choice (shuffle, augmentation, dropout) is a function of
+/// the seed and the epoch, and the learning rate a function of the step, so a run resumed from a
+/// checkpoint after epoch e continues exactly as the uninterrupted run would.
+/// </summary>
+public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITrainingObserver observer)
+{
+    private readonly TrainingOptions _options = options.Validated();
+
+    /// <summary>Where checkpoints go and whether to continue from one.</summary>
+    /// <param name="Path">Checkpoint file written after every epoch (atomically); null disables checkpoints.</param>
+    /// <param name="Resume">Continue from <paramref name="Path"/> if it exists.</param>
+    /// <param name="RunKey">Identity of the run (model, data, options); a checkpoint of another run is refused.</param>
+    public sealed record CheckpointPolicy(string? Path, bool Resume, string RunKey);
+
+    /// <summary>Runs the remaining epochs.</summary>
+    public TrainingResult Run(ImageDataset train, ImageDataset? test, Normalization normalization, CheckpointPolicy checkpoints,
+        CancellationToken cancellation = default)
+    {
+        var executor = new GraphExecutor(graph);
+        using var optimizer = CreateOptimizer();
+        var history = new List<EpochResult>();
+        int start = 0;
+        if (checkpoints.Resume && checkpoints.Path is not null && File.Exists(checkpoints.Path))
+        {
+            var loaded = Checkpoint.Load(checkpoints.Path, checkpoints.RunKey, graph, optimizer);
+            start = loaded.EpochsCompleted;
+            history.AddRange(loaded.History);
+            observer.OnMessage($"resumed from {checkpoints.Path} after epoch {start}");
+        }
+
+        var augmentation = new Augmentation(_options.CropPadding, _options.HorizontalFlip);
+        var loader = new BatchLoader(train, _options.BatchSize, shuffle: true, _options.Seed, normalization, augmentation, dropLast: true);
+        int batches = train.Count / _options.BatchSize;
+        if (batches == 0)
+            throw new ArgumentException($"the training set has {train.Count} images, fewer than one batch of {_options.BatchSize}");
+        var total = Stopwatch.StartNew();
+        for (int epoch = start; epoch < _options.Epochs; epoch++)
+        {
+            // Dropout and any other torch randomness restart from a seed of (seed, epoch).
+            manual_seed(_options.Seed * 1_000_003 + epoch);
+            var result = RunEpoch(executor, optimizer, loader, epoch, batches, cancellation);
+            double? testAccuracy = test is null ? null : Evaluator.Evaluate(executor, test, normalization, 256, cancellation: cancellation).Accuracy;
+            result = result with { TestAccuracy = testAccuracy };
+            history.Add(result);
+            observer.OnEpoch(result);
+            if (checkpoints.Path is not null)
+                new Checkpoint { RunKey = checkpoints.RunKey, EpochsCompleted = epoch + 1, History = history }
+                    .Save(checkpoints.Path, graph, optimizer);
+        }
+        executor.Training = false;
+        return new TrainingResult(history, total.Elapsed.TotalSeconds, start);
+    }
+
+    private EpochResult RunEpoch(GraphExecutor executor, optim.Optimizer optimizer, BatchLoader loader, int epoch, int batches, CancellationToken cancellation)
+    {
+        executor.Training = true;
+        var watch = Stopwatch.StartNew();
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        int b = 0;
+        foreach (var batch in loader.Epoch(epoch, cancellation))
+        using (batch)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            double lr = _options.LearningRateAt(epoch + (double)b / batches);
+            foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+            using (var scope = NewDisposeScope())
+            {
+                var x = tensor(batch.Images, [batch.Count, batch.Channels, batch.Height, batch.Width]);
+                var y = tensor(batch.Labels);
+                optimizer.zero_grad();
+                var logits = executor.Forward(x);
+                var loss = F.cross_entropy(logits, y, label_smoothing: _options.LabelSmoothing);
+                loss.backward();
+                optimizer.step();
+                lossSum += loss.item<float>() * batch.Count;
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+                seen += batch.Count;
+            }
+            b++;
+            observer.OnBatch(new BatchProgress(epoch + 1, _options.Epochs, b, batches, lossSum / seen, (double)correct / seen,
+                seen / watch.Elapsed.TotalSeconds, lr));
+        }
+        double seconds = watch.Elapsed.TotalSeconds;
+        return new EpochResult(epoch + 1, lossSum / seen, (double)correct / seen, null, seconds, seen / seconds);
+    }
+
+    private optim.Optimizer CreateOptimizer()
+    {
+        var parameters = graph.Parameters().ToList();
+        return _options.Optimizer switch
+        {
+            OptimizerKind.Sgd => optim.SGD(parameters, _options.LearningRate, _options.Momentum, 0, _options.WeightDecay, _options.Nesterov),
+            _ => optim.AdamW(parameters, _options.LearningRate, weight_decay: _options.WeightDecay),
+        };
+    }
+}
