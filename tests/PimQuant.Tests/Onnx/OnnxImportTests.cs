@@ -1,0 +1,171 @@
+using PimQuant.Engine.Graph;
+using PimQuant.Engine.Passes;
+using PimQuant.Onnx;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace PimQuant.Tests.Onnx;
+
+/// <summary>Imported models compute what ONNX Runtime computes on the same file.</summary>
+public class OnnxImportTests
+{
+    /// <summary>Imports <paramref name="model"/> and checks PimQuant against ONNX Runtime; returns the graph.</summary>
+    private static ModelGraph ImportAndCompare(TestModel model, string what)
+    {
+        var bytes = model.Bytes();
+        var input = OnnxParity.Input(model.SampleShape);
+        var expected = OnnxParity.RunOrt(bytes, input);
+        var graph = OnnxImporter.Import(bytes, what);
+        OnnxParity.AssertClose(expected, OnnxParity.RunPimQuant(graph, input), what);
+        return graph;
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(18)]
+    public void ConvBatchNormGemm_MatchesOnnxRuntime_AlsoAfterBatchNormFolding(int opset)
+    {
+        var model = OnnxTestModels.ConvBn(opset);
+        using var graph = ImportAndCompare(model, $"convbn-{opset}");
+        Assert.Equal(opset, graph.Opset);
+        Assert.Equal("main_graph", graph.Name);
+        Assert.Equal("cifar10", graph.Metadata["dataset"]);
+        Assert.Equal(["Conv", "BatchNormalization", "Relu", "MaxPool", "Flatten", "Gemm"], graph.Nodes.Select(n => n.OpType));
+        Assert.Equal([-1L, 3, 8, 8], graph.Inputs.Single().Shape);
+        Assert.Equal([-1L, 10], graph.ValueShapes[graph.Outputs[0]]);
+        Assert.Equal(InitializerKind.Parameter, graph.Initializers["conv1.weight"].Kind);
+        Assert.Equal(InitializerKind.Parameter, graph.Initializers["bn1.weight"].Kind);
+        Assert.Equal(InitializerKind.Buffer, graph.Initializers["bn1.running_mean"].Kind);
+        Assert.Equal(InitializerKind.Buffer, graph.Initializers["bn1.running_var"].Kind);
+
+        Assert.Equal(1, BatchNormFolding.Run(graph));
+        Assert.DoesNotContain(graph.Nodes, n => n.OpType == "BatchNormalization");
+        var input = OnnxParity.Input(model.SampleShape);
+        OnnxParity.AssertClose(OnnxParity.RunOrt(model.Bytes(), input), OnnxParity.RunPimQuant(graph, input), "folded");
+    }
+
+    [Fact]
+    public void MatMulAddWithBroadcastArithmetic_MatchesOnnxRuntime()
+    {
+        using var graph = ImportAndCompare(OnnxTestModels.MatMulAdd(13), "matmul");
+        Assert.Equal(InitializerKind.Parameter, graph.Initializers["fc1.weight_t"].Kind);
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(13)]
+    [InlineData(17)]
+    public void ShapeDerivedReshapeChain_FoldsToConstantAndMatches(int opset)
+    {
+        using var graph = ImportAndCompare(OnnxTestModels.ReshapeChain(opset), $"reshape-{opset}");
+        Assert.Equal(["Conv", "Relu", "Reshape", "Gemm"], graph.Nodes.Select(n => n.OpType));
+        var target = graph.Initializers[graph.Nodes[2].Inputs[1]];
+        Assert.Equal(InitializerKind.Constant, target.Kind);
+        Assert.Equal([0L, -1], target.Value.data<long>().ToArray());
+    }
+
+    [Theory]
+    [InlineData(11)]
+    [InlineData(13)]
+    [InlineData(18)]
+    public void DepthwiseSamePaddingPoolingConcatSoftmax_MatchesOnnxRuntime(int opset)
+    {
+        using var graph = ImportAndCompare(OnnxTestModels.Mix(opset), $"mix-{opset}");
+        var clip = graph.Nodes.Single(n => n.OpType == "Clip");
+        Assert.Equal(InitializerKind.Constant, graph.Initializers[clip.Inputs[1]].Kind);
+        Assert.Equal(InitializerKind.Constant, graph.Initializers[clip.Inputs[2]].Kind);
+        Assert.Equal(InitializerKind.Parameter, graph.Initializers["dw.weight"].Kind);
+        Assert.Equal(4L, graph.Nodes.Single(n => n.OpType == "Conv" && n.Inputs[1] == "dw.weight").GetInt("group", 1));
+    }
+
+    [Fact]
+    public void TypedFieldInitializers_DoubleInt32Int64_MatchOnnxRuntime()
+    {
+        using var graph = ImportAndCompare(OnnxTestModels.TypedFields(), "typed");
+        Assert.Equal(ScalarType.Float32, graph.Initializers["fc.weight_t"].Value.dtype);
+        Assert.Equal(InitializerKind.Constant, graph.Initializers["pick"].Kind);
+    }
+
+    [Fact]
+    public void LegacyClipAttributes_BecomeInputs_AndMatchTheInputForm()
+    {
+        var input = OnnxParity.Input(OnnxTestModels.Relu6(false).SampleShape);
+        var expected = OnnxParity.RunOrt(OnnxTestModels.Relu6(legacyClip: false).Bytes(), input);
+        using var graph = OnnxImporter.Import(OnnxTestModels.Relu6(legacyClip: true).Bytes(), "legacy-clip");
+        var clip = graph.Nodes.Single(n => n.OpType == "Clip");
+        Assert.Empty(clip.Attributes);
+        Assert.Equal(3, clip.Inputs.Length);
+        Assert.Equal(6f, graph.Initializers[clip.Inputs[2]].Value.item<float>());
+        OnnxParity.AssertClose(expected, OnnxParity.RunPimQuant(graph, input), "legacy clip");
+        Assert.Contains(expected[0].Values, v => v != 0);
+    }
+
+    [Fact]
+    public void UnsortedNodes_AreOrderedTopologically()
+    {
+        var model = OnnxTestModels.ConvBn(13);
+        var input = OnnxParity.Input(model.SampleShape);
+        var expected = OnnxParity.RunOrt(model.Bytes(), input);
+        var reversed = model.Builder.Graph.Node.Reverse().ToList();
+        model.Builder.Graph.Node.Clear();
+        model.Builder.Graph.Node.AddRange(reversed);
+        using var graph = OnnxImporter.Import(model.Bytes(), "unsorted");
+        Assert.Equal(["Conv", "BatchNormalization", "Relu", "MaxPool", "Flatten", "Gemm"], graph.Nodes.Select(n => n.OpType));
+        OnnxParity.AssertClose(expected, OnnxParity.RunPimQuant(graph, input), "unsorted");
+    }
+
+    [Fact]
+    public void UnnamedAndDuplicateNodeNames_AreMadeUnique()
+    {
+        var model = OnnxTestModels.MatMulAdd(13);
+        var input = OnnxParity.Input(model.SampleShape);
+        var expected = OnnxParity.RunOrt(model.Bytes(), input);
+        // ONNX Runtime refuses duplicate names, so it only runs the original.
+        foreach (var node in model.Builder.Graph.Node) node.Name = node.OpType == "MatMul" ? "" : "same";
+        using var graph = OnnxImporter.Import(model.Bytes(), "names");
+        OnnxParity.AssertClose(expected, OnnxParity.RunPimQuant(graph, input), "names");
+        Assert.Equal(graph.Nodes.Count, graph.Nodes.Select(n => n.Name).Distinct().Count());
+        Assert.All(graph.Nodes, n => Assert.NotEmpty(n.Name));
+    }
+
+    [Fact]
+    public void UnusedOptionalOutputs_AreDropped()
+    {
+        var model = OnnxTestModels.ConvBn(13);
+        var pool = model.Builder.Graph.Node.Single(n => n.OpType == "MaxPool");
+        pool.Output.Add("unused_indices");
+        using var graph = ImportAndCompare(model, "indices");
+        Assert.Single(graph.Nodes.Single(n => n.OpType == "MaxPool").Outputs);
+    }
+
+    [Fact]
+    public void GraphInputsThatAreInitializers_AreNotInputs()
+    {
+        var model = OnnxTestModels.MatMulAdd(13);
+        var g = model.Builder.Graph;
+        foreach (var init in g.Initializer)
+        {
+            var info = new PimQuant.Onnx.Proto.ValueInfoProto { Name = init.Name, Type = g.Input[0].Type.Clone() };
+            g.Input.Add(info);
+        }
+        using var graph = OnnxImporter.Import(model.Bytes(), "old-exporter");
+        Assert.Equal("input", graph.Inputs.Single().Name);
+    }
+
+    [Fact]
+    public void ImportFromStreamAndFile_GiveTheSameGraph()
+    {
+        var bytes = OnnxTestModels.ConvBn(13).Bytes();
+        string dir = Directory.CreateTempSubdirectory("pimq-onnx-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "model.onnx");
+            File.WriteAllBytes(path, bytes);
+            using var fromFile = OnnxImporter.ImportFile(path);
+            using var fromStream = OnnxImporter.Import(new MemoryStream(bytes));
+            Assert.Equal(fromFile.Nodes.Select(n => n.Name), fromStream.Nodes.Select(n => n.Name));
+            Assert.True(fromFile.Initializers["fc.weight"].Value.Equals(fromStream.Initializers["fc.weight"].Value));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+}
