@@ -158,6 +158,8 @@ public sealed class BatchLoader
             // The caller's token, not the linked one, so an OperationCanceledException names the caller's token.
             foreach (var batch in ready.GetConsumingEnumerable(cancellationToken))
                 yield return batch;
+            // A producer that saw the cancellation first ends the collection empty: still a cancellation.
+            cancellationToken.ThrowIfCancellationRequested();
             producer.Wait(CancellationToken.None);
             failure?.Throw();
         }

@@ -51,6 +51,7 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
         var total = Stopwatch.StartNew();
         for (int epoch = start; epoch < _options.Epochs; epoch++)
         {
+            cancellation.ThrowIfCancellationRequested();
             // Dropout and any other torch randomness restart from a seed of (seed, epoch).
             manual_seed(_options.Seed * 1_000_003 + epoch);
             var result = RunEpoch(executor, optimizer, loader, epoch, batches, cancellation);
