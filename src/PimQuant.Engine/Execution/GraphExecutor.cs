@@ -116,7 +116,17 @@ public sealed class GraphExecutor
             args.Clear();
             foreach (var src in step.Inputs)
                 args.Add(src.Constant ?? (src.Slot >= 0 ? slots[src.Slot] : null));
-            var result = step.Kernel.Run(step.Node, args, context);
+            Tensor result;
+            try
+            {
+                result = step.Kernel.Run(step.Node, args, context);
+            }
+            catch (System.Runtime.InteropServices.ExternalException e)
+            {
+                // libtorch's message alone does not say which layer failed.
+                string first = e.Message.Split('\n', 2)[0];
+                throw new GraphException($"node '{step.Node.Name}' ({step.Node.OpType}): {first}", e);
+            }
             // A kernel may hand back one of its inputs; give the slot its own handle so freeing stays safe.
             foreach (var a in args)
                 if (ReferenceEquals(a, result)) { result = result.alias(); break; }

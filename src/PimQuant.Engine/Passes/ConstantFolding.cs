@@ -42,7 +42,7 @@ public static class ConstantFolding
         {
             var v1 = at1[value]; var v2 = at2[value];
             Tensor constant;
-            if (v1.shape.SequenceEqual(v2.shape) && v1.equal(v2).item<bool>())
+            if (v1.shape.SequenceEqual(v2.shape) && v1.eq(v2).all().item<bool>())
                 constant = v1;
             else if (consumer.OpType == "Reshape" && index == 1)
                 constant = ResolveReshapeTarget(consumer, v1, v2, at1[consumer.Inputs[0]].shape, at2[consumer.Inputs[0]].shape);
