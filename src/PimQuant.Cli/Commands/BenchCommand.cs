@@ -1,0 +1,125 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Microsoft.ML.OnnxRuntime;
+using PimQuant.Data;
+using PimQuant.Engine.Execution;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace PimQuant.Cli.Commands;
+
+/// <summary><c>pimq bench</c>: speed measurements against a peer run in the same process.</summary>
+public static class BenchCommand
+{
+    public static Command Create() => new("bench", "Speed measurements against a peer run in the same process") { Infer() };
+
+    private static Command Infer()
+    {
+        var json = CommonOptions.Json();
+        var threads = CommonOptions.Threads();
+        var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
+        var batch = CommonOptions.BatchSize(256);
+        var images = new Option<int>("--images") { Description = "Test images per timed pass", DefaultValueFactory = _ => 2560 };
+        var passes = new Option<int>("--passes") { Description = "Timed passes per engine (the median is reported)", DefaultValueFactory = _ => 3 };
+        var data = CommonOptions.Data();
+        var command = new Command("infer", "Images/s of PimQuant's FP32 inference and of ONNX Runtime on the same model, batch and threads")
+        {
+            modelPath, batch, images, passes, data, threads, json,
+        };
+        command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
+        {
+            string path = parse.GetValue(modelPath)!;
+            int batchSize = parse.GetValue(batch), threadCount = parse.GetValue(threads), passCount = Math.Max(1, parse.GetValue(passes));
+            using var graph = ModelFiles.Load(path);
+            var (normalization, _) = ModelFiles.ResolvePreprocessing(graph, null, null);
+            string datasetName = graph.Metadata.GetValueOrDefault(ModelFiles.DatasetKey) ?? "fashion-mnist";
+            var test = Workspace.LoadDataset(datasetName, "test", parse.GetValue(data));
+            EvalCommand.CheckCompatible(path, graph, test);
+            int count = Math.Min(Math.Max(parse.GetValue(images), batchSize), test.Count);
+            var batches = new BatchLoader(test.Slice(0, count), batchSize, shuffle: false, seed: 0, normalization, Augmentation.None, dropLast: true)
+                .Epoch(0).Select(b => { using (b) return (float[])b.Images.Clone(); }).ToList();
+            long[] shape = [batchSize, test.Channels, test.Height, test.Width];
+            int timed = batches.Count * batchSize;
+
+            var executor = new GraphExecutor(graph);
+            double PimQuantPass()
+            {
+                using var noGrad = no_grad();
+                var watch = Stopwatch.StartNew();
+                foreach (var b in batches)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    using var scope = NewDisposeScope();
+                    executor.Forward(tensor(b, shape)).sum().item<float>();
+                }
+                return timed / watch.Elapsed.TotalSeconds;
+            }
+
+            using var sessionOptions = new SessionOptions
+            {
+                IntraOpNumThreads = threadCount,
+                InterOpNumThreads = 1,
+                ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+                GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            };
+            using var session = new InferenceSession(path, sessionOptions);
+            string inputName = session.InputNames[0], outputName = session.OutputNames[0];
+            using var runOptions = new RunOptions();
+            double OrtPass()
+            {
+                var watch = Stopwatch.StartNew();
+                foreach (var b in batches)
+                {
+                    cancel.ThrowIfCancellationRequested();
+                    using var input = OrtValue.CreateTensorValueFromMemory(b, shape);
+                    using var results = session.Run(runOptions, [inputName], [input], [outputName]);
+                }
+                return timed / watch.Elapsed.TotalSeconds;
+            }
+
+            double maxDiff = AgreementOnFirstBatch(executor, session, inputName, outputName, batches[0], shape);
+            output.Log($"{timed} images in batches of {batchSize}, {threadCount} threads, {passCount} passes per engine (median)");
+            PimQuantPass(); OrtPass(); // warm-up: allocators, kernels, ORT's graph optimisation
+            var pim = Enumerable.Range(0, passCount).Select(_ => PimQuantPass()).Order().ToArray();
+            var ort = Enumerable.Range(0, passCount).Select(_ => OrtPass()).Order().ToArray();
+            double pimMedian = pim[passCount / 2], ortMedian = ort[passCount / 2], ratio = pimMedian / ortMedian;
+
+            var table = new Table().AddColumns("engine", "images/s (median)", "passes");
+            table.AddRow("PimQuant (TorchSharp)", pimMedian.ToString("F0"), string.Join(" ", pim.Select(v => v.ToString("F0"))));
+            table.AddRow("ONNX Runtime", ortMedian.ToString("F0"), string.Join(" ", ort.Select(v => v.ToString("F0"))));
+            output.Err.Write(table);
+            output.Result(new JsonObject
+            {
+                ["ok"] = true,
+                ["model"] = Path.GetFullPath(path),
+                ["batch_size"] = batchSize,
+                ["images"] = timed,
+                ["threads"] = threadCount,
+                ["passes"] = passCount,
+                ["pimquant_images_per_second"] = pimMedian,
+                ["onnxruntime_images_per_second"] = ortMedian,
+                ["ratio"] = ratio,
+                ["max_abs_logit_difference"] = maxDiff,
+                ["machine"] = $"{Environment.ProcessorCount} cores, {Environment.OSVersion}",
+            }, $"PimQuant {pimMedian:F0} images/s, ONNX Runtime {ortMedian:F0} images/s, ratio {ratio:F2}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>Both engines on the same batch: a speed figure means little if the logits differ.</summary>
+    private static double AgreementOnFirstBatch(GraphExecutor executor, InferenceSession session, string inputName, string outputName, float[] batch, long[] shape)
+    {
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        var ours = executor.Forward(tensor(batch, shape)).contiguous().data<float>().ToArray();
+        using var input = OrtValue.CreateTensorValueFromMemory(batch, shape);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, [inputName], [input], [outputName]);
+        var theirs = results[0].GetTensorDataAsSpan<float>();
+        double max = 0;
+        for (int i = 0; i < ours.Length; i++) max = Math.Max(max, Math.Abs(ours[i] - theirs[i]));
+        return max;
+    }
+}

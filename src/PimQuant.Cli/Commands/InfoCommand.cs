@@ -1,0 +1,50 @@
+using System.CommandLine;
+using System.Text.Json.Nodes;
+using PimQuant.Engine.Graph;
+using Spectre.Console;
+
+namespace PimQuant.Cli.Commands;
+
+/// <summary><c>pimq info</c>: layers, shapes, parameters and MACs of a model.</summary>
+public static class InfoCommand
+{
+    public static Command Create()
+    {
+        var json = CommonOptions.Json();
+        var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
+        var command = new Command("info", "List a model's layers, shapes, parameters and MACs") { modelPath, json };
+        command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
+        {
+            string path = parse.GetValue(modelPath)!;
+            using var graph = ModelFiles.Load(path);
+            var summary = ModelSummary.Of(graph);
+            var table = new Table().AddColumns("layer", "op", "output shape", "parameters", "MACs");
+            foreach (var l in summary.Layers)
+                table.AddRow(Markup.Escape(l.Name), l.OpType, Shape(l.OutputShape), l.Parameters.ToString("N0"), l.Macs.ToString("N0"));
+            table.AddRow("[bold]total[/]", "", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.Macs:N0}[/]");
+            output.Err.Write(table);
+            output.Result(new JsonObject
+            {
+                ["ok"] = true,
+                ["model"] = Path.GetFullPath(path),
+                ["name"] = graph.Name,
+                ["opset"] = graph.Opset,
+                ["inputs"] = new JsonArray(graph.Inputs.Select(i => (JsonNode)new JsonObject { ["name"] = i.Name, ["shape"] = ShapeJson(i.Shape) }).ToArray()),
+                ["parameters"] = summary.Parameters,
+                ["macs"] = summary.Macs,
+                ["layers"] = new JsonArray(summary.Layers.Select(l => (JsonNode)new JsonObject
+                {
+                    ["name"] = l.Name, ["op"] = l.OpType, ["output_shape"] = ShapeJson(l.OutputShape),
+                    ["parameters"] = l.Parameters, ["macs"] = l.Macs,
+                }).ToArray()),
+                ["metadata"] = new JsonObject(graph.Metadata.OrderBy(kv => kv.Key).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+            }, $"{graph.Name}: {summary.Layers.Count} nodes, {summary.Parameters:N0} parameters, {summary.Macs:N0} MACs per image");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    private static string Shape(long[] shape) => "[" + string.Join("×", shape.Select(d => d < 0 ? "N" : d.ToString())) + "]";
+
+    private static JsonArray ShapeJson(long[] shape) => new(shape.Select(d => (JsonNode)d).ToArray());
+}
