@@ -20,7 +20,7 @@ public static class InfoCommand
             var summary = ModelSummary.Of(graph);
             var table = new Table().AddColumns("layer", "op", "output shape", "parameters", "MACs");
             foreach (var l in summary.Layers)
-                table.AddRow(Markup.Escape(l.Name), l.OpType, Shape(l.OutputShape), l.Parameters.ToString("N0"), l.Macs.ToString("N0"));
+                table.AddRow(Markup.Escape(l.Name), Markup.Escape(l.OpType), Markup.Escape(Shape(l.OutputShape)), l.Parameters.ToString("N0"), l.Macs.ToString("N0"));
             table.AddRow("[bold]total[/]", "", "", $"[bold]{summary.Parameters:N0}[/]", $"[bold]{summary.Macs:N0}[/]");
             output.Err.Write(table);
             output.Result(new JsonObject

@@ -2,27 +2,13 @@ using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
 using PimQuant.Models;
+using PimQuant.Tests.Models;
 using static TorchSharp.torch;
 
 namespace PimQuant.Tests.Engine;
 
 public class GraphPassTests
 {
-    /// <summary>Gives every batch norm non-trivial statistics, as a trained model has.</summary>
-    private static void RandomizeBatchNorms(ModelGraph graph, long seed)
-    {
-        using var gen = new Generator((ulong)seed);
-        using var scope = NewDisposeScope();
-        foreach (var name in graph.Initializers.Keys.Where(k => k.StartsWith("bn", StringComparison.Ordinal)).ToList())
-        {
-            var shape = graph.Initializers[name].Value.shape;
-            var value = name.EndsWith("running_var") ? rand(shape, generator: gen) + 0.5
-                : name.EndsWith("weight") ? rand(shape, generator: gen) + 0.5
-                : randn(shape, generator: gen) * 0.2;
-            graph.ReplaceInitializer(name, value);
-        }
-    }
-
     private static Tensor Logits(ModelGraph graph, Tensor x)
     {
         using var noGrad = no_grad();
@@ -37,7 +23,7 @@ public class GraphPassTests
     {
         Torch.Ensure();
         using var graph = ModelZoo.Build(model, new ModelInput(3, 32), seed: 3);
-        RandomizeBatchNorms(graph, 11);
+        TrainedLike.RandomizeBatchNorms(graph, 11);
         using var scope = NewDisposeScope();
         var x = randn(4, 3, 32, 32, generator: new Generator(5));
         var before = Logits(graph, x);

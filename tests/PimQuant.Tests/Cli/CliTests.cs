@@ -1,0 +1,189 @@
+using Google.Protobuf;
+using PimQuant.Data;
+using PimQuant.Engine.Passes;
+using PimQuant.Models;
+using PimQuant.Onnx;
+using PimQuant.Tests.Data;
+using static TorchSharp.torch;
+
+namespace PimQuant.Tests.Cli;
+
+/// <summary>
+/// The command line as a user meets it: exit codes, one JSON object with --json, and one-line
+/// errors naming the file for every kind of bad input, never a stack trace.
+/// </summary>
+public class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("pimq-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string File(string name) => Path.Combine(_dir, name);
+
+    /// <summary>An untrained lenet5 for Fashion-MNIST, as ONNX bytes.</summary>
+    private static byte[] LeNetBytes(Action<PimQuant.Onnx.Proto.ModelProto>? edit = null, bool nanWeight = false)
+    {
+        Torch.Ensure();
+        using var graph = ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 2);
+        ShapeInference.Run(graph);
+        if (nanWeight)
+        {
+            using var scope = NewDisposeScope();
+            var w = graph.Initializers["conv2.weight"].Value.detach().clone();
+            w[0, 0, 1, 1] = tensor(float.NaN);
+            graph.ReplaceInitializer("conv2.weight", w);
+        }
+        var model = OnnxExporter.ToModel(graph, null);
+        edit?.Invoke(model);
+        return model.ToByteArray();
+    }
+
+    private static void AssertUserError(PimqRun run, int exitCode, params string[] parts)
+    {
+        Assert.Equal(exitCode, run.ExitCode);
+        var lines = run.ErrorLines.Where(l => l.StartsWith("pimq: error:", StringComparison.Ordinal)).ToArray();
+        Assert.True(lines.Length == 1, $"expected one error line, got:\n{run.Stderr}");
+        foreach (var part in parts) Assert.Contains(part, lines[0]);
+        Assert.DoesNotContain("   at ", run.Stderr);
+        Assert.DoesNotContain("Exception", run.Stderr);
+    }
+
+    [Fact]
+    public void InfoPrintsOneJsonObjectWithTheModelsCounts()
+    {
+        System.IO.File.WriteAllBytes(File("lenet.onnx"), LeNetBytes());
+        var run = PimqProcess.Run("info", File("lenet.onnx"), "--json");
+        Assert.Equal(0, run.ExitCode);
+        var json = run.Json();
+        Assert.Equal(61_706, (long)json["parameters"]!);
+        Assert.Equal(416_520, (long)json["macs"]!); // 117,600 + 240,000 + 48,000 + 10,080 + 840
+        Assert.Equal(12, json["layers"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public void AMissingModelFileIsNamed() =>
+        AssertUserError(PimqProcess.Run("info", File("absent.onnx")), 1, "absent.onnx", "no such file");
+
+    [Fact]
+    public void BytesThatAreNotProtobufAreRejected()
+    {
+        System.IO.File.WriteAllBytes(File("noise.onnx"), Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251)).ToArray());
+        AssertUserError(PimqProcess.Run("info", File("noise.onnx")), 1, "noise.onnx");
+    }
+
+    [Fact]
+    public void ATruncatedModelIsRejected()
+    {
+        var bytes = LeNetBytes();
+        System.IO.File.WriteAllBytes(File("cut.onnx"), bytes[..(bytes.Length * 2 / 3)]);
+        AssertUserError(PimqProcess.Run("eval", File("cut.onnx")), 1, "cut.onnx");
+    }
+
+    [Fact]
+    public void AnUnsupportedOperatorIsNamedWithNodeAndOpset()
+    {
+        System.IO.File.WriteAllBytes(File("resize.onnx"), LeNetBytes(m => m.Graph.Node[2].OpType = "Resize"));
+        var run = PimqProcess.Run("info", File("resize.onnx"));
+        AssertUserError(run, 1, "resize.onnx", "'Resize'", $"'{LeNetNodeName(2)}'", "opset");
+    }
+
+    private static string LeNetNodeName(int index)
+    {
+        var model = PimQuant.Onnx.Proto.ModelProto.Parser.ParseFrom(LeNetBytes());
+        return model.Graph.Node[index].Name;
+    }
+
+    [Fact]
+    public void AMissingInitializerIsNamed()
+    {
+        System.IO.File.WriteAllBytes(File("hole.onnx"), LeNetBytes(m => m.Graph.Initializer.Remove(m.Graph.Initializer.First(i => i.Name == "fc1.bias"))));
+        AssertUserError(PimqProcess.Run("info", File("hole.onnx")), 1, "hole.onnx", "fc1.bias");
+    }
+
+    [Fact]
+    public void NaNWeightsAreNamed()
+    {
+        System.IO.File.WriteAllBytes(File("nan.onnx"), LeNetBytes(nanWeight: true));
+        AssertUserError(PimqProcess.Run("eval", File("nan.onnx")), 1, "nan.onnx", "conv2.weight");
+    }
+
+    [Fact]
+    public void AMissingDatasetSaysWhereItLookedAndHowToGetIt()
+    {
+        System.IO.File.WriteAllBytes(File("lenet.onnx"), LeNetBytes());
+        Directory.CreateDirectory(File("empty"));
+        var run = PimqProcess.Run("eval", File("lenet.onnx"), "--data", File("empty"));
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("--data", run.Stderr);
+        Assert.Contains("empty", run.Stderr);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public void ACorruptDatasetFileIsNamedWithTheByteOffset()
+    {
+        System.IO.File.WriteAllBytes(File("lenet.onnx"), LeNetBytes());
+        var data = Directory.CreateDirectory(File("cut-data")).FullName;
+        var test = TestPaths.FashionMnistTest.Slice(0, 100);
+        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [100, 28, 28], test.Pixels[..5000]));
+        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [100], test.Labels));
+        AssertUserError(PimqProcess.Run("eval", File("lenet.onnx"), "--data", data), 1, "t10k-images-idx3-ubyte", "byte");
+    }
+
+    [Theory]
+    [InlineData("eval")]                       // missing MODEL argument
+    [InlineData("frobnicate")]                 // unknown command
+    [InlineData("train --model alexnet")]      // value not among the allowed ones
+    [InlineData("info x.onnx --bogus")]        // unknown option
+    public void ACommandLineMistakeExitsWithTheUsageCode(string commandLine)
+    {
+        var run = PimqProcess.Run(commandLine.Split(' '));
+        Assert.Equal(2, run.ExitCode);
+        Assert.DoesNotContain("   at ", run.Stderr);
+    }
+
+    [Fact]
+    public void WithJsonAnErrorIsAlsoOneJsonObjectOnStdout()
+    {
+        var run = PimqProcess.Run("info", File("absent.onnx"), "--json");
+        Assert.Equal(1, run.ExitCode);
+        var json = run.Json();
+        Assert.False((bool)json["ok"]!);
+        Assert.Contains("absent.onnx", (string)json["error"]!);
+    }
+
+    [Fact]
+    public void TrainWritesAModelThatEvalScoresAsTrainReported()
+    {
+        // A tiny dataset directory in the Fashion-MNIST layout.
+        var data = Directory.CreateDirectory(File("tiny")).FullName;
+        var all = TestPaths.FashionMnistTest;
+        var (train, test) = (all.Slice(0, 512), all.Slice(9000, 200));
+        System.IO.File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [train.Count, 28, 28], train.Pixels));
+        System.IO.File.WriteAllBytes(Path.Combine(data, "train-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [train.Count], train.Labels));
+        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [test.Count, 28, 28], test.Pixels));
+        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [test.Count], test.Labels));
+
+        string model = File("tiny.onnx");
+        var trained = PimqProcess.Run("train", "--model", "lenet5", "--data", data, "--epochs", "2", "--batch-size", "32",
+            "--threads", "1", "-o", model, "--json");
+        Assert.True(trained.ExitCode == 0, trained.Stderr);
+        var report = trained.Json();
+        Assert.Equal(2, report["history"]!.AsArray().Count);
+        Assert.True(System.IO.File.Exists(model));
+        Assert.True(System.IO.File.Exists(model + ".ckpt"));
+
+        var evaluated = PimqProcess.Run("eval", model, "--data", data, "--threads", "1", "--json");
+        Assert.True(evaluated.ExitCode == 0, evaluated.Stderr);
+        var eval = evaluated.Json();
+        Assert.Equal("metadata", (string)eval["preprocessing"]!["source"]!);
+        Assert.Equal((double)report["test_accuracy"]!, (double)eval["accuracy"]!, 10);
+
+        // Resuming a finished run trains nothing more and reports the same result.
+        var resumed = PimqProcess.Run("train", "--model", "lenet5", "--data", data, "--epochs", "2", "--batch-size", "32",
+            "--threads", "1", "-o", model, "--resume", "--json");
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Equal(2, (int)resumed.Json()["resumed_from_epoch"]!);
+        Assert.Equal((double)report["test_accuracy"]!, (double)resumed.Json()["test_accuracy"]!, 10);
+    }
+}
