@@ -19,7 +19,7 @@ public static class StandardKernels
     {
         ["Conv"] = new Lambda(Conv),
         ["Gemm"] = new Lambda(Gemm),
-        ["MatMul"] = new Lambda((_, i, _) => matmul(i[0]!, i[1]!)),
+        ["MatMul"] = new Lambda((n, i, _) => MatMul(n, i[0]!, i[1]!)),
         ["BatchNormalization"] = new Lambda(BatchNorm),
         ["Relu"] = new Lambda((_, i, _) => F.relu(i[0]!)),
         ["Clip"] = new Lambda(Clip),
@@ -30,13 +30,13 @@ public static class StandardKernels
         ["Sub"] = new Lambda((_, i, _) => i[0]! - i[1]!),
         ["Mul"] = new Lambda((_, i, _) => i[0]! * i[1]!),
         ["Div"] = new Lambda(Div),
-        ["Concat"] = new Lambda((n, i, _) => cat(i.Select(t => t!).ToArray(), n.GetInt("axis", 0))),
+        ["Concat"] = new Lambda((n, i, _) => cat(i.Select(t => t!).ToArray(), Axis(n, n.GetInt("axis", 0), i[0]!.dim()))),
         ["Flatten"] = new Lambda(Flatten),
         ["Reshape"] = new Lambda(Reshape),
         ["Transpose"] = new Lambda(Transpose),
         ["Identity"] = new Lambda((_, i, _) => i[0]!.alias()),
         ["Dropout"] = new Lambda(Dropout),
-        ["Softmax"] = new Lambda((n, i, _) => F.softmax(i[0]!, n.GetInt("axis", -1))),
+        ["Softmax"] = new Lambda((n, i, _) => F.softmax(i[0]!, Axis(n, n.GetInt("axis", -1), i[0]!.dim()))),
         // Shape arithmetic, as PyTorch's exporter emits it; constant folding evaluates these.
         ["Shape"] = new Lambda((_, i, _) => tensor(i[0]!.shape, ScalarType.Int64)),
         ["Gather"] = new Lambda(Gather),
@@ -51,7 +51,12 @@ public static class StandardKernels
         int spatial = kernel.Length;
         string autoPad = node.GetString("auto_pad", "NOTSET");
         if (autoPad is "NOTSET")
-            return node.GetInts("pads") ?? new long[2 * spatial];
+        {
+            var given = node.GetInts("pads") ?? new long[2 * spatial];
+            if (given.Length != 2 * spatial || given.Any(p => p < 0))
+                throw new GraphException($"node '{node.Name}' ({node.OpType}): attribute 'pads' = [{string.Join(",", given)}] must hold {2 * spatial} non-negative values");
+            return given;
+        }
         if (autoPad is "VALID")
             return new long[2 * spatial];
         if (autoPad is not ("SAME_UPPER" or "SAME_LOWER"))
@@ -86,6 +91,25 @@ public static class StandardKernels
         return (F.pad(input, torchPads, PaddingModes.Constant, value), new long[spatial]);
     }
 
+    /// <summary>An axis attribute normalised to [0, rank), or a GraphException naming the node (ONNX allows [-rank, rank), or [-rank, rank] for Flatten's split point).</summary>
+    private static long Axis(Node node, long axis, long rank, bool inclusiveEnd = false)
+    {
+        long limit = inclusiveEnd ? rank + 1 : rank;
+        long normalised = axis < 0 ? axis + rank : axis;
+        if (normalised < 0 || normalised >= limit)
+            throw new GraphException($"node '{node.Name}' ({node.OpType}): axis {axis} is out of range for rank {rank}");
+        return normalised;
+    }
+
+    /// <summary>A per-spatial-dimension attribute (strides, dilations, kernel_shape) with its length checked.</summary>
+    private static long[] Spatial(Node node, string name, long[]? value, int spatial, long fallback, bool positive = true)
+    {
+        if (value is null) return Enumerable.Repeat(fallback, spatial).ToArray();
+        if (value.Length != spatial || (positive && value.Any(v => v < 1)))
+            throw new GraphException($"node '{node.Name}' ({node.OpType}): attribute '{name}' = [{string.Join(",", value)}] must hold {spatial} positive values");
+        return value;
+    }
+
     private static long[] Ones(int n) => Enumerable.Repeat(1L, n).ToArray();
 
     private static void Require2d(Node node, Tensor x)
@@ -98,9 +122,13 @@ public static class StandardKernels
     {
         var x = i[0]!; var w = i[1]!;
         Require2d(node, x);
-        long[] kernel = node.GetInts("kernel_shape") ?? w.shape[2..];
-        long[] strides = node.GetInts("strides") ?? Ones(2);
-        long[] dilations = node.GetInts("dilations") ?? Ones(2);
+        if (w.dim() != 4)
+            throw new GraphException($"node '{node.Name}' (Conv): weight has shape [{string.Join(",", w.shape)}], expected rank 4 (Cout, Cin/group, kh, kw)");
+        long[] kernel = Spatial(node, "kernel_shape", node.GetInts("kernel_shape"), 2, 1);
+        if (!kernel.SequenceEqual(w.shape[2..]))
+            throw new GraphException($"node '{node.Name}' (Conv): kernel_shape [{string.Join(",", kernel)}] does not match the weight's [{string.Join(",", w.shape[2..])}]");
+        long[] strides = Spatial(node, "strides", node.GetInts("strides"), 2, 1);
+        long[] dilations = Spatial(node, "dilations", node.GetInts("dilations"), 2, 1);
         var (padded, pads) = ApplyPads(x, ResolvePads(node, x.shape, kernel, strides, dilations), 0);
         return F.conv2d(padded, w, i.Count > 2 ? i[2] : null, strides, pads, dilations, node.GetInt("group", 1));
     }
@@ -113,10 +141,24 @@ public static class StandardKernels
         var c = i.Count > 2 ? i[2] : null;
         if (transB && alpha == 1f && (c is null || beta == 1f))
             return F.linear(a, i[1]!, c);
-        var y = matmul(a, transB ? i[1]!.t() : i[1]!);
+        var y = MatMul(node, a, transB ? i[1]!.t() : i[1]!);
         if (alpha != 1f) y = y * alpha;
         if (c is not null) y = y + (beta == 1f ? c : c * beta);
         return y;
+    }
+
+    /// <summary>
+    /// torch.matmul with its operand shapes checked first: TorchSharp's native matmul does not catch
+    /// libtorch's shape error, which then terminates the process instead of raising an exception.
+    /// </summary>
+    private static Tensor MatMul(Node node, Tensor a, Tensor b)
+    {
+        if (a.dim() == 0 || b.dim() == 0)
+            throw new GraphException($"node '{node.Name}' ({node.OpType}): operands must have rank ≥ 1, got [{string.Join(",", a.shape)}] and [{string.Join(",", b.shape)}]");
+        long inner = a.shape[^1], other = b.dim() == 1 ? b.shape[0] : b.shape[^2];
+        if (inner != other)
+            throw new GraphException($"node '{node.Name}' ({node.OpType}): shapes [{string.Join(",", a.shape)}] and [{string.Join(",", b.shape)}] cannot be multiplied");
+        return matmul(a, b);
     }
 
     private static Tensor BatchNorm(Node node, IReadOnlyList<Tensor?> i, ExecutionContext ctx)
@@ -145,9 +187,9 @@ public static class StandardKernels
     {
         var x = i[0]!;
         Require2d(node, x);
-        long[] kernel = node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (MaxPool): kernel_shape is required");
-        long[] strides = node.GetInts("strides") ?? Ones(2);
-        long[] dilations = node.GetInts("dilations") ?? Ones(2);
+        long[] kernel = Spatial(node, "kernel_shape", node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (MaxPool): kernel_shape is required"), 2, 1);
+        long[] strides = Spatial(node, "strides", node.GetInts("strides"), 2, 1);
+        long[] dilations = Spatial(node, "dilations", node.GetInts("dilations"), 2, 1);
         if (node.GetInt("storage_order", 0) != 0)
             throw new GraphException($"node '{node.Name}' (MaxPool): storage_order=1 is not supported");
         var (padded, pads) = ApplyPads(x, ResolvePads(node, x.shape, kernel, strides, dilations), double.NegativeInfinity);
@@ -158,8 +200,8 @@ public static class StandardKernels
     {
         var x = i[0]!;
         Require2d(node, x);
-        long[] kernel = node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (AveragePool): kernel_shape is required");
-        long[] strides = node.GetInts("strides") ?? Ones(2);
+        long[] kernel = Spatial(node, "kernel_shape", node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (AveragePool): kernel_shape is required"), 2, 1);
+        long[] strides = Spatial(node, "strides", node.GetInts("strides"), 2, 1);
         bool countPad = node.GetInt("count_include_pad", 0) != 0;
         long[] onnxPads = ResolvePads(node, x.shape, kernel, strides, Ones(2));
         bool even = onnxPads[0] == onnxPads[2] && onnxPads[1] == onnxPads[3];
@@ -179,8 +221,7 @@ public static class StandardKernels
     private static Tensor Flatten(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
     {
         var x = i[0]!;
-        long axis = node.GetInt("axis", 1);
-        if (axis < 0) axis += x.dim();
+        long axis = Axis(node, node.GetInt("axis", 1), x.dim(), inclusiveEnd: true);
         long outer = 1;
         for (int d = 0; d < axis; d++) outer *= x.shape[d];
         return x.reshape(outer, outer == 0 ? 0 : -1);
@@ -205,6 +246,8 @@ public static class StandardKernels
     {
         var x = i[0]!;
         long[] perm = node.GetInts("perm") ?? Enumerable.Range(0, (int)x.dim()).Reverse().Select(d => (long)d).ToArray();
+        if (perm.Length != x.dim() || !perm.Order().SequenceEqual(Enumerable.Range(0, (int)x.dim()).Select(d => (long)d)))
+            throw new GraphException($"node '{node.Name}' (Transpose): perm [{string.Join(",", perm)}] is not a permutation of the input's {x.dim()} axes");
         return x.permute(perm);
     }
 
@@ -218,8 +261,7 @@ public static class StandardKernels
     private static Tensor Gather(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
     {
         var data = i[0]!; var indices = i[1]!;
-        long axis = node.GetInt("axis", 0);
-        if (axis < 0) axis += data.dim();
+        long axis = Axis(node, node.GetInt("axis", 0), data.dim());
         var idx = indices.to_type(ScalarType.Int64);
         idx = where(idx < 0, idx + data.shape[axis], idx);
         var flat = data.index_select(axis, idx.flatten());

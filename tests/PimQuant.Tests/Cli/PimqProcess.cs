@@ -20,6 +20,20 @@ internal static class PimqProcess
 
     public static PimqRun Run(params string[] args)
     {
+        using var process = Start(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"pimq {string.Join(' ', args)} did not finish in 3 minutes");
+        }
+        return new PimqRun(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Starts pimq without waiting, stdout and stderr redirected; a caller that does not read them must expect little output.</summary>
+    public static Process Start(params string[] args)
+    {
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = TestPaths.Root,
@@ -30,15 +44,8 @@ internal static class PimqProcess
         };
         info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
-        using var process = Process.Start(info)!;
+        var process = Process.Start(info)!;
         process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"pimq {string.Join(' ', args)} did not finish in 3 minutes");
-        }
-        return new PimqRun(process.ExitCode, stdout.Result, stderr.Result);
+        return process;
     }
 }
