@@ -130,6 +130,54 @@ public class CliTests : IDisposable
         AssertUserError(PimqProcess.Run("eval", File("lenet.onnx"), "--data", data), 1, "t10k-images-idx3-ubyte", "byte");
     }
 
+    /// <summary>A directory holding a Fashion-MNIST-style test split whose image file is <paramref name="images"/>.</summary>
+    private string DatasetWithImages(string name, byte[] images)
+    {
+        var data = Directory.CreateDirectory(File(name)).FullName;
+        var test = TestPaths.FashionMnistTest.Slice(0, 100);
+        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), images);
+        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [100], test.Labels));
+        return data;
+    }
+
+    [Fact]
+    public void ADatasetFileWithTheWrongMagicSaysWhatWasExpected()
+    {
+        System.IO.File.WriteAllBytes(File("lenet.onnx"), LeNetBytes());
+        var pixels = TestPaths.FashionMnistTest.Slice(0, 100).Pixels;
+        string data = DatasetWithImages("magic", TestData.Idx(IdxReader.LabelsMagic, [100, 28, 28], pixels));
+        AssertUserError(PimqProcess.Run("eval", File("lenet.onnx"), "--data", data), 1, "t10k-images-idx3-ubyte", "magic", "0x00000803");
+    }
+
+    [Fact]
+    public void ImagesOfTheWrongSizeForTheModelAreNamed()
+    {
+        System.IO.File.WriteAllBytes(File("lenet.onnx"), LeNetBytes());
+        string data = DatasetWithImages("dims", TestData.Idx(IdxReader.ImagesMagic, [100, 14, 56], TestPaths.FashionMnistTest.Slice(0, 100).Pixels));
+        AssertUserError(PimqProcess.Run("eval", File("lenet.onnx"), "--data", data), 1, "lenet.onnx", "14×56");
+    }
+
+    [Fact]
+    public void ACorruptCheckpointIsNamedOnResume()
+    {
+        string ckpt = File("bad.ckpt");
+        System.IO.File.WriteAllText(ckpt, "this is not a checkpoint");
+        var run = PimqProcess.Run("train", "--model", "lenet5", "--epochs", "1", "--threads", "1", "-o", File("m.onnx"),
+            "--data", TinyFashion.Write(File("tiny"), 64, 32), "--checkpoint", ckpt, "--resume");
+        AssertUserError(run, 1, "bad.ckpt", "not a PimQuant checkpoint");
+    }
+
+    [Fact]
+    public void MeanWithoutStdIsAUsageError()
+    {
+        System.IO.File.WriteAllBytes(File("lenet.onnx"), LeNetBytes());
+        AssertUserError(PimqProcess.Run("eval", File("lenet.onnx"), "--mean", "0.5"), 2, "--mean and --std");
+    }
+
+    [Fact]
+    public void AnOutOfRangeValueIsAUsageError() =>
+        AssertUserError(PimqProcess.Run("train", "--model", "lenet5", "--epochs", "0", "-o", File("m.onnx")), 2, "Epochs", "at least 1");
+
     [Theory]
     [InlineData("eval")]                       // missing MODEL argument
     [InlineData("frobnicate")]                 // unknown command
@@ -155,14 +203,7 @@ public class CliTests : IDisposable
     [Fact]
     public void TrainWritesAModelThatEvalScoresAsTrainReported()
     {
-        // A tiny dataset directory in the Fashion-MNIST layout.
-        var data = Directory.CreateDirectory(File("tiny")).FullName;
-        var all = TestPaths.FashionMnistTest;
-        var (train, test) = (all.Slice(0, 512), all.Slice(9000, 200));
-        System.IO.File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [train.Count, 28, 28], train.Pixels));
-        System.IO.File.WriteAllBytes(Path.Combine(data, "train-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [train.Count], train.Labels));
-        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [test.Count, 28, 28], test.Pixels));
-        System.IO.File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [test.Count], test.Labels));
+        string data = TinyFashion.Write(File("tiny"), 512, 200);
 
         string model = File("tiny.onnx");
         var trained = PimqProcess.Run("train", "--model", "lenet5", "--data", data, "--epochs", "2", "--batch-size", "32",

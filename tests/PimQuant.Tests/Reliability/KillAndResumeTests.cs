@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using PimQuant.Data;
 using PimQuant.Onnx;
 using PimQuant.Tests.Cli;
 using PimQuant.Tests.Data;
@@ -22,18 +21,6 @@ public class KillAndResumeTests : IDisposable
         ["train", "--model", "lenet5", "--data", data, "--epochs", "4", "--batch-size", "32", "--threads", "1", "--seed", "9",
          "-o", output, "--checkpoint", output + ".ckpt", "--json"];
 
-    private string TinyDataset()
-    {
-        var data = Directory.CreateDirectory(Path.Combine(_dir, "data")).FullName;
-        var all = TestPaths.FashionMnistTest;
-        var (train, test) = (all.Slice(0, 1536), all.Slice(9000, 300));
-        File.WriteAllBytes(Path.Combine(data, "train-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [train.Count, 28, 28], train.Pixels));
-        File.WriteAllBytes(Path.Combine(data, "train-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [train.Count], train.Labels));
-        File.WriteAllBytes(Path.Combine(data, "t10k-images-idx3-ubyte"), TestData.Idx(IdxReader.ImagesMagic, [test.Count, 28, 28], test.Pixels));
-        File.WriteAllBytes(Path.Combine(data, "t10k-labels-idx1-ubyte"), TestData.Idx(IdxReader.LabelsMagic, [test.Count], test.Labels));
-        return data;
-    }
-
     private static float[] Weights(string model)
     {
         using var graph = OnnxImporter.ImportFile(model);
@@ -45,7 +32,7 @@ public class KillAndResumeTests : IDisposable
     public void KilledAtRandomMomentsAndResumedEqualsUninterrupted()
     {
         Torch.Ensure();
-        string data = TinyDataset();
+        string data = TinyFashion.Write(Path.Combine(_dir, "data"), 1536, 300);
         string straight = Path.Combine(_dir, "straight.onnx");
         var reference = PimqProcess.Run(TrainArgs(data, straight));
         Assert.True(reference.ExitCode == 0, reference.Stderr);
