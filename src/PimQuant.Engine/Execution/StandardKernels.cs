@@ -124,7 +124,8 @@ public static class StandardKernels
         Require2d(node, x);
         if (w.dim() != 4)
             throw new GraphException($"node '{node.Name}' (Conv): weight has shape [{string.Join(",", w.shape)}], expected rank 4 (Cout, Cin/group, kh, kw)");
-        long[] kernel = Spatial(node, "kernel_shape", node.GetInts("kernel_shape"), 2, 1);
+        // kernel_shape is optional for Conv: the weight's spatial dimensions are the kernel.
+        long[] kernel = node.GetInts("kernel_shape") is { } given ? Spatial(node, "kernel_shape", given, 2, 1) : w.shape[2..];
         if (!kernel.SequenceEqual(w.shape[2..]))
             throw new GraphException($"node '{node.Name}' (Conv): kernel_shape [{string.Join(",", kernel)}] does not match the weight's [{string.Join(",", w.shape[2..])}]");
         long[] strides = Spatial(node, "strides", node.GetInts("strides"), 2, 1);
