@@ -74,6 +74,7 @@ public static class CommandRunner
         DataException d => d.Message,
         GraphException g => g.Message,
         CheckpointException c => c.Message,
+        PimQuant.Hardware.Spec.HardwareSpecException h => h.Message,
         UnauthorizedAccessException a => a.Message,
         DirectoryNotFoundException d => d.Message,
         FileNotFoundException f => f.Message,

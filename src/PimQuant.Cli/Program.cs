@@ -10,5 +10,6 @@ var root = new RootCommand("pimq: quantization and compute-in-memory crossbar si
     InfoCommand.Create(),
     BenchCommand.Create(),
     ZooCommand.Create(),
+    HwCommand.Create(),
 };
 return CommandRunner.Execute(root, args);

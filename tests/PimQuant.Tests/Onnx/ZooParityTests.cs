@@ -8,19 +8,8 @@ namespace PimQuant.Tests.Onnx;
 /// <summary>Every zoo model exported to ONNX runs in ONNX Runtime with PimQuant's logits.</summary>
 public class ZooParityTests
 {
-    public static TheoryData<string, int, int> Models()
-    {
-        var data = new TheoryData<string, int, int>();
-        foreach (var name in ModelZoo.Names)
-        {
-            data.Add(name, 1, 28);
-            data.Add(name, 3, 32);
-        }
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Models))]
+    [MemberData(nameof(ModelZooTests.Inputs), MemberType = typeof(ModelZooTests))]
     public void ExportedZooModelMatchesOnnxRuntime(string name, int channels, int size)
     {
         Torch.Ensure();

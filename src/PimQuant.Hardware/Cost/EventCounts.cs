@@ -1,0 +1,109 @@
+using PimQuant.Hardware.Spec;
+
+namespace PimQuant.Hardware.Cost;
+
+/// <summary>
+/// Exact event counts of one layer for one image (or their sum over layers). Definitions, shared
+/// by <see cref="DenseEventCounts"/> and the functional simulator (which counts data-dependent
+/// savings itself; the two agree wherever both apply):
+/// <list type="bullet">
+/// <item><b>OU read</b>: one read of one <c>OuBlock</c> for one streamed input digit of one
+/// output pixel: its rows driven with that digit, its columns sensed.</item>
+/// <item><b>Cell read</b>: one cell at the crossing of a driven wordline and a converted bitline
+/// in one OU read (the block's rows × columns, programmed or not).</item>
+/// <item><b>DAC drive</b>: one wordline driven with one digit in one OU read. Every row of the
+/// block counts in the dense case; a simulator that leaves rows with a zero digit undriven
+/// counts only the others.</item>
+/// <item><b>ADC conversion</b>: one bitline's partial sum converted in one OU read (counted with
+/// an ideal ADC too).</item>
+/// <item><b>Shift-and-add</b>: one converted code shifted by 2^(d·t + bit) and added into its
+/// output accumulator (G− codes subtracted): one per ADC conversion.</item>
+/// <item><b>Digit sum</b>: with offset encoding or column flip, the sum of one streamed digit over
+/// the rows of one OU row group of one array that belong to one conv group, for one output
+/// pixel; computed once and shared by that row group's OU reads.</item>
+/// <item><b>Buffer read bits</b>: the lowered input vector (groups·K inputs × activation bits)
+/// read from the tile buffer once per output pixel. <b>Buffer write bits</b> and <b>router
+/// bits</b>: the layer's Cout outputs × output bits written to the buffer, and sent once through
+/// the on-chip network, per output pixel.</item>
+/// <item><b>Critical-path OU reads</b>: the most OU reads any one array of the layer performs
+/// (arrays read in parallel, an array's OUs one after another); latency = this × read cycle.</item>
+/// </list>
+/// </summary>
+public sealed record EventCounts
+{
+    /// <summary>No events.</summary>
+    public static EventCounts Zero { get; } = new();
+
+    /// <summary>Useful multiply-accumulates (pixels · groups · K · N); operations = 2 · MACs.</summary>
+    public long Macs { get; init; }
+
+    /// <summary>OU reads.</summary>
+    public long OuReads { get; init; }
+
+    /// <summary>Cells on a driven row and converted column, summed over OU reads.</summary>
+    public long CellReads { get; init; }
+
+    /// <summary>Wordline drives.</summary>
+    public long DacDrives { get; init; }
+
+    /// <summary>ADC conversions.</summary>
+    public long AdcConversions { get; init; }
+
+    /// <summary>Shift-and-add operations.</summary>
+    public long ShiftAdds { get; init; }
+
+    /// <summary>Digit sums for the offset term and column flip.</summary>
+    public long DigitSums { get; init; }
+
+    /// <summary>Bits read from the tile buffer.</summary>
+    public long BufferReadBits { get; init; }
+
+    /// <summary>Bits written to the tile buffer.</summary>
+    public long BufferWriteBits { get; init; }
+
+    /// <summary>Bits sent through the on-chip network.</summary>
+    public long RouterBits { get; init; }
+
+    /// <summary>OU reads of the busiest array (summed over layers in a total).</summary>
+    public long CriticalPathOuReads { get; init; }
+
+    /// <summary>Buffer bytes read.</summary>
+    public double BufferReadBytes => BufferReadBits / 8.0;
+
+    /// <summary>Buffer bytes written.</summary>
+    public double BufferWriteBytes => BufferWriteBits / 8.0;
+
+    /// <summary>Router bytes.</summary>
+    public double RouterBytes => RouterBits / 8.0;
+
+    /// <summary>The count an event is priced on (bits for buffer and router events).</summary>
+    public long Of(EventKind kind) => kind switch
+    {
+        EventKind.OuRead => OuReads,
+        EventKind.CellRead => CellReads,
+        EventKind.DacDrive => DacDrives,
+        EventKind.AdcConversion => AdcConversions,
+        EventKind.ShiftAdd => ShiftAdds,
+        EventKind.DigitSum => DigitSums,
+        EventKind.BufferRead => BufferReadBits,
+        EventKind.BufferWrite => BufferWriteBits,
+        EventKind.RouterTransfer => RouterBits,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+    };
+
+    /// <summary>Field-wise sum (critical paths add: layers one after another).</summary>
+    public static EventCounts operator +(EventCounts a, EventCounts b) => new()
+    {
+        Macs = a.Macs + b.Macs,
+        OuReads = a.OuReads + b.OuReads,
+        CellReads = a.CellReads + b.CellReads,
+        DacDrives = a.DacDrives + b.DacDrives,
+        AdcConversions = a.AdcConversions + b.AdcConversions,
+        ShiftAdds = a.ShiftAdds + b.ShiftAdds,
+        DigitSums = a.DigitSums + b.DigitSums,
+        BufferReadBits = a.BufferReadBits + b.BufferReadBits,
+        BufferWriteBits = a.BufferWriteBits + b.BufferWriteBits,
+        RouterBits = a.RouterBits + b.RouterBits,
+        CriticalPathOuReads = a.CriticalPathOuReads + b.CriticalPathOuReads,
+    };
+}

@@ -1,0 +1,225 @@
+using FsCheck.Xunit;
+using PimQuant.Hardware.Mapping;
+using PimQuant.Hardware.Presets;
+using PimQuant.Hardware.Spec;
+
+namespace PimQuant.Tests.Hardware;
+
+public sealed class MappingTests
+{
+    // The hand-worked layer: Conv 3→5, 3×3 kernel, 8-bit weights, on 2-bit cells.
+    //   K = 3·3·3 = 27 rows, N = 5 logical columns.
+    //   offset:       stores w + 128 in 8 bits → S = ceil(8/2) = 4 slices, 1 column each → 20 physical columns.
+    //   differential: stores |w| in 7 bits     → S = ceil(7/2) = 4 slices (the top one 1 bit), ×2 → 40 columns.
+    private static readonly LayerShape Conv = LayerShape.Conv("conv", 3, 5, 3, 3, 4, 4);
+
+    private static LayerMapping Map(LayerShape layer, HardwareSpec spec, int weightBits = 8) =>
+        DenseTiling.Instance.Map(new MappingRequest(layer, spec, weightBits));
+
+    [Fact]
+    public void ConvOnOne128x128ArrayOffset()
+    {
+        // 27 × 20 fits one 128×128 array; ISAAC reads it whole: one OU block of 27 rows × 20 columns.
+        // Cells: 27·20 = 540 of 16384 → utilisation 540/16384 = 0.0330.
+        var m = Map(Conv, PresetCatalog.Load("isaac"));
+        Assert.Equal((27, 5, 4), (m.Lowered.Rows, m.Lowered.Columns, m.Slices));
+        Assert.Single(m.Arrays);
+        var block = Assert.Single(m.Blocks);
+        Assert.Equal((0, 0, 0, 0, 0, 27, 20), (block.OuRow, block.OuCol, block.ArrayRow, block.ArrayCol, block.MatrixRow, block.Rows, block.Cols));
+        Assert.Equal((540L, 16384L), (m.ProgrammedCells, m.AllocatedCells));
+        Assert.Equal(540.0 / 16384, m.Utilisation, 1e-12);
+        // Physical column (j·S + s): column 5 is output channel 1, slice 1 (weight bits 2..3).
+        Assert.Equal(new CellColumn(1, 2, 2, Polarity.Offset), block.Columns.Span[5]);
+        Assert.Equal(new CellColumn(4, 6, 2, Polarity.Offset), block.Columns.Span[19]);
+    }
+
+    [Fact]
+    public void ConvOnOne128x128ArrayDifferential()
+    {
+        // 27 × 40: one array, 27·40 = 1080 cells → 1080/16384 = 0.0659.
+        var m = Map(Conv, TestSpecs.Geometry(128, 128, encoding: "differential"));
+        Assert.Equal((7, 4), (m.StoredBits, m.Slices));
+        Assert.Single(m.Arrays);
+        Assert.Equal((1080L, 16384L), (m.ProgrammedCells, m.AllocatedCells));
+        var columns = m.Blocks[0].Columns.Span;
+        Assert.Equal(40, columns.Length);
+        // (j·S + s)·2 + p: G+ and G− of a slice side by side; slice 3 holds only bit 6.
+        Assert.Equal(new CellColumn(0, 0, 2, Polarity.Positive), columns[0]);
+        Assert.Equal(new CellColumn(0, 0, 2, Polarity.Negative), columns[1]);
+        Assert.Equal(new CellColumn(0, 6, 1, Polarity.Negative), columns[7]);
+        Assert.Equal(new CellColumn(2, 4, 2, Polarity.Positive), columns[(2 * 4 + 2) * 2]);
+    }
+
+    [Fact]
+    public void ConvTiledOnTiny8x4Arrays()
+    {
+        // Offset: 27 rows on 8-row arrays → 4 row tiles (8, 8, 8, 3); 20 columns on 4-column
+        // arrays → 5 column tiles: 20 arrays, 20·32 = 640 cells, 540 programmed → 0.84375.
+        var offset = Map(Conv, TestSpecs.Geometry(8, 4));
+        Assert.Equal(20, offset.Arrays.Count);
+        Assert.Equal((540L, 640L), (offset.ProgrammedCells, offset.AllocatedCells));
+        Assert.Equal(0.84375, offset.Utilisation);
+        // Row tile 3, column tile 0 is array 15: rows 24..26 on wordlines 0..2, physical columns 0..3.
+        var last = offset.Arrays[15];
+        var block = Assert.Single(last.Blocks);
+        Assert.Equal((24, 3, 0, 4), (block.MatrixRow, block.Rows, block.ArrayRow, block.Cols));
+        Assert.Equal(12, last.ProgrammedCells);
+        Assert.Equal(12.0 / 32, last.Utilisation);
+
+        // Differential: 40 columns → 10 column tiles: 40 arrays, 1280 cells, 1080 programmed → 0.84375.
+        var diff = Map(Conv, TestSpecs.Geometry(8, 4, encoding: "differential"));
+        Assert.Equal(40, diff.Arrays.Count);
+        Assert.Equal((1080L, 1280L), (diff.ProgrammedCells, diff.AllocatedCells));
+    }
+
+    [Fact]
+    public void OperationUnitsSplitEachArray()
+    {
+        // 3×2 OUs on the 8×4 arrays: wordlines 0-2, 3-5, 6-7 × bitlines 0-1, 2-3 = 6 blocks in a
+        // full array; the 3-row arrays of the last row tile have 1 × 2. 15·6 + 5·2 = 100 blocks.
+        var m = Map(Conv, TestSpecs.Geometry(8, 4, 3, 2));
+        Assert.Equal(20, m.Arrays.Count);
+        Assert.Equal(100, m.Blocks.Count);
+        Assert.Equal([3, 3, 3, 3, 2, 2], m.Arrays[0].Blocks.Select(b => b.Rows).Order().Reverse());
+        var lastOfFirst = m.Arrays[0].Blocks[^1];
+        Assert.Equal((2, 1, 6, 2, 6, 2), (lastOfFirst.OuRow, lastOfFirst.OuCol, lastOfFirst.ArrayRow, lastOfFirst.ArrayCol, lastOfFirst.MatrixRow, lastOfFirst.Rows));
+        Assert.Equal(2, m.Arrays[15].Blocks.Count);
+        Assert.Equal(540, m.Blocks.Sum(b => (long)b.Rows * b.Cols));
+    }
+
+    [Fact]
+    public void DepthwiseIsBlockDiagonal()
+    {
+        // Depthwise 4 channels, 3×3: 4 groups of K = 9 rows × N = 1 column, block-diagonal in a
+        // 36 × 4 matrix fed by the ordinary im2col vector. 8-bit offset on 2-bit cells: 4 physical
+        // columns per channel → 36 × 16, 4·9·4 = 144 programmed cells.
+        var dw = LayerShape.Depthwise("dw", 4, 3, 3, 2, 2);
+        Assert.True(dw.IsDepthwise);
+        Assert.Equal((9, 1, 4L * 9 * 1 * 4), (dw.RowsPerGroup, dw.ColumnsPerGroup, dw.Macs));
+        var lowered = LoweredLayer.Of(dw);
+        Assert.Equal((36, 4), (lowered.Rows, lowered.Columns));
+        Assert.True(lowered.Holds(10, 1));
+        Assert.False(lowered.Holds(10, 0));
+        Assert.Equal(9 * 2 + 3 * 1 + 2, lowered.RowOf(2, 1, 2));
+
+        // One 128×128 array read whole: one block of 36 rows × 16 columns, 144 of 16384 cells.
+        var whole = Map(dw, PresetCatalog.Load("isaac"));
+        var block = Assert.Single(whole.Blocks);
+        Assert.Equal((36, 16), (block.Rows, block.Cols));
+        Assert.Equal((144L, 16384L), (whole.ProgrammedCells, whole.AllocatedCells));
+
+        // On 8×4 arrays: column tile c holds exactly channel c; row tiles are rows 0-7, 8-15,
+        // 16-23, 24-31, 32-35 and channel g owns rows 9g..9g+8, so channel 0 needs row tiles 0
+        // and 1, channel 1 tiles 1 and 2, channel 2 tiles 2 and 3, channel 3 tiles 3 and 4:
+        // 8 of the 20 tiles are allocated, 8·32 = 256 cells, 144 programmed → 0.5625.
+        var tiled = Map(dw, TestSpecs.Geometry(8, 4));
+        Assert.Equal(8, tiled.Arrays.Count);
+        Assert.Equal((144L, 256L), (tiled.ProgrammedCells, tiled.AllocatedCells));
+        Assert.Equal(0.5625, tiled.Utilisation);
+        // Array 1 = (row tile 1, channel 0): only row 8 of channel 0, trimmed to one wordline.
+        var only = Assert.Single(tiled.Arrays[1].Blocks);
+        Assert.Equal((8, 1, 0, 4), (only.MatrixRow, only.Rows, only.ArrayRow, only.Cols));
+        Assert.All(only.Columns.ToArray(), c => Assert.Equal(0, c.Column));
+        // Array 2 = (row tile 1, channel 1): rows 9-15 on wordlines 1-7.
+        var second = Assert.Single(tiled.Arrays[2].Blocks);
+        Assert.Equal((9, 7, 1, 28L), (second.MatrixRow, second.Rows, second.ArrayRow, tiled.Arrays[2].ProgrammedCells));
+    }
+
+    [Fact]
+    public void GroupedConvShareArraysWithoutCrossTalk()
+    {
+        // Groups 2, Cin 4 → 2 per group, Cout 4 → 2 per group, 1×1 kernel: K = 2, N = 2.
+        // Whole 8×8 array, offset 2-bit cells, 4-bit weights → 2 slices: 4 × (4·2) physical.
+        // Each block column only covers its group's rows: 2·2·2·2 = 16 programmed cells of a 4×8 block.
+        var layer = LayerShape.Conv("g", 4, 4, 1, 1, 1, 1, groups: 2);
+        var m = Map(layer, TestSpecs.Geometry(8, 8), weightBits: 4);
+        var block = Assert.Single(m.Blocks);
+        Assert.Equal((4, 8), (block.Rows, block.Cols));
+        Assert.Equal(16, m.ProgrammedCells);
+    }
+
+    [Fact]
+    public void LinearIsOneMatrix()
+    {
+        var fc = LayerShape.Linear("fc", 300, 10);
+        // 300 rows → 3 row tiles of 128; 10·4 = 40 columns → 1 column tile: 3 arrays.
+        var m = Map(fc, PresetCatalog.Load("isaac"));
+        Assert.Equal(3, m.Arrays.Count);
+        Assert.Equal(300L * 40, m.ProgrammedCells);
+        Assert.Equal([128, 128, 44], m.Blocks.Select(b => b.Rows));
+    }
+
+    [Fact]
+    public void CellLevelsFollowTheEncoding()
+    {
+        // w = −3, 8 bits. Offset stores −3 + 128 = 125 = 01 11 11 01b.
+        Assert.Equal([1, 3, 3, 1], Enumerable.Range(0, 4).Select(s => new CellColumn(0, 2 * s, 2, Polarity.Offset).Level(-3, 8)));
+        // Differential: G+ holds max(w, 0) = 0, G− holds 3 = 00 00 00 11b.
+        Assert.Equal(0, new CellColumn(0, 0, 2, Polarity.Positive).Level(-3, 8));
+        Assert.Equal([3, 0, 0, 0], Enumerable.Range(0, 4).Select(s => new CellColumn(0, 2 * s, 2, Polarity.Negative).Level(-3, 8)));
+    }
+
+    [Fact]
+    public void LoweredWeightsFollowTheLayerLayout()
+    {
+        var dw = LayerShape.Depthwise("dw", 4, 3, 3, 2, 2);
+        var w = new LoweredWeights(LoweredLayer.Of(dw), Enumerable.Range(0, 36).ToArray());
+        Assert.Equal(1 * 9 + 1, w.At(10, 1));  // channel 1, its kernel element 1
+        Assert.Null(w.At(10, 0));
+        Assert.Throws<ArgumentException>(() => new LoweredWeights(LoweredLayer.Of(dw), new int[35]));
+    }
+
+    [Fact]
+    public void OnlyDenseIsImplementedAndOtherNamesAreReportedNotReplaced()
+    {
+        Assert.Same(DenseTiling.Instance, MappingStrategies.For(PresetCatalog.Load("isaac")));
+        var e = Assert.Throws<HardwareSpecException>(() => MappingStrategies.For(PresetCatalog.Load("bwq-h")));
+        Assert.StartsWith("bwq-h (preset): field 'mapping' = precision_aware: this strategy arrives with its method (BWQ)", e.Message);
+        // Dense tiling still maps bwq-h's arrays when asked explicitly: 1-bit cells, sign + 8 magnitude bits.
+        var m = Map(Conv, PresetCatalog.Load("bwq-h"), weightBits: 9);
+        Assert.Equal((8, 8), (m.StoredBits, m.Slices));
+        Assert.Equal(27L * 5 * 8 * 2, m.ProgrammedCells);
+    }
+
+    [Property(MaxTest = 150)]
+    public void CellsAreWeightsTimesSlicesTimesPolarities(byte cin, byte cout, byte kernel, byte groups, byte cellBits, byte weightBits,
+        bool differential, byte rows, byte cols, byte ouRows, byte ouCols)
+    {
+        int g = 1 + groups % 4, inCh = (1 + cin % 6) * g, outCh = (1 + cout % 5) * g, k = 1 + kernel % 3;
+        int c = 1 + cellBits % 4, bw = 2 + weightBits % 9, r = 2 + rows % 40, cl = 2 + cols % 40;
+        var spec = TestSpecs.Geometry(r, cl, 1 + ouRows % r, 1 + ouCols % cl, cellBits: c, encoding: differential ? "differential" : "offset");
+        var layer = LayerShape.Conv("p", inCh, outCh, k, k, 3, 2, groups: g);
+        var m = Map(layer, spec, bw);
+
+        int stored = differential ? bw - 1 : bw, slices = (stored + c - 1) / c, polarities = differential ? 2 : 1;
+        long expected = (long)layer.RowsPerGroup * layer.OutChannels * slices * polarities; // K·N per group × groups
+        Assert.Equal(expected, m.ProgrammedCells);
+
+        // Every programmed cell (row, column, bit, polarity) is placed exactly once, inside its OU and array.
+        var seen = new HashSet<(int, int, int, Polarity)>();
+        foreach (var b in m.Blocks)
+        {
+            Assert.InRange(b.Rows, 1, spec.DefaultArray.OuRows);
+            Assert.InRange(b.Cols, 1, spec.DefaultArray.OuCols);
+            Assert.InRange(b.ArrayRow + b.Rows, 1, r);
+            Assert.InRange(b.ArrayCol + b.Cols, 1, cl);
+            foreach (var col in b.Columns.Span)
+                for (int row = b.MatrixRow; row < b.MatrixRow + b.Rows; row++)
+                    if (m.Lowered.Holds(row, col.Column))
+                        Assert.True(seen.Add((row, col.Column, col.Bit, col.Polarity)));
+        }
+        Assert.Equal(expected, seen.Count);
+        Assert.Equal(m.Arrays.Count * (long)r * cl, m.AllocatedCells);
+        if (g == 1) Assert.Equal(((layer.RowsPerGroup + r - 1) / r) * ((outCh * slices * polarities + cl - 1) / cl), m.Arrays.Count);
+
+        // Dense counts: blocks tile the programmed cells, so with one group every cell is read
+        // once per pixel and digit (3-bit inputs on the 1-bit DAC: 3 digits).
+        var counts = PimQuant.Hardware.Cost.DenseEventCounts.Compute(m, 3);
+        long reads = layer.OutputPixels * 3;
+        Assert.Equal(reads * m.Blocks.Count, counts.OuReads);
+        Assert.Equal(counts.AdcConversions, counts.ShiftAdds);
+        Assert.Equal(layer.Macs, counts.Macs);
+        if (g == 1) Assert.Equal(reads * expected, counts.CellReads);
+        else Assert.True(counts.CellReads >= reads * expected);
+    }
+}

@@ -1,0 +1,137 @@
+using PimQuant.Hardware.Cost;
+using PimQuant.Hardware.Presets;
+using PimQuant.Hardware.Spec;
+
+namespace PimQuant.Tests.Hardware;
+
+public sealed class PresetTests
+{
+    public static TheoryData<string> Presets() => [.. PresetCatalog.Names];
+
+    [Theory]
+    [MemberData(nameof(Presets))]
+    public void EveryPresetLoadsAndValidates(string name)
+    {
+        var spec = HardwareSpecLoader.Load(name);
+        Assert.Equal(name, spec.Name);
+        Assert.Equal(HardwareSpec.CurrentVersion, spec.Version);
+        Assert.Equal($"{name} (preset)", spec.Origin);
+        Assert.False(string.IsNullOrWhiteSpace(spec.Description));
+        Assert.True(spec.Source.Length > 100, "every preset cites where its numbers come from");
+        Assert.Contains(spec.Mapping, MappingNames.All);
+        Assert.Equal(8, spec.Defaults.ActivationBits);
+        if (spec.Organisation is not null) Assert.NotNull(new CostModel(spec).Energy);
+    }
+
+    [Fact]
+    public void CatalogListsExactlyTheEmbeddedFiles()
+    {
+        Assert.Equal(PresetCatalog.Names.Order(), PresetCatalog.EmbeddedNames().Order());
+        Assert.Equal(PresetCatalog.Names, PresetCatalog.List().Select(p => p.Name));
+    }
+
+    // The crossbar-model.md table prints tile power to 3 significant digits (330 mW) and area to
+    // 3 decimals (0.372 mm²), so the component sums must land within half a unit of the last
+    // printed digit: ±0.5 mW and ±0.0005 mm². The same rounding applies to the subtotals
+    // (40.9 mW ±0.05, 0.215 mm² ±0.0005; 289 mW ±0.5, 0.157 mm² ±0.0005) and the chip
+    // (65.8 W ±0.05 W, 85.4 mm² ±0.05).
+    [Fact]
+    public void IsaacTilePowerAndAreaReproduceTheTable()
+    {
+        var isaac = PresetCatalog.Load("isaac");
+
+        var tile = ComponentTotals.Tile(isaac);
+        Assert.InRange(tile.PowerMw, 329.5, 330.5);      // 40.85 + 12 × 24.08 = 329.81 mW
+        Assert.InRange(tile.AreaMm2, 0.3715, 0.3725);    // 0.21485 + 12 × 0.01312 = 0.37229 mm²
+
+        var tileLevel = ComponentTotals.TileLevel(isaac);
+        Assert.InRange(tileLevel.PowerMw, 40.85, 40.95);   // router quartered: 20.7+7+10.5+0.52+0.05+0.4+1.68 = 40.85
+        Assert.InRange(tileLevel.AreaMm2, 0.2145, 0.2155);  // 0.083+0.090+0.03775+0.0006+0.00006+0.00024+0.0032 = 0.21485
+
+        var imas = 12 * ComponentTotals.Ima(isaac);
+        Assert.InRange(imas.PowerMw, 288.5, 289.5);       // 12 × 24.08 = 288.96
+        Assert.InRange(imas.AreaMm2, 0.1565, 0.1575);     // 12 × 0.01312 = 0.15744
+
+        var chip = ComponentTotals.Chip(isaac);
+        Assert.InRange(chip.PowerMw / 1000, 65.75, 65.85); // 168 × 329.81 mW + 10.4 W = 65.81 W
+        Assert.InRange(chip.AreaMm2, 85.35, 85.45);         // 168 × 0.37229 + 22.88 = 85.42 mm²
+    }
+
+    [Fact]
+    public void IsaacPerEventEnergiesAreTheDerivedOnes()
+    {
+        var isaac = PresetCatalog.Load("isaac");
+        var table = EnergyTable.From(isaac);
+        // ADC: 16 mW / (8 × 1.2 GS/s) = 1.6667 pJ at 8 bits, printed as 1.67.
+        Assert.Equal(16e-3 / (8 * 1.2e9) * 1e12, table.PerEventPj(EventKind.AdcConversion, 8), 0.005);
+        double[] expected = [0.79, 0.99, 1.20, 1.42, 1.67, 1.97, 2.38];
+        for (int bits = 4; bits <= 10; bits++)
+            Assert.Equal(expected[bits - 4], table.PerEventPj(EventKind.AdcConversion, bits), 1e-12);
+        Assert.Equal(0.417, table.PerEventPj(EventKind.DacDrive), 1e-12);
+        Assert.Equal(4e-3 / (8 * 1.2e9) * 1e12, table.PerEventPj(EventKind.DacDrive), 0.0005); // 4 mW / (8 × 1.2 GHz)
+        Assert.Equal(0.021, table.PerEventPj(EventKind.ShiftAdd), 1e-12);
+        Assert.Equal(20.45 / 256, table.PerEventPj(EventKind.BufferRead), 1e-12);   // 256-bit eDRAM access
+        Assert.Equal(20.45 / 256, table.PerEventPj(EventKind.BufferWrite), 1e-12);
+        // Crossbar: 2.4 mW over 8 arrays, one 100 ns read of 128 × 128 cells each.
+        Assert.Equal(2.4e-3 / 8 * 100e-9 / (128 * 128) * 1e12, table.PerEventPj(EventKind.CellRead), 1e-6);
+        Assert.Equal([EventKind.OuRead, EventKind.RouterTransfer], table.Unpriced);
+    }
+
+    [Fact]
+    public void EventEnergiesGiveBackTheTablePowersAtFullRate()
+    {
+        // At ISAAC's full rate every array reads 128 rows × 128 columns per 100 ns. That is 1.28
+        // conversions per ns per ADC, while the derived energies divide by ISAAC's 1.2 GS/s, so
+        // ADC, DAC and shift-and-add come back 128/120 = 6.7% above the table's power (plus the
+        // rounding of 0.021 pJ); the crossbar's per-cell energy was derived from the read itself.
+        var table = EnergyTable.From(PresetCatalog.Load("isaac"));
+        double readsPerSecond = 8 / 100e-9;                                        // 8 arrays per IMA
+        static void Near(double expectedMw, double actualMw) => Assert.InRange(actualMw / expectedMw, 1.0, 1.08);
+        Near(16, readsPerSecond * 128 * table.PerEventPj(EventKind.AdcConversion) * 1e-9);
+        Near(4, readsPerSecond * 128 * table.PerEventPj(EventKind.DacDrive) * 1e-9);
+        Near(0.2, readsPerSecond * 128 * table.PerEventPj(EventKind.ShiftAdd) * 1e-9);
+        Assert.Equal(2.4, readsPerSecond * 128 * 128 * table.PerEventPj(EventKind.CellRead) * 1e-9, 0.001);
+    }
+
+    [Theory]
+    [InlineData("isaac", 192, 8, true)]          // column flip: floor(128·3/2)·1
+    [InlineData("isaac-ou", 13, 4, true)]        // column flip: floor(9·3/2)·1; 5 bits also hold the unflipped 27
+    [InlineData("bwq-h", 9, 4, true)]            // 9·1·1
+    [InlineData("neurosim-rram", 128, 8, false)] // 128·1·1 > 31: NeuroSim's 5-bit ADC is lossy
+    public void AdcExactnessPerPreset(string name, long bound, int bitsForExact, bool exact)
+    {
+        var spec = PresetCatalog.Load(name);
+        Assert.Equal(bound, spec.PartialSumBound(spec.DefaultArray));
+        Assert.Equal(bitsForExact, spec.AdcBitsForExact(spec.DefaultArray));
+        Assert.Equal(exact, spec.AdcIsExact(spec.DefaultArray));
+    }
+
+    [Fact]
+    public void PresetParametersAreTheDocumentedOnes()
+    {
+        var isaacOu = PresetCatalog.Load("isaac-ou");
+        Assert.Equal((9, 8, 5), (isaacOu.DefaultArray.OuRows, isaacOu.DefaultArray.OuCols, isaacOu.Adc.Bits));
+        Assert.True(9 * 3 * 1 <= isaacOu.Adc.MaxCode); // p_max = 27 fits 5 bits even without the flip
+        Assert.Equal(0.99, EnergyTable.From(isaacOu).PerEventPj(EventKind.AdcConversion), 1e-12);
+
+        var bwq = PresetCatalog.Load("bwq-h");
+        Assert.Equal((128, 128, 9, 8), (bwq.DefaultArray.Rows, bwq.DefaultArray.Cols, bwq.DefaultArray.OuRows, bwq.DefaultArray.OuCols));
+        Assert.Equal((1, 1, 4, 1.2), (bwq.Cell.Bits, bwq.Dac.Bits, bwq.Adc.Bits, bwq.ClockGhz!.Value));
+        Assert.Equal(MappingNames.PrecisionAware, bwq.Mapping);
+        Assert.Equal(0.79, EnergyTable.From(bwq).PerEventPj(EventKind.AdcConversion), 1e-12);
+
+        var ns = PresetCatalog.Load("neurosim-rram");
+        Assert.Equal((128, 128, 128), (ns.DefaultArray.Rows, ns.DefaultArray.Cols, ns.DefaultArray.OuRows));
+        Assert.Equal((1, 1, 5), (ns.Cell.Bits, ns.Dac.Bits, ns.Adc.Bits));
+        Assert.Equal(10, ns.NonIdealities.OnOffRatio);
+        Assert.Equal(new PrecisionDefaults(8, 8), ns.Defaults);
+        Assert.True(PresetCatalog.Load("isaac").NonIdealities.IsIdeal);
+    }
+
+    [Fact]
+    public void CostModelRefusesASpecWithoutPublishedComponentsInsteadOfInventingThem()
+    {
+        var e = Assert.Throws<HardwareSpecException>(() => new CostModel(PresetCatalog.Load("neurosim-rram")));
+        Assert.StartsWith("neurosim-rram (preset): field 'organisation' is missing", e.Message);
+    }
+}
