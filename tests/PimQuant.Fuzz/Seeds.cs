@@ -21,8 +21,22 @@ public static class Seeds
         "idx-images" => [("images", Idx(0x803, [3, 4, 5], 60)), ("images.gz", Gzip(Idx(0x803, [3, 4, 5], 60)))],
         "idx-labels" => [("labels", Idx(0x801, [5], 5)), ("labels.gz", Gzip(Idx(0x801, [5], 5)))],
         "cifar10" => [("two-records.bin", Enumerable.Range(0, 2 * 3073).Select(i => (byte)(i % 3073 == 0 ? i / 3073 : i * 13)).ToArray())],
+        "hardware-yaml" => PresetYaml(),
         _ => throw new ArgumentException($"no seeds for target '{target}'"),
     };
+
+    /// <summary>The shipped presets: every field the spec knows, in valid form.</summary>
+    private static IEnumerable<(string, byte[])> PresetYaml()
+    {
+        var assembly = typeof(PimQuant.Hardware.Spec.HardwareSpecLoader).Assembly;
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".yaml", StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var copy = new MemoryStream();
+            stream.CopyTo(copy);
+            yield return (resource.Split('.')[^2] + ".yaml", copy.ToArray());
+        }
+    }
 
     /// <summary>Conv → BN → ReLU → MaxPool → Flatten → Gemm on 1×6×6 inputs: every common record type of an ONNX CNN.</summary>
     private static byte[] TinyCnn(int opset)

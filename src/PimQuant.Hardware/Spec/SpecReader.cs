@@ -48,10 +48,11 @@ internal sealed partial class SpecReader
         {
             throw HardwareSpecException.Syntax(_file, e.Start.Line, e.Start.Column, CleanMessage(e));
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            // YamlDotNet's scanner fails this way on some unterminated flow collections; the
-            // problem starts after the last event it parsed.
+            // YamlDotNet's scanner fails this way on some unterminated flow collections, and its
+            // node loader on event sequences it does not expect (found by fuzzing); the problem
+            // starts after the last event it parsed.
             throw HardwareSpecException.Syntax(_file, parser.LastEnd.Line, parser.LastEnd.Column,
                 "malformed YAML after this point (an unclosed [ or { ?)");
         }

@@ -1,5 +1,7 @@
 using PimQuant.Data;
+using System.Text;
 using PimQuant.Engine.Graph;
+using PimQuant.Hardware.Spec;
 using PimQuant.Onnx;
 
 namespace PimQuant.Tests.Reliability;
@@ -17,6 +19,7 @@ public class FuzzRegressionTests
         ["idx-images"] = (bytes => IdxReader.ReadImages(new MemoryStream(bytes), "fuzz-images"), e => e is DataException),
         ["idx-labels"] = (bytes => IdxReader.ReadLabels(new MemoryStream(bytes), "fuzz-labels"), e => e is DataException),
         ["cifar10"] = (bytes => Cifar10Reader.Read(new MemoryStream(bytes), "fuzz.bin", "cifar10"), e => e is DataException),
+        ["hardware-yaml"] = (bytes => HardwareSpecLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml"), e => e is HardwareSpecException),
     };
 
     public static TheoryData<string, string> Inputs()
