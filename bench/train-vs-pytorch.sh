@@ -7,17 +7,19 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 threads="${1:-$(nproc)}"
 images="${2:-60000}"
-if ! python3 -c 'import torch, numpy' 2>/dev/null; then
+# Debian's interpreter, where python3-torch installs (a pyenv python3 earlier on PATH would miss it).
+python=/usr/bin/python3
+if ! "$python" -c 'import torch, numpy' 2>/dev/null; then
   echo "installing python3-torch (Debian) for the PyTorch peer..." >&2
   apt-get install -y -q python3-torch python3-numpy >&2
 fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-py=$(python3 "$root/bench/train_resnet20_pytorch.py" --threads "$threads" --images "$images")
+py=$("$python" "$root/bench/train_resnet20_pytorch.py" --threads "$threads" --images "$images")
 # pimq reports the training images/s of each epoch apart from the evaluation that follows it.
 pq=$("$root/pimq" train --model resnet20 --dataset fashion-mnist --epochs 1 --threads "$threads" \
       --output "$work/r.onnx" --json)
-python3 - "$py" "$pq" "$threads" <<'PY'
+"$python" - "$py" "$pq" "$threads" <<'PY'
 import json, sys, platform, os
 py, pq = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 pims = pq["history"][0]["images_per_second"]
