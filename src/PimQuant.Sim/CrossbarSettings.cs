@@ -1,0 +1,154 @@
+namespace PimQuant.Sim;
+
+/// <summary>How signed weights sit on cells (crossbar-model.md §2, <c>weight_encoding</c>).</summary>
+public enum WeightEncoding
+{
+    /// <summary>Store w + 2^(bw−1) (bw magnitude bits, the full two's-complement range); the digital side
+    /// subtracts 2^(bw−1)·Σa, as ISAAC does with its unit column.</summary>
+    Offset,
+
+    /// <summary>G+ holds max(w, 0), G− holds max(−w, 0), subtracted digitally after the ADC. Read as
+    /// sign-magnitude with bw−1 magnitude bits, so codes lie in [−(2^(bw−1)−1), 2^(bw−1)−1] (the narrow
+    /// symmetric range).</summary>
+    Differential,
+}
+
+/// <summary>How the ADC step is chosen (crossbar-model.md §5, <c>adc_step</c>).</summary>
+public enum AdcStepMode
+{
+    /// <summary>Step 1: integer counting, clips when p &gt; 2^A − 1.</summary>
+    Unit,
+
+    /// <summary>Step p_max/(2^A − 1), p_max = ou_rows·(2^d−1)·(2^c−1).</summary>
+    FullRange,
+
+    /// <summary>A given value (calibrated or learned, e.g. CIMQ's partial-sum quantization).</summary>
+    Explicit,
+}
+
+/// <summary>The ADC step of the hardware spec: <c>unit</c>, <c>full_range</c> or an explicit value.
+/// Per-layer or per-array values can also be given when a layer is programmed.</summary>
+public sealed record AdcStep
+{
+    private AdcStep(AdcStepMode mode, double value) => (Mode, Value) = (mode, value);
+
+    /// <summary>The mode.</summary>
+    public AdcStepMode Mode { get; }
+
+    /// <summary>The step for <see cref="AdcStepMode.Explicit"/>; 1 otherwise (unused).</summary>
+    public double Value { get; }
+
+    /// <summary>Step 1.</summary>
+    public static AdcStep Unit { get; } = new(AdcStepMode.Unit, 1);
+
+    /// <summary>Step p_max/(2^A − 1).</summary>
+    public static AdcStep FullRange { get; } = new(AdcStepMode.FullRange, 1);
+
+    /// <summary>A given step (validated when the config is built).</summary>
+    public static AdcStep Explicit(double value) => new(AdcStepMode.Explicit, value);
+}
+
+/// <summary>Where the physical columns of a logical weight column sit inside a crossbar. The layout
+/// changes only which OU a cell belongs to (event counts, OU skipping, per-array steps), never a value.</summary>
+public enum ColumnLayout
+{
+    /// <summary>The slices (and polarities) of one weight are adjacent bitlines (ISAAC).</summary>
+    WeightMajor,
+
+    /// <summary>Blocks of ou_cols logical columns; OU number k of a block holds slice k of its columns
+    /// (BWQ's precision-aware mapping: one OU per bit of a 9×8 weight block).</summary>
+    SliceMajor,
+}
+
+/// <summary>Distribution of the programming variation factor.</summary>
+public enum VariationKind
+{
+    /// <summary>G = g·(1 + e), e ~ N(0, σ).</summary>
+    Gaussian,
+
+    /// <summary>G = g·exp(σ·z), z ~ N(0, 1) (median-preserving).</summary>
+    Lognormal,
+}
+
+/// <summary>Programming variation (crossbar-model.md §6, <c>variation</c>).</summary>
+/// <param name="Kind">Gaussian or lognormal.</param>
+/// <param name="Sigma">σ for every level without its own value.</param>
+/// <param name="SigmaPerLevel">Optional state-dependent σ, one per level 0..2^c−1.</param>
+public sealed record ProgrammingVariation(VariationKind Kind, double Sigma, IReadOnlyList<double>? SigmaPerLevel = null);
+
+/// <summary>Device non-idealities (crossbar-model.md §6). All off by default. Everything except the read
+/// noise is drawn once when a layer is programmed.</summary>
+public sealed record NonIdealities
+{
+    /// <summary>No non-ideality.</summary>
+    public static NonIdealities None { get; } = new();
+
+    /// <summary>Programming variation, or null.</summary>
+    public ProgrammingVariation? Variation { get; init; }
+
+    /// <summary><c>on_off_ratio</c>: level 0 conducts G_max/ratio (G_max = 2^c − 1); levels above 0 conduct
+    /// their level. Infinity (the default) means level 0 does not conduct.</summary>
+    public double OnOffRatio { get; init; } = double.PositiveInfinity;
+
+    /// <summary><c>saf.sa0</c>: fraction of cells stuck at the lowest level.</summary>
+    public double StuckAtZero { get; init; }
+
+    /// <summary><c>saf.sa1</c>: fraction of cells stuck at the highest level.</summary>
+    public double StuckAtOne { get; init; }
+
+    /// <summary><c>read_noise</c>: σ of the Gaussian added to every partial sum of every read, in levels.</summary>
+    public double ReadNoise { get; init; }
+}
+
+/// <summary>The editable crossbar description, in the hardware spec's words. Defaults are ISAAC's
+/// (128×128, whole-array reads, 2-bit cells, 1-bit DAC, 8-bit ADC at step 1, offset encoding with
+/// column flip, 8-bit weights and activations). <see cref="CrossbarConfig.Create"/> validates it.</summary>
+public sealed record CrossbarSettings
+{
+    /// <summary><c>rows</c>: wordlines per crossbar.</summary>
+    public int Rows { get; init; } = 128;
+
+    /// <summary><c>cols</c>: bitlines per crossbar.</summary>
+    public int Cols { get; init; } = 128;
+
+    /// <summary><c>ou_rows</c>: wordlines active in one read.</summary>
+    public int OuRows { get; init; } = 128;
+
+    /// <summary><c>ou_cols</c>: bitlines active in one read.</summary>
+    public int OuCols { get; init; } = 128;
+
+    /// <summary><c>cell_bits</c> c.</summary>
+    public int CellBits { get; init; } = 2;
+
+    /// <summary><c>dac_bits</c> d.</summary>
+    public int DacBits { get; init; } = 1;
+
+    /// <summary><c>adc_bits</c> A; 0 means an ideal ADC (no quantization).</summary>
+    public int AdcBits { get; init; } = 8;
+
+    /// <summary><c>adc_step</c>.</summary>
+    public AdcStep AdcStep { get; init; } = AdcStep.Unit;
+
+    /// <summary><c>weight_encoding</c>.</summary>
+    public WeightEncoding WeightEncoding { get; init; } = WeightEncoding.Offset;
+
+    /// <summary><c>column_flip</c> (ISAAC's encoding).</summary>
+    public bool ColumnFlip { get; init; } = true;
+
+    /// <summary><c>weight_bits</c> bw.</summary>
+    public int WeightBits { get; init; } = 8;
+
+    /// <summary><c>activation_bits</c> ba (at most 8: activation codes are bytes).</summary>
+    public int ActivationBits { get; init; } = 8;
+
+    /// <summary>Placement of slices on bitlines.</summary>
+    public ColumnLayout ColumnLayout { get; init; } = ColumnLayout.WeightMajor;
+
+    /// <summary>Device non-idealities.</summary>
+    public NonIdealities NonIdealities { get; init; } = NonIdealities.None;
+
+    /// <summary>Conductances, and partial sums with them, are held as integers in units of 2^−F levels.
+    /// Sums of such values are exact in any order, so optimized kernels and the reference agree bit for
+    /// bit; 2^−16 of a level lies far below any physical resolution.</summary>
+    public int ConductanceFractionBits { get; init; } = 16;
+}

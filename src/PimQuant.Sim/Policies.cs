@@ -1,0 +1,136 @@
+namespace PimQuant.Sim;
+
+/// <summary>Chooses at run time which input digits each (pixel, OU row group) streams, e.g. ReDy's
+/// dynamic activation precision. A digit that is not streamed is not read: it costs no read, no
+/// conversion and no drive, and contributes nothing, so the layer sees a' = Σ_{t streamed} 2^(d·t)·a_t
+/// (the offset encoding's digital correction uses a' too). Called concurrently from worker threads.</summary>
+public interface IInputDigitPolicy
+{
+    /// <summary>Fills <paramref name="digitMasks"/> (one per OU row group; bit t set = digit t is read)
+    /// for one pixel whose im2col vector is <paramref name="activations"/> (K codes).</summary>
+    /// <param name="pixel">Global pixel index (<see cref="RunOptions.FirstPixel"/> + row).</param>
+    /// <param name="activations">The pixel's activation codes.</param>
+    /// <param name="geometry">The layer's tiles and row groups.</param>
+    /// <param name="digitMasks">Output, pre-filled with all T digits.</param>
+    void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks);
+}
+
+/// <summary>One OU (OU row group × OU column position) as a skip policy sees it at programming time.</summary>
+/// <param name="RowGroup">OU row group.</param>
+/// <param name="Ou">OU column id (column tile × OU position).</param>
+/// <param name="RowStart">First matrix row.</param>
+/// <param name="RowCount">Rows.</param>
+/// <param name="UsedColumns">Bitlines holding weights.</param>
+/// <param name="AllLevelsZero">Every intended cell level (weight slice) of the OU is 0, so skipping it is lossless
+/// on an ideal device.</param>
+public readonly record struct OuBlock(int RowGroup, int Ou, int RowStart, int RowCount, int UsedColumns, bool AllLevelsZero);
+
+/// <summary>Decides, when a layer is programmed, which OUs are never read (BWQ's and IVQ's skipped
+/// all-zero blocks). A skipped OU costs nothing and its bitlines contribute nothing.</summary>
+public interface IOuSkipPolicy
+{
+    /// <summary>True when <paramref name="ou"/> is never read.</summary>
+    bool Skip(in OuBlock ou);
+}
+
+/// <summary>Built-in OU skip policies.</summary>
+public static class OuSkip
+{
+    /// <summary>Skip the OUs whose cells all hold level 0 (lossless on an ideal device).</summary>
+    public static IOuSkipPolicy AllZero { get; } = new Predicate(ou => ou.AllLevelsZero);
+
+    /// <summary>Skip the OUs that <paramref name="skip"/> selects.</summary>
+    public static IOuSkipPolicy Where(Func<OuBlock, bool> skip) => new Predicate(skip);
+
+    private sealed class Predicate(Func<OuBlock, bool> skip) : IOuSkipPolicy
+    {
+        public bool Skip(in OuBlock ou) => skip(ou);
+    }
+}
+
+/// <summary>The way a layer is simulated. All give identical results where they apply.</summary>
+public enum SimulationPath
+{
+    /// <summary>Lossless layer: y = a'·W by exact integer matrix product.</summary>
+    Exact,
+    /// <summary>Narrow OUs without read noise: per row group a table from the OU's input pattern to the
+    /// shift-added codes of every logical column.</summary>
+    OuTable,
+    /// <summary>1-bit cells and 1-bit DAC without per-cell variation or read noise: bit-packed rows,
+    /// counts by 128-entry popcount lookups over 7-row units, ADC by a (driven rows, ones) → code table.</summary>
+    BitCount,
+    /// <summary>The general path: per-cell conductances summed over the driven rows.</summary>
+    Conductance,
+}
+
+/// <summary>Options of one programming call.</summary>
+public sealed record ProgramOptions
+{
+    /// <summary>The layer's identity: with <see cref="Seed"/> it keys every random draw of the layer.</summary>
+    public string Name { get; init; } = "layer";
+
+    /// <summary>Seed of the programmed model.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>OUs never read, or null for none.</summary>
+    public IOuSkipPolicy? OuSkip { get; init; }
+
+    /// <summary>ADC steps overriding the config's: one value for the layer, or one per array
+    /// (row tile × column tile, row-major); null keeps the config's step.</summary>
+    public IReadOnlyList<double>? AdcSteps { get; init; }
+}
+
+/// <summary>Options of one run.</summary>
+public sealed record RunOptions
+{
+    /// <summary>Defaults: every digit, events counted, automatic path.</summary>
+    public static RunOptions Default { get; } = new();
+
+    /// <summary>Digit schedule, or null to stream all T digits.</summary>
+    public IInputDigitPolicy? DigitPolicy { get; init; }
+
+    /// <summary>Global index of the first pixel; keys read noise (and is passed to the digit policy),
+    /// so results do not depend on how pixels are batched.</summary>
+    public long FirstPixel { get; init; }
+
+    /// <summary>Force a path (must apply to the layer), or null to choose automatically.</summary>
+    public SimulationPath? Path { get; init; }
+
+    /// <summary>Count events (the exact path then also scans input digits).</summary>
+    public bool CountEvents { get; init; } = true;
+}
+
+/// <summary>Events of one run of a layer, counted from the data (crossbar-model.md §7). A read is one OU
+/// activation for one input digit; reads of all-zero digit patterns are performed (and counted) unless
+/// the digit policy skips them.</summary>
+public readonly record struct LayerEvents
+{
+    /// <summary>OU reads performed.</summary>
+    public long OuReads { get; init; }
+    /// <summary>Of <see cref="OuReads"/>, reads whose input digits were all zero (what zero-skipping would save).</summary>
+    public long ZeroInputReads { get; init; }
+    /// <summary>ADC conversions: one per used bitline of every performed read.</summary>
+    public long AdcConversions { get; init; }
+    /// <summary>Shift-and-add operations: each conversion is shifted by d·t + c·s and added once.</summary>
+    public long ShiftAdds => AdcConversions;
+    /// <summary>DAC drives: every wordline of every performed read.</summary>
+    public long DacDrives { get; init; }
+    /// <summary>Of <see cref="DacDrives"/>, wordlines driven with a non-zero digit.</summary>
+    public long NonzeroDacDrives { get; init; }
+    /// <summary>Reads the digit policy did not perform.</summary>
+    public long DigitSkippedReads { get; init; }
+    /// <summary>Reads not performed because the OU is skipped.</summary>
+    public long OuSkippedReads { get; init; }
+
+    /// <summary>Sum of two counts (e.g. two batches).</summary>
+    public static LayerEvents operator +(LayerEvents a, LayerEvents b) => new()
+    {
+        OuReads = a.OuReads + b.OuReads,
+        ZeroInputReads = a.ZeroInputReads + b.ZeroInputReads,
+        AdcConversions = a.AdcConversions + b.AdcConversions,
+        DacDrives = a.DacDrives + b.DacDrives,
+        NonzeroDacDrives = a.NonzeroDacDrives + b.NonzeroDacDrives,
+        DigitSkippedReads = a.DigitSkippedReads + b.DigitSkippedReads,
+        OuSkippedReads = a.OuSkippedReads + b.OuSkippedReads,
+    };
+}

@@ -1,0 +1,397 @@
+using PimQuant.Sim.Kernels;
+
+namespace PimQuant.Sim;
+
+/// <summary>One layer programmed onto crossbars: the cell levels after slicing, encoding, column flip and
+/// stuck-at faults, the cell conductances with programming variation, the skipped OUs and the ADC steps —
+/// everything fixed at programming, drawn from (seed, layer name) by counter-based randomness.
+/// <see cref="Run"/> streams activation codes through it (crossbar-model.md §2–§6):
+/// y_j = Σ_row tiles step·Σ_g Σ_t Σ_(polarity, s) ±2^(d·t + c·s)·code + exact digital terms, where the
+/// integer sum is exact (int64), the step multiplies it once per row tile (in ascending tile order),
+/// and the exact terms (column-flip recovery (2^c−1)·Σa_t, offset 2^(bw−1)·Σa) are added last.
+/// Thread-safe: runs may proceed concurrently.</summary>
+public sealed class ProgrammedLayer
+{
+    private readonly Lazy<OuTableSet?> _tables;
+    private readonly Lazy<BitCountWeights?> _bitCount;
+    private readonly Lazy<int[]> _conductances;
+    private readonly Lazy<double[]> _exactWeights;
+    private readonly long _tableBudget;
+
+    private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
+        IOuSkipPolicy? ouSkip, IReadOnlyList<double>? adcSteps, SimConfiguration configuration)
+    {
+        Config = config; Geometry = geometry; Name = name; Seed = seed; LayerKey = SimRandom.LayerKey(name);
+        _tableBudget = configuration.TableBudgetBytes;
+        int k = geometry.K, n = geometry.N, c = geometry.PhysicalColumns, groups = geometry.RowGroupCount;
+        PaddedColumns = (c + 63) & ~63;
+        Weights = weights.ToArray();
+        Levels = new byte[(long)k * c];
+        WriteIntendedLevels(weights);
+        var skipped = ResolveOuSkips(ouSkip, out bool skipsLossless);
+        Flipped = new bool[(long)groups * c];
+        if (config.ColumnFlip) FlipColumns();
+        CellConductance = ApplyFaultsAndVariation(configuration);
+        LevelConductance = new int[config.LevelMax + 1];
+        for (int level = 1; level <= config.LevelMax; level++) LevelConductance[level] = level << config.ConductanceFractionBits;
+        if (config.HasLeakage) LevelConductance[0] = RoundConductance(config.LevelMax / config.NonIdealities.OnOffRatio);
+
+        ColumnSign = new sbyte[(long)groups * PaddedColumns];
+        SliceShift = new int[PaddedColumns];
+        for (int pc = 0; pc < c; pc++) SliceShift[pc] = config.CellBits * (pc % geometry.Slices);
+        FlipGroup = new int[groups];
+        var corrections = new List<long[]>();
+        ReadsPerGroup = new int[groups]; ColumnsPerGroup = new int[groups]; SkippedOusPerGroup = new int[groups];
+        for (int g = 0; g < groups; g++)
+        {
+            long[]? correction = null;
+            for (int pc = 0; pc < c; pc++)
+            {
+                bool enabled = !skipped[(long)g * OuIds + geometry.OuOfColumn[pc]];
+                bool flipped = Flipped[(long)g * c + pc];
+                int polarity = pc / geometry.Slices % geometry.Polarities, slice = pc % geometry.Slices;
+                ColumnSign[(long)g * PaddedColumns + pc] = (sbyte)(!enabled ? 0 : (polarity == 1) ^ flipped ? -1 : 1);
+                if (enabled && flipped)
+                {
+                    correction ??= new long[n];
+                    correction[pc / (geometry.Slices * geometry.Polarities)] += (polarity == 1 ? -1L : 1L) * config.LevelMax << (config.CellBits * slice);
+                }
+            }
+            FlipGroup[g] = correction is null ? -1 : corrections.Count;
+            if (correction is not null) corrections.Add(correction);
+            for (int ou = 0; ou < OuIds; ou++)
+            {
+                if (geometry.OuUsedColumns[ou] == 0) continue;
+                if (skipped[(long)g * OuIds + ou]) SkippedOusPerGroup[g]++;
+                else { ReadsPerGroup[g]++; ColumnsPerGroup[g] += geometry.OuUsedColumns[ou]; }
+            }
+        }
+        FlipCorrections = corrections.ToArray();
+
+        ArraySteps = ResolveSteps(adcSteps);
+        StepPerColumn = new double[geometry.RowTileCount * n];
+        for (int rt = 0; rt < geometry.RowTileCount; rt++)
+            for (int j = 0; j < n; j++)
+                StepPerColumn[rt * n + j] = config.IsAdcIdeal
+                    ? Math.ScaleB(1.0, -config.ConductanceFractionBits)
+                    : ArraySteps[rt * geometry.ColumnTileCount + geometry.ColumnTileOf(j)];
+        MaxGroupPartialSum = ComputeMaxGroupPartialSum();
+        CheckAccumulatorRange();
+        IsLossless = config.IsIdealDevice && skipsLossless
+            && (config.IsAdcIdeal || (ArraySteps.All(s => s == 1.0) && MaxGroupPartialSum >> config.ConductanceFractionBits <= config.AdcCodeMax));
+
+        _tables = new(() => OuTableSet.TryBuild(this, _tableBudget, configuration), LazyThreadSafetyMode.ExecutionAndPublication);
+        _bitCount = new(() => BitCountWeights.TryBuild(this), LazyThreadSafetyMode.ExecutionAndPublication);
+        _conductances = new(BuildConductanceMatrix, LazyThreadSafetyMode.ExecutionAndPublication);
+        _exactWeights = new(BuildExactWeights, LazyThreadSafetyMode.ExecutionAndPublication);
+        DefaultPath = IsLossless ? SimulationPath.Exact
+            : Tables is not null ? SimulationPath.OuTable
+            : BitCount is not null ? SimulationPath.BitCount
+            : SimulationPath.Conductance;
+    }
+
+    /// <summary>Programs a layer: <paramref name="weights"/> holds the K×N signed weight codes row-major
+    /// (row = im2col position, column = output channel).</summary>
+    /// <param name="config">The crossbar.</param>
+    /// <param name="weights">K·N codes in the range of the config's weight bits and encoding.</param>
+    /// <param name="k">K, rows of the lowered matrix.</param>
+    /// <param name="n">N, logical columns.</param>
+    /// <param name="options">Layer name, seed, OU skipping, ADC steps.</param>
+    /// <param name="configuration">Parallelism and table budget for programming (no effect on results).</param>
+    public static ProgrammedLayer Program(CrossbarConfig config, ReadOnlySpan<int> weights, int k, int n,
+        ProgramOptions? options = null, SimConfiguration? configuration = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        options ??= new ProgramOptions();
+        configuration ??= SimConfiguration.Default;
+        configuration.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(k, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(n, 1);
+        if (weights.Length != (long)k * n) throw new ArgumentException($"expected {(long)k * n} weight codes (K={k} × N={n}), got {weights.Length}", nameof(weights));
+        int max = (1 << (config.WeightBits - 1)) - 1;
+        int min = config.WeightEncoding == WeightEncoding.Offset ? -max - 1 : -max;
+        foreach (int w in weights)
+            if (w < min || w > max)
+                throw new ArgumentException($"weight code {w} lies outside [{min}, {max}] ({config.WeightBits}-bit, {config.WeightEncoding} encoding)", nameof(weights));
+        return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.AdcSteps, configuration);
+    }
+
+    /// <summary>The crossbar.</summary>
+    public CrossbarConfig Config { get; }
+    /// <summary>Tiles, row groups and OUs of the layer.</summary>
+    public LayerGeometry Geometry { get; }
+    /// <summary>The layer's name (part of every random key).</summary>
+    public string Name { get; }
+    /// <summary>The programmed model's seed.</summary>
+    public ulong Seed { get; }
+    /// <summary>True when the simulation equals the integer product a'·W exactly: no non-ideality, ideal
+    /// ADC or step 1 with every OU partial sum within 2^A − 1 (checked on the programmed levels, which
+    /// the config-level bound of crossbar-model.md §5 implies), and only all-zero OUs skipped.</summary>
+    public bool IsLossless { get; }
+    /// <summary>The path <see cref="Run"/> takes unless told otherwise.</summary>
+    public SimulationPath DefaultPath { get; }
+    /// <summary>ADC step of each array (row tile × column tile, row-major).</summary>
+    public IReadOnlyList<double> Steps => ArraySteps;
+
+    internal ulong LayerKey { get; }
+    internal int[] Weights { get; }
+    /// <summary>K × C physical levels (after flip and faults).</summary>
+    internal byte[] Levels { get; }
+    /// <summary>G × C: the column stores complements in that row group.</summary>
+    internal bool[] Flipped { get; }
+    /// <summary>K × C conductances in units of 2^−F when programming variation is on, else null.</summary>
+    internal int[]? CellConductance { get; }
+    /// <summary>Conductance of each level in units of 2^−F (no variation).</summary>
+    internal int[] LevelConductance { get; }
+    /// <summary>C rounded up to 64, the stride of per-column arrays.</summary>
+    internal int PaddedColumns { get; }
+    /// <summary>G × padded C: polarity sign × flip sign, 0 when the OU is skipped.</summary>
+    internal sbyte[] ColumnSign { get; }
+    /// <summary>Per physical column (padded C): c·s, the shift of its slice.</summary>
+    internal int[] SliceShift { get; }
+    /// <summary>Index into <see cref="FlipCorrections"/> per row group, −1 without flipped columns.</summary>
+    internal int[] FlipGroup { get; }
+    /// <summary>Per listed row group and logical column: (2^c−1)·Σ_(flipped polarity, s) ±2^(c·s).</summary>
+    internal long[][] FlipCorrections { get; }
+    internal int[] ReadsPerGroup { get; }
+    internal int[] ColumnsPerGroup { get; }
+    internal int[] SkippedOusPerGroup { get; }
+    internal double[] ArraySteps { get; }
+    /// <summary>Row tiles × N: the factor of a tile's integer sum (2^−F with an ideal ADC).</summary>
+    internal double[] StepPerColumn { get; }
+    /// <summary>Largest (2^d−1)·Σ_(i in group) G over row groups and enabled columns, in units of 2^−F.</summary>
+    internal long MaxGroupPartialSum { get; }
+    internal int OuIds => Geometry.ColumnTileCount * Geometry.OusPerColumnTile;
+    internal OuTableSet? Tables => _tables.Value;
+    internal BitCountWeights? BitCount => _bitCount.Value;
+    internal int[] ConductanceMatrix => _conductances.Value;
+    internal double[] ExactWeights => _exactWeights.Value;
+
+    /// <summary>Whether <paramref name="path"/> can simulate this layer.</summary>
+    public bool Supports(SimulationPath path) => path switch
+    {
+        SimulationPath.Exact => IsLossless,
+        SimulationPath.OuTable => Tables is not null,
+        SimulationPath.BitCount => BitCount is not null,
+        _ => true,
+    };
+
+    /// <summary>Simulates <paramref name="pixels"/> rows of activation codes (row-major, K codes each, in
+    /// [0, 2^ba)) and writes pixels × N outputs in the integer domain (before weight and activation
+    /// scales). Returns the events of the run.</summary>
+    public LayerEvents Run(ReadOnlyMemory<byte> activations, Memory<double> output, int pixels,
+        SimConfiguration? configuration = null, RunOptions? options = null)
+    {
+        configuration ??= SimConfiguration.Default;
+        options ??= RunOptions.Default;
+        configuration.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegative(pixels);
+        if (activations.Length < (long)pixels * Geometry.K) throw new ArgumentException($"expected {(long)pixels * Geometry.K} activation codes", nameof(activations));
+        if (output.Length < (long)pixels * Geometry.N) throw new ArgumentException($"expected room for {(long)pixels * Geometry.N} outputs", nameof(output));
+        if (Config.ActivationBits < 8)
+        {
+            int limit = 1 << Config.ActivationBits;
+            foreach (byte a in activations.Span[..(pixels * Geometry.K)])
+                if (a >= limit) throw new ArgumentException($"activation code {a} exceeds {Config.ActivationBits} bits", nameof(activations));
+        }
+        var path = options.Path ?? DefaultPath;
+        if (!Supports(path)) throw new ArgumentException($"path {path} does not apply to layer '{Name}'", nameof(options));
+        if (pixels == 0) return default;
+        var run = new RunContext(this, activations, output, pixels, configuration, options);
+        return path switch
+        {
+            SimulationPath.Exact => ExactKernel.Run(run),
+            SimulationPath.OuTable => OuTableKernel.Run(run),
+            SimulationPath.BitCount => BitCountKernel.Run(run),
+            _ => ConductanceKernel.Run(run),
+        };
+    }
+
+    private void WriteIntendedLevels(ReadOnlySpan<int> weights)
+    {
+        var cfg = Config;
+        int n = Geometry.N, c = Geometry.PhysicalColumns;
+        int offset = cfg.WeightEncoding == WeightEncoding.Offset ? 1 << (cfg.WeightBits - 1) : 0;
+        for (int i = 0; i < Geometry.K; i++)
+            for (int j = 0; j < n; j++)
+            {
+                int w = weights[i * n + j];
+                for (int polarity = 0; polarity < cfg.Polarities; polarity++)
+                {
+                    int magnitude = cfg.WeightEncoding == WeightEncoding.Offset ? w + offset : polarity == 0 ? Math.Max(w, 0) : Math.Max(-w, 0);
+                    for (int s = 0; s < cfg.Slices; s++)
+                        Levels[(long)i * c + Geometry.PhysicalColumn(j, polarity, s)] = (byte)((magnitude >> (cfg.CellBits * s)) & cfg.LevelMax);
+                }
+            }
+    }
+
+    // ISAAC's encoding: a column whose levels sum past half the group's maximum stores complements.
+    private void FlipColumns()
+    {
+        int c = Geometry.PhysicalColumns, levelMax = Config.LevelMax;
+        var sums = new int[c];
+        for (int g = 0; g < Geometry.RowGroupCount; g++)
+        {
+            int start = Geometry.GroupStart[g], rows = Geometry.GroupRows[g];
+            Array.Clear(sums);
+            for (int i = start; i < start + rows; i++)
+                for (int pc = 0; pc < c; pc++) sums[pc] += Levels[(long)i * c + pc];
+            for (int pc = 0; pc < c; pc++)
+            {
+                if (2L * sums[pc] <= (long)rows * levelMax) continue;
+                Flipped[(long)g * c + pc] = true;
+                for (int i = start; i < start + rows; i++) Levels[(long)i * c + pc] = (byte)(levelMax - Levels[(long)i * c + pc]);
+            }
+        }
+    }
+
+    private bool[] ResolveOuSkips(IOuSkipPolicy? policy, out bool skipsLossless)
+    {
+        var skipped = new bool[(long)Geometry.RowGroupCount * OuIds];
+        skipsLossless = true;
+        if (policy is null) return skipped;
+        int c = Geometry.PhysicalColumns;
+        var nonzero = new bool[OuIds];
+        for (int g = 0; g < Geometry.RowGroupCount; g++)
+        {
+            Array.Clear(nonzero);
+            int start = Geometry.GroupStart[g], rows = Geometry.GroupRows[g];
+            for (int i = start; i < start + rows; i++)
+                for (int pc = 0; pc < c; pc++)
+                    if (Levels[(long)i * c + pc] != 0) nonzero[Geometry.OuOfColumn[pc]] = true;
+            for (int ou = 0; ou < OuIds; ou++)
+            {
+                if (Geometry.OuUsedColumns[ou] == 0) continue;
+                var block = new OuBlock(g, ou, start, rows, Geometry.OuUsedColumns[ou], !nonzero[ou]);
+                if (!policy.Skip(block)) continue;
+                skipped[(long)g * OuIds + ou] = true;
+                skipsLossless &= block.AllLevelsZero;
+            }
+        }
+        return skipped;
+    }
+
+    // Faults and variation are drawn per cell from (seed, layer, purpose, row, physical column), so the
+    // result is the same for any thread count.
+    private int[]? ApplyFaultsAndVariation(SimConfiguration configuration)
+    {
+        var cfg = Config;
+        if (!cfg.HasFaults && !cfg.HasVariation) return null;
+        int c = Geometry.PhysicalColumns, levelMax = cfg.LevelMax;
+        var ni = cfg.NonIdealities;
+        double leak = cfg.HasLeakage ? levelMax / ni.OnOffRatio : 0;
+        int[]? conductance = cfg.HasVariation ? new int[(long)Geometry.K * c] : null;
+        Parallel.For(0, Geometry.K, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads }, i =>
+        {
+            for (int pc = 0; pc < c; pc++)
+            {
+                long cell = (long)i * c + pc;
+                int level = Levels[cell];
+                bool stuck = false;
+                if (cfg.HasFaults)
+                {
+                    double u = SimRandom.Uniform(SimRandom.CellKey(Seed, LayerKey, RandomPurpose.Fault, i, pc));
+                    if (u < ni.StuckAtZero) { level = 0; stuck = true; }
+                    else if (u < ni.StuckAtZero + ni.StuckAtOne) { level = levelMax; stuck = true; }
+                    Levels[cell] = (byte)level;
+                }
+                if (conductance is null) continue;
+                double nominal = level > 0 ? level : leak;
+                if (!stuck)
+                {
+                    var v = ni.Variation!;
+                    double sigma = v.SigmaPerLevel?[level] ?? v.Sigma;
+                    double z = SimRandom.Normal(SimRandom.CellKey(Seed, LayerKey, RandomPurpose.Variation, i, pc));
+                    nominal *= v.Kind == VariationKind.Gaussian ? 1 + sigma * z : Math.Exp(sigma * z);
+                }
+                conductance[cell] = RoundConductance(Math.Max(nominal, 0));
+            }
+        });
+        return conductance;
+    }
+
+    private int RoundConductance(double levels)
+    {
+        double scaled = Math.Floor(Math.ScaleB(levels, Config.ConductanceFractionBits) + 0.5);
+        if (scaled >= int.MaxValue) throw new NotSupportedException($"a conductance of {levels} levels overflows 32 bits at {Config.ConductanceFractionBits} fraction bits");
+        return (int)scaled;
+    }
+
+    private double[] ResolveSteps(IReadOnlyList<double>? steps)
+    {
+        int arrays = Geometry.RowTileCount * Geometry.ColumnTileCount;
+        if (steps is null) return Enumerable.Repeat(Config.NominalStep, arrays).ToArray();
+        if (steps.Count != 1 && steps.Count != arrays)
+            throw new ArgumentException($"ADC steps: give 1 (layer) or {arrays} (row tiles {Geometry.RowTileCount} × column tiles {Geometry.ColumnTileCount}) values, not {steps.Count}");
+        foreach (double s in steps)
+            if (!double.IsFinite(s) || s <= 0 || Math.ScaleB(s, Config.ConductanceFractionBits) > 1e300)
+                throw new ArgumentException($"ADC step {s} must be finite and > 0");
+        return steps.Count == 1 ? Enumerable.Repeat(steps[0], arrays).ToArray() : steps.ToArray();
+    }
+
+    /// <summary>The conductance of a cell in units of 2^−F.</summary>
+    internal int Conductance(long cell) => CellConductance?[cell] ?? LevelConductance[Levels[cell]];
+
+    private long ComputeMaxGroupPartialSum()
+    {
+        int c = Geometry.PhysicalColumns;
+        long max = 0;
+        var sums = new long[c];
+        for (int g = 0; g < Geometry.RowGroupCount; g++)
+        {
+            Array.Clear(sums);
+            int start = Geometry.GroupStart[g], rows = Geometry.GroupRows[g];
+            for (int i = start; i < start + rows; i++)
+                for (int pc = 0; pc < c; pc++) sums[pc] += Conductance((long)i * c + pc);
+            for (int pc = 0; pc < c; pc++)
+                if (ColumnSign[(long)g * PaddedColumns + pc] != 0) max = Math.Max(max, sums[pc]);
+        }
+        return max * Config.DigitMax;
+    }
+
+    // The general path sums partial sums in 32-bit lanes and tile sums in int64; refuse layers that
+    // could overflow either instead of silently wrapping.
+    private void CheckAccumulatorRange()
+    {
+        var cfg = Config;
+        if (MaxGroupPartialSum >= int.MaxValue)
+            throw new NotSupportedException($"layer '{Name}': an OU partial sum can reach {MaxGroupPartialSum} units of 2^-{cfg.ConductanceFractionBits}, beyond 32 bits; lower the conductance fraction bits");
+        int groupsPerTile = 0;
+        for (int rt = 0; rt < Geometry.RowTileCount; rt++)
+            groupsPerTile = Math.Max(groupsPerTile, Geometry.TileFirstGroup[rt + 1] - Geometry.TileFirstGroup[rt]);
+        double code = cfg.IsAdcIdeal ? MaxGroupPartialSum * 2.0 + 1 : cfg.AdcCodeMax;
+        double bound = groupsPerTile * code * Math.ScaleB(1.0, cfg.DacBits * cfg.Digits) * Math.ScaleB(1.0, cfg.CellBits * cfg.Slices) * cfg.Polarities;
+        if (bound >= Math.ScaleB(1.0, 62))
+            throw new NotSupportedException($"layer '{Name}': tile sums could overflow 64 bits; lower the conductance fraction bits");
+    }
+
+    // Chunk-major per row group: the rows of one (group, 32-column chunk) are contiguous, so summing them
+    // never walks a stride that is a multiple of 4 KiB (which would keep them all in one L1 set).
+    private int[] BuildConductanceMatrix()
+    {
+        int c = Geometry.PhysicalColumns, padded = PaddedColumns;
+        var matrix = new int[(long)Geometry.K * padded];
+        for (int g = 0; g < Geometry.RowGroupCount; g++)
+        {
+            int start = Geometry.GroupStart[g], rows = Geometry.GroupRows[g];
+            for (int r = 0; r < rows; r++)
+                for (int pc = 0; pc < c; pc++)
+                    matrix[(long)start * padded + (long)(pc / ConductanceChunk) * rows * ConductanceChunk + r * ConductanceChunk + pc % ConductanceChunk]
+                        = Conductance((long)(start + r) * c + pc);
+        }
+        return matrix;
+    }
+
+    /// <summary>Columns per block of the conductance matrix.</summary>
+    internal const int ConductanceChunk = 32;
+
+    // Panels of 16 columns, each K × 16 contiguous, for the same reason.
+    private double[] BuildExactWeights()
+    {
+        int k = Geometry.K, n = Geometry.N, panels = (n + 15) / 16;
+        var matrix = new double[(long)panels * k * 16];
+        for (int i = 0; i < k; i++)
+            for (int j = 0; j < n; j++) matrix[((long)(j / 16) * k + i) * 16 + j % 16] = Weights[i * n + j];
+        return matrix;
+    }
+}

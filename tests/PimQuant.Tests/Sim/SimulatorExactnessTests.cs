@@ -1,0 +1,92 @@
+using FsCheck;
+using FsCheck.Xunit;
+using PimQuant.Sim;
+
+namespace PimQuant.Tests.Sim;
+
+/// <summary>Every path at every vector width equals the plain reference bit for bit, and lossless
+/// layers equal the integer product.</summary>
+public class SimulatorExactnessTests
+{
+    /// <summary>Runs every applicable path at every width and compares outputs and events with the reference.</summary>
+    private static void AssertMatchesReference(SimCase c, IInputDigitPolicy? policy = null, IOuSkipPolicy? skip = null)
+    {
+        if (skip is not null) c = c with { Program = c.Program with { OuSkip = skip } };
+        var reference = CrossbarReference.Run(c.Config, c.Weights, c.K, c.N, c.Activations, c.Pixels, c.Program, policy, firstPixel: 11);
+        var layer = c.Programmed();
+        foreach (var path in SimCases.AllPaths.Where(layer.Supports))
+            foreach (var width in SimCases.Widths)
+            {
+                var (y, events) = SimCases.Run(layer, c, path, width, policy, firstPixel: 11);
+                SimCases.AssertIdentical(reference.Output, y, $"{path} {width.SimdWidth} {c}");
+                Assert.Equal(reference.Events, events);
+            }
+    }
+
+    [Property(MaxTest = 200, Replay = "(20251,4441)")]
+    public void Lossy_noise_free_equals_reference(DoNotSize<int> seed) => AssertMatchesReference(SimCases.Random(seed.Item));
+
+    [Property(MaxTest = 80, Replay = "(9001,17)")]
+    public void Lossy_bit_count_layers_equal_reference(DoNotSize<int> seed) =>
+        AssertMatchesReference(SimCases.Random(seed.Item, bitCount: true, effects: seed.Item % 2 == 0 ? Effects.None : Effects.Leakage | Effects.Faults));
+
+    [Theory]
+    [InlineData(Effects.Variation)]
+    [InlineData(Effects.Leakage)]
+    [InlineData(Effects.Faults)]
+    [InlineData(Effects.ReadNoise)]
+    [InlineData(Effects.All)]
+    public void Each_non_ideality_equals_reference(Effects effects)
+    {
+        for (int seed = 0; seed < 12; seed++) AssertMatchesReference(SimCases.Random(1000 * (int)effects + seed, effects: effects, bitCount: seed % 3 == 0));
+    }
+
+    [Property(MaxTest = 120, Replay = "(777,31337)")]
+    public void Lossless_layers_equal_the_integer_product_on_every_path(DoNotSize<int> seed)
+    {
+        var c = SimCases.Random(seed.Item, lossless: true);
+        var expected = SimCases.IntegerProduct(c);
+        var layer = c.Programmed();
+        Assert.True(layer.IsLossless, c.ToString());
+        Assert.Equal(SimulationPath.Exact, layer.DefaultPath);
+        SimCases.AssertIdentical(expected, CrossbarReference.Run(c.Config, c.Weights, c.K, c.N, c.Activations, c.Pixels, c.Program).Output, "reference");
+        foreach (var path in SimCases.AllPaths.Where(layer.Supports))
+            foreach (var width in SimCases.Widths)
+                SimCases.AssertIdentical(expected, SimCases.Run(layer, c, path, width).Output, $"{path} {width.SimdWidth} {c}");
+    }
+
+    [Fact]
+    public void Digit_policies_and_ou_skips_equal_reference()
+    {
+        for (int seed = 0; seed < 16; seed++)
+        {
+            var c = SimCases.Random(500 + seed, effects: seed % 4 == 3 ? Effects.ReadNoise : Effects.None, bitCount: seed % 2 == 0);
+            var skip = OuSkip.Where(ou => ou.AllLevelsZero || (ou.RowGroup + ou.Ou) % 3 == 0);
+            AssertMatchesReference(c, new HashedDigitPolicy(), skip);
+        }
+    }
+
+    [Fact]
+    public void Skipping_all_zero_ous_keeps_a_lossless_layer_lossless()
+    {
+        for (int seed = 0; seed < 10; seed++)
+        {
+            var c = SimCases.Random(700 + seed, lossless: true);
+            var sparse = c with { Weights = c.Weights.Select((w, i) => i % 3 == 0 ? w : 0).ToArray(), Program = c.Program with { OuSkip = OuSkip.AllZero } };
+            if (sparse.Config.WeightEncoding == WeightEncoding.Offset) continue; // offset codes of 0 are not zero levels
+            var layer = sparse.Programmed();
+            Assert.True(layer.IsLossless);
+            SimCases.AssertIdentical(SimCases.IntegerProduct(sparse), SimCases.Run(layer, sparse, null).Output, sparse.ToString());
+        }
+    }
+
+    /// <summary>A deterministic, data-dependent digit schedule (drops digits by a hash of pixel and group).</summary>
+    internal sealed class HashedDigitPolicy : IInputDigitPolicy
+    {
+        public void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks)
+        {
+            for (int g = 0; g < digitMasks.Length; g++)
+                digitMasks[g] = (uint)(SimRandom.Mix((ulong)(pixel * 131 + g) ^ activations[geometry.GroupStart[g]]) & ((1u << geometry.Digits) - 1));
+        }
+    }
+}
