@@ -34,7 +34,9 @@ public class KillAndResumeTests : IDisposable
         Torch.Ensure();
         string data = TinyFashion.Write(Path.Combine(_dir, "data"), 1536, 300);
         string straight = Path.Combine(_dir, "straight.onnx");
+        var clock = Stopwatch.StartNew();
         var reference = PimqProcess.Run(TrainArgs(data, straight));
+        double uninterrupted = clock.Elapsed.TotalMilliseconds;
         Assert.True(reference.ExitCode == 0, reference.Stderr);
 
         string killed = Path.Combine(_dir, "killed.onnx");
@@ -43,8 +45,10 @@ public class KillAndResumeTests : IDisposable
         for (int attempt = 0; attempt < 4 && !File.Exists(killed); attempt++)
         {
             var process = PimqProcess.Start([.. TrainArgs(data, killed), .. attempt > 0 ? new[] { "--resume" } : []]);
-            // Anywhere from start-up to mid-run: before the first checkpoint, between epochs, while writing one.
-            if (!process.WaitForExit(TimeSpan.FromMilliseconds(random.Next(800, 5000))))
+            // Anywhere from start-up to late in the run (a fraction of the uninterrupted run's time):
+            // before the first checkpoint, between epochs, while writing one.
+            double fraction = 0.15 + 0.6 * random.NextDouble();
+            if (!process.WaitForExit(TimeSpan.FromMilliseconds(fraction * uninterrupted)))
             {
                 process.Kill(entireProcessTree: true); // SIGKILL: no handler runs, nothing is flushed
                 process.WaitForExit();
