@@ -61,6 +61,17 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void DemoEvaluatesTheEmbeddedDefaultModelAboveTheBar()
+    {
+        var run = PimqProcess.Run("demo", "--json");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var fp32 = run.Json()["rows"]!.AsArray()[0]!;
+        Assert.Equal(10_000, (int)run.Json()["images"]!);
+        Assert.True((double)fp32["accuracy"]! >= 0.930, $"default model accuracy {(double)fp32["accuracy"]!}");
+        Assert.Equal(272_186, (long)fp32["parameters"]!);
+    }
+
+    [Fact]
     public void AMissingModelFileIsNamed() =>
         AssertUserError(PimqProcess.Run("info", File("absent.onnx")), 1, "absent.onnx", "no such file");
 
