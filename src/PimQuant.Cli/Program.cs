@@ -10,6 +10,8 @@ var root = new RootCommand("pimq: quantization and compute-in-memory crossbar si
     InfoCommand.Create(),
     BenchCommand.Create(),
     ZooCommand.Create(),
+    QuantizeCommand.Create(),
+    FinetuneCommand.Create(),
     HwCommand.Create(),
 };
 return CommandRunner.Execute(root, args);

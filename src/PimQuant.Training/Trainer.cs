@@ -3,6 +3,7 @@ using PimQuant.Data;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -17,7 +18,14 @@ public sealed record TrainingResult(IReadOnlyList<EpochResult> History, double S
 /// the seed and the epoch, and the learning rate a function of the step, so a run resumed from a
 /// checkpoint after epoch e continues exactly as the uninterrupted run would.
 /// </summary>
-public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITrainingObserver observer)
+/// <param name="graph">The graph whose parameters are trained.</param>
+/// <param name="options">The run's options.</param>
+/// <param name="observer">Receives progress.</param>
+/// <param name="overrides">Kernel substitutions for the executor, e.g. fake-quantized layers (quantization-aware training).</param>
+/// <param name="extraParameters">Trained along with the graph's parameters, e.g. learned quantization steps; they are not
+/// part of the graph, so checkpoints cannot hold them and a run with them must not use checkpoints.</param>
+public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITrainingObserver observer,
+    KernelOverrides? overrides = null, IReadOnlyList<Parameter>? extraParameters = null)
 {
     private readonly TrainingOptions _options = options.Validated();
 
@@ -31,7 +39,9 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
     public TrainingResult Run(ImageDataset train, ImageDataset? test, Normalization normalization, CheckpointPolicy checkpoints,
         CancellationToken cancellation = default)
     {
-        var executor = new GraphExecutor(graph);
+        if (extraParameters is { Count: > 0 } && checkpoints.Path is not null)
+            throw new ArgumentException("extra parameters are not part of the graph and cannot be checkpointed; train them without a checkpoint path", nameof(checkpoints));
+        var executor = new GraphExecutor(graph, overrides);
         using var optimizer = CreateOptimizer();
         var history = new List<EpochResult>();
         int start = 0;
@@ -103,7 +113,7 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
 
     private optim.Optimizer CreateOptimizer()
     {
-        var parameters = graph.Parameters().ToList();
+        var parameters = graph.Parameters().Concat(extraParameters ?? []).ToList();
         return _options.Optimizer switch
         {
             OptimizerKind.Sgd => optim.SGD(parameters, _options.LearningRate, _options.Momentum, 0, _options.WeightDecay, _options.Nesterov),

@@ -1,0 +1,106 @@
+using Microsoft.ML.OnnxRuntime;
+using PimQuant.Engine.Execution;
+using PimQuant.Quant.Config;
+using PimQuant.Quant.Export;
+using PimQuant.Quant.Model;
+using PimQuant.Quant.Ptq;
+using PimQuant.Onnx;
+using static TorchSharp.torch;
+
+namespace PimQuant.Tests.Quant;
+
+public class QdqExportTests
+{
+    private const int EvalStart = 5000, EvalCount = 5000;
+
+    private static float[] OrtLogits(byte[] model, float[] images, int count)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1 };
+        using var session = new InferenceSession(model, options);
+        var logits = new List<float>();
+        const int batch = 500;
+        for (int start = 0; start < count; start += batch)
+        {
+            int n = Math.Min(batch, count - start);
+            using var input = OrtValue.CreateTensorValueFromMemory(images.AsSpan(start * 784, n * 784).ToArray(), [n, 1, 28, 28]);
+            using var run = new RunOptions();
+            using var outputs = session.Run(run, [session.InputNames[0]], [input], session.OutputNames);
+            logits.AddRange(outputs[0].GetTensorDataAsSpan<float>().ToArray());
+        }
+        return [.. logits];
+    }
+
+    private static double Accuracy(float[] logits, long[] labels)
+    {
+        int correct = 0;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            var row = logits.AsSpan(i * 10, 10);
+            int best = 0;
+            for (int k = 1; k < 10; k++) if (row[k] > row[best]) best = k;
+            if (best == labels[i]) correct++;
+        }
+        return (double)correct / labels.Length;
+    }
+
+    [Theory]
+    [InlineData("version: 1\ndefault: {weight: {bits: 8}, activation: {bits: 8, observer: {kind: percentile, percentile: 99.99}}}", 0)]
+    [InlineData("version: 1\ndefault: {weight: {bits: 4, observer: mse}, activation: {bits: 4, observer: mse}}\nop_types: {Gemm: {weight: {granularity: tensor}}}", 0)]
+    [InlineData("version: 1\ndefault: {weight: {bits: 4, observer: mse, rounding: learned}, activation: {bits: 6, affine: true}}", 60)]
+    public void OnnxRuntimeRunningTheQdqModelMatchesFakeQuantizedAccuracy(string yaml, int iterations)
+    {
+        using var graph = QuantFixtures.LeNet();
+        using var scope = NewDisposeScope();
+        using var model = new QuantizedModel(graph, QuantConfigLoader.Parse(yaml, "q.yaml").Resolve(graph), seed: 1);
+        PostTrainingQuantization.Run(model, QuantFixtures.Calibration(512), new PtqOptions
+        {
+            Reconstruction = iterations > 0 ? new ReconstructionOptions { Iterations = iterations } : null,
+        });
+        var images = QuantFixtures.Images(EvalStart, EvalCount);
+        var labels = QuantFixtures.Labels(EvalStart, EvalCount);
+        var fake = QuantFixtures.Logits(model.CreateExecutor(), images);
+        double fakeAccuracy = QuantFixtures.Accuracy(fake, labels);
+
+        using var qdq = QdqExport.Rewrite(model).Graph;
+        Assert.Contains(qdq.Nodes, n => n.OpType == "QuantizeLinear");
+        Assert.Contains(qdq.Initializers.Values, i => i.Value.dtype == ScalarType.Int8);
+        // PimQuant runs the QDQ graph itself and computes exactly what fake quantization computes.
+        var own = QuantFixtures.Logits(new GraphExecutor(qdq, QdqKernels.Overrides), images);
+        Assert.True((own - fake).abs().max().item<float>() <= 1e-4f * fake.abs().max().item<float>());
+
+        var ort = OrtLogits(OnnxExporter.Export(qdq), images.contiguous().data<float>().ToArray(), EvalCount);
+        double ortAccuracy = Accuracy(ort, labels);
+        Assert.True(fakeAccuracy > 0.6, $"fake-quantized accuracy {fakeAccuracy:P2}");
+        Assert.True(Math.Abs(ortAccuracy - fakeAccuracy) <= 0.0005, $"ONNX Runtime {ortAccuracy:P3}, PimQuant {fakeAccuracy:P3}");
+    }
+
+    [Fact]
+    public void ActivationsQdqCannotExpressAreRefusedWithTheLayerNamed()
+    {
+        using var graph = QuantFixtures.LeNet();
+        using var scope = NewDisposeScope();
+        using var model = new QuantizedModel(graph, QuantConfigLoader.Parse(
+            "version: 1\nlayers: {gemm2: {activation: {granularity: {kind: dynamic, group_size: 16}}}}", "q.yaml").Resolve(graph));
+        PostTrainingQuantization.Calibrate(model, QuantFixtures.Calibration(64), 64);
+        var e = Assert.Throws<QdqExportException>(() => QdqExport.Rewrite(model));
+        Assert.Contains("layer gemm2", e.Message);
+        Assert.Contains("dynamic", e.Message);
+    }
+
+    [Fact]
+    public void WeightsWithoutAQdqFormAreWrittenAsExactFakeQuantizedValues()
+    {
+        using var graph = QuantFixtures.LeNet();
+        using var scope = NewDisposeScope();
+        using var model = new QuantizedModel(graph, QuantConfigLoader.Parse(
+            "version: 1\nlayers: {conv2: {weight: {format: apot, bits: 5, granularity: {kind: ou, rows: 9, cols: 8}}}}", "q.yaml").Resolve(graph));
+        var calibration = QuantFixtures.Calibration(128);
+        PostTrainingQuantization.Calibrate(model, calibration, 64);
+        var result = QdqExport.Rewrite(model);
+        using var qdq = result.Graph;
+        Assert.Contains(result.Notes, n => n.StartsWith("layer conv2: weight written as float32"));
+        var fake = QuantFixtures.Logits(model.CreateExecutor(), calibration);
+        var own = QuantFixtures.Logits(new GraphExecutor(qdq, QdqKernels.Overrides), calibration);
+        Assert.Equal(fake.data<float>().ToArray(), own.data<float>().ToArray());
+    }
+}
