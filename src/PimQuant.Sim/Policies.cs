@@ -98,6 +98,12 @@ public sealed record RunOptions
 
     /// <summary>Count events (the exact path then also scans input digits).</summary>
     public bool CountEvents { get; init; } = true;
+
+    /// <summary>The codes are the two's-complement bit patterns of signed activations (crossbar-model.md §2):
+    /// a = Σ_(t&lt;T−1) 2^(d·t)·a_t − 2^(ba−1)·a_(T−1), the most significant digit carrying negative weight.
+    /// Every read is the same as for the unsigned pattern; only the digital shift-and-add subtracts the
+    /// sign digit's codes. Needs the sign bit to be a digit of its own: (ba − 1) divisible by d.</summary>
+    public bool SignedActivations { get; init; }
 }
 
 /// <summary>Events of one run of a layer, counted from the data (crossbar-model.md §7). A read is one OU
@@ -121,6 +127,15 @@ public readonly record struct LayerEvents
     public long DigitSkippedReads { get; init; }
     /// <summary>Reads not performed because the OU is skipped.</summary>
     public long OuSkippedReads { get; init; }
+    /// <summary>Cells on a driven wordline and a converted bitline, summed over performed reads (an OU's rows ×
+    /// its used bitlines per read).</summary>
+    public long CellReads { get; init; }
+    /// <summary>Digit sums for the offset term and column flip (offset encoding or column flip only): one per
+    /// streamed digit of each (pixel, OU row group, array holding a read OU of that group).</summary>
+    public long DigitSums { get; init; }
+    /// <summary>Reads of the busiest array (arrays read in parallel, an array's OUs one after another); runs
+    /// combined with + are taken as one after another, so their critical paths add.</summary>
+    public long CriticalPathReads { get; init; }
 
     /// <summary>Sum of two counts (e.g. two batches).</summary>
     public static LayerEvents operator +(LayerEvents a, LayerEvents b) => new()
@@ -132,5 +147,8 @@ public readonly record struct LayerEvents
         NonzeroDacDrives = a.NonzeroDacDrives + b.NonzeroDacDrives,
         DigitSkippedReads = a.DigitSkippedReads + b.DigitSkippedReads,
         OuSkippedReads = a.OuSkippedReads + b.OuSkippedReads,
+        CellReads = a.CellReads + b.CellReads,
+        DigitSums = a.DigitSums + b.DigitSums,
+        CriticalPathReads = a.CriticalPathReads + b.CriticalPathReads,
     };
 }

@@ -42,6 +42,7 @@ public sealed class ProgrammedLayer
         FlipGroup = new int[groups];
         var corrections = new List<long[]>();
         ReadsPerGroup = new int[groups]; ColumnsPerGroup = new int[groups]; SkippedOusPerGroup = new int[groups];
+        ReadsPerGroupTile = new int[groups * geometry.ColumnTileCount];
         for (int g = 0; g < groups; g++)
         {
             long[]? correction = null;
@@ -63,7 +64,11 @@ public sealed class ProgrammedLayer
             {
                 if (geometry.OuUsedColumns[ou] == 0) continue;
                 if (skipped[(long)g * OuIds + ou]) SkippedOusPerGroup[g]++;
-                else { ReadsPerGroup[g]++; ColumnsPerGroup[g] += geometry.OuUsedColumns[ou]; }
+                else
+                {
+                    ReadsPerGroup[g]++; ColumnsPerGroup[g] += geometry.OuUsedColumns[ou];
+                    ReadsPerGroupTile[g * geometry.ColumnTileCount + geometry.OuColumnTile[ou]]++;
+                }
             }
         }
         FlipCorrections = corrections.ToArray();
@@ -156,6 +161,8 @@ public sealed class ProgrammedLayer
     internal int[] ReadsPerGroup { get; }
     internal int[] ColumnsPerGroup { get; }
     internal int[] SkippedOusPerGroup { get; }
+    /// <summary>Row groups × column tiles: the OUs of the group read in that array.</summary>
+    internal int[] ReadsPerGroupTile { get; }
     internal double[] ArraySteps { get; }
     /// <summary>Row tiles × N: the factor of a tile's integer sum (2^−F with an ideal ADC).</summary>
     internal double[] StepPerColumn { get; }
@@ -177,8 +184,9 @@ public sealed class ProgrammedLayer
     };
 
     /// <summary>Simulates <paramref name="pixels"/> rows of activation codes (row-major, K codes each, in
-    /// [0, 2^ba)) and writes pixels × N outputs in the integer domain (before weight and activation
-    /// scales). Returns the events of the run.</summary>
+    /// [0, 2^ba): unsigned values, or two's-complement patterns with <see cref="RunOptions.SignedActivations"/>)
+    /// and writes pixels × N outputs in the integer domain (before weight and activation scales). Returns the
+    /// events of the run.</summary>
     public LayerEvents Run(ReadOnlyMemory<byte> activations, Memory<double> output, int pixels,
         SimConfiguration? configuration = null, RunOptions? options = null)
     {
@@ -196,15 +204,47 @@ public sealed class ProgrammedLayer
         }
         var path = options.Path ?? DefaultPath;
         if (!Supports(path)) throw new ArgumentException($"path {path} does not apply to layer '{Name}'", nameof(options));
+        if (options.SignedActivations && (Config.ActivationBits - 1) % Config.DacBits != 0)
+            throw new ArgumentException($"signed activations stream the sign bit as a digit of its own: {Config.ActivationBits} activation bits need a DAC of 1 bit or of a divisor of {Config.ActivationBits - 1} bits, not {Config.DacBits}", nameof(options));
         if (pixels == 0) return default;
-        var run = new RunContext(this, activations, output, pixels, configuration, options);
-        return path switch
+        if (!options.SignedActivations)
         {
-            SimulationPath.Exact => ExactKernel.Run(run),
-            SimulationPath.OuTable => OuTableKernel.Run(run),
-            SimulationPath.BitCount => BitCountKernel.Run(run),
-            _ => ConductanceKernel.Run(run),
-        };
+            var tally = RunPath(path, new RunContext(this, activations, output, pixels, configuration, options));
+            return options.CountEvents ? tally.ToEvents(this) : default;
+        }
+
+        // Two's complement: the sign digit's reads are those of the unsigned pattern; its shift-added codes are
+        // computed as a sum of their own (the digits other than the sign digit unread) and subtracted last.
+        uint sign = 1u << (Config.Digits - 1);
+        var magnitude = RunPath(path, new RunContext(this, activations, output, pixels, configuration,
+            options with { DigitPolicy = new DigitSubset(options.DigitPolicy, ~sign) }));
+        var signOutput = new double[pixels * Geometry.N];
+        var signTally = RunPath(path, new RunContext(this, activations, signOutput, pixels, configuration,
+            options with { DigitPolicy = new DigitSubset(options.DigitPolicy, sign) }));
+        var y = output.Span;
+        for (int e = 0; e < signOutput.Length; e++) y[e] -= signOutput[e];
+        if (!options.CountEvents) return default;
+        magnitude.Add(signTally);
+        magnitude.RemoveSkipped((long)pixels * Config.Digits);
+        return magnitude.ToEvents(this);
+    }
+
+    private static EventTally RunPath(SimulationPath path, RunContext run) => path switch
+    {
+        SimulationPath.Exact => ExactKernel.Run(run),
+        SimulationPath.OuTable => OuTableKernel.Run(run),
+        SimulationPath.BitCount => BitCountKernel.Run(run),
+        _ => ConductanceKernel.Run(run),
+    };
+
+    /// <summary>The digits of an inner schedule (all digits without one) that lie in a fixed set.</summary>
+    private sealed class DigitSubset(IInputDigitPolicy? inner, uint allowed) : IInputDigitPolicy
+    {
+        public void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks)
+        {
+            inner?.SelectDigits(pixel, activations, geometry, digitMasks);
+            for (int g = 0; g < digitMasks.Length; g++) digitMasks[g] &= allowed;
+        }
     }
 
     private void WriteIntendedLevels(ReadOnlySpan<int> weights)

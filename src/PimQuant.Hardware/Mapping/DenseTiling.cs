@@ -5,13 +5,16 @@ namespace PimQuant.Hardware.Mapping;
 /// <summary>
 /// Dense tiling, the baseline mapping:
 /// <list type="number">
-/// <item>Physical columns: logical column j, slice s (bits [s·c, s·c + c) of the stored value,
-/// least significant first) and polarity p (G+ then G− with differential encoding) take physical
-/// column (j·S + s)·P + p: a weight's slices sit side by side, G+ next to G−.</item>
-/// <item>The (groups·K) × (Cout·S·P) physical matrix is cut row-major into rows × cols tiles
-/// (row tile outer, column tile inner); each tile that holds at least one cell becomes an array
-/// (block-diagonal groups leave some tiles empty, and those are not allocated). A logical
-/// column's slices may straddle two arrays.</item>
+/// <item>Physical columns: logical column j, polarity p (G+ then G− with differential encoding)
+/// and slice s (bits [s·c, s·c + c) of the stored value, least significant first) take physical
+/// column (j·P + p)·S + s: a weight's slices side by side, its G+ slices before its G− slices
+/// (the functional simulator's numbering).</item>
+/// <item>Rows are cut into tiles of <c>rows</c> wordlines. Columns are cut into tiles of
+/// L = floor(cols / (S·P)) whole logical columns, so a weight's bitlines never straddle two arrays
+/// (its codes are shift-added where they are converted); the L·S·P bitlines of a tile sit from
+/// bitline 0, the rest of the array stays unused. Each (row tile, column tile) that holds at least
+/// one cell becomes an array (block-diagonal groups leave some tiles empty, and those are not
+/// allocated).</item>
 /// <item>Inside an array, OU row groups are wordlines [u·ou_rows, (u+1)·ou_rows) and OU column
 /// groups bitlines [v·ou_cols, …), the last ones shorter at the array or matrix edge. Each pair
 /// with a programmed cell becomes one <see cref="OuBlock"/>, trimmed to the rows and columns that
@@ -45,21 +48,19 @@ public sealed class DenseTiling : IMappingStrategy
         if (physical > int.MaxValue) throw new ArgumentException($"layer '{layer.Name}' needs {physical} physical columns");
         var columns = new CellColumn[physical];
         for (int j = 0, i = 0; j < lowered.Columns; j++)
-            for (int s = 0; s < slices; s++)
-            {
-                int bits = Math.Min(cellBits, stored - s * cellBits);
-                if (polarities == 1)
-                    columns[i++] = new CellColumn(j, s * cellBits, bits, Polarity.Offset);
-                else
+            for (int p = 0; p < polarities; p++)
+                for (int s = 0; s < slices; s++)
                 {
-                    columns[i++] = new CellColumn(j, s * cellBits, bits, Polarity.Positive);
-                    columns[i++] = new CellColumn(j, s * cellBits, bits, Polarity.Negative);
+                    var polarity = polarities == 1 ? Polarity.Offset : p == 0 ? Polarity.Positive : Polarity.Negative;
+                    columns[i++] = new CellColumn(j, s * cellBits, Math.Min(cellBits, stored - s * cellBits), polarity);
                 }
-            }
 
         int K = lowered.RowsPerGroup, matrixRows = lowered.Rows, physCols = columns.Length;
+        int perTile = geometry.Cols / (slices * polarities) * slices * polarities;
+        if (perTile == 0)
+            throw new ArgumentException($"layer '{layer.Name}': one weight needs {slices * polarities} bitlines ({slices} slices × {polarities} polarities), more than an array's {geometry.Cols}");
         int rowTiles = (matrixRows + geometry.Rows - 1) / geometry.Rows;
-        int colTiles = (physCols + geometry.Cols - 1) / geometry.Cols;
+        int colTiles = (physCols + perTile - 1) / perTile;
         var arrays = new List<MappedArray>();
         var blocks = new List<OuBlock>();
         for (int rt = 0; rt < rowTiles; rt++)
@@ -67,7 +68,7 @@ public sealed class DenseTiling : IMappingStrategy
             int rowStart = rt * geometry.Rows, rowCount = Math.Min(geometry.Rows, matrixRows - rowStart);
             for (int ct = 0; ct < colTiles; ct++)
             {
-                int colStart = ct * geometry.Cols, colCount = Math.Min(geometry.Cols, physCols - colStart);
+                int colStart = ct * perTile, colCount = Math.Min(perTile, physCols - colStart);
                 int index = arrays.Count;
                 blocks.Clear();
                 long programmed = 0;

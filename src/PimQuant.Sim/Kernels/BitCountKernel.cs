@@ -87,7 +87,7 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
     private const int Chunk = 64;
     private const int UnitRows = BitCountWeights.UnitRows;
 
-    public static LayerEvents Run(RunContext run)
+    public static EventTally Run(RunContext run)
         => BlockRunner.Run<BitCountKernel, Workspace>(new BitCountKernel(run, run.Layer.BitCount!), run);
 
     public int BlockPixels => run.BlockPixelsFor(run.Layer.PaddedColumns * 4L);

@@ -37,7 +37,7 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
             }
     }
 
-    public static LayerEvents Run(RunContext run) => BlockRunner.Run<ConductanceKernel, Workspace>(new ConductanceKernel(run), run);
+    public static EventTally Run(RunContext run) => BlockRunner.Run<ConductanceKernel, Workspace>(new ConductanceKernel(run), run);
 
     public int BlockPixels => _run.BlockPixelsFor(_run.Layer.PaddedColumns * 8L);
 

@@ -10,7 +10,7 @@ namespace PimQuant.Sim.Kernels;
 /// panels of 16 columns (K × 16 contiguous).</summary>
 internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.Workspace>
 {
-    public static LayerEvents Run(RunContext run) => BlockRunner.Run<ExactKernel, Workspace>(new ExactKernel(run), run);
+    public static EventTally Run(RunContext run) => BlockRunner.Run<ExactKernel, Workspace>(new ExactKernel(run), run);
 
     public int BlockPixels => run.Configuration.BlockPixels;
 

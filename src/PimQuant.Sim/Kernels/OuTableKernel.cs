@@ -293,7 +293,7 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
 
 internal static class OuTableKernel
 {
-    public static LayerEvents Run(RunContext run)
+    public static EventTally Run(RunContext run)
     {
         var tables = run.Layer.Tables!;
         return tables.Narrow is { } narrow

@@ -44,6 +44,13 @@ internal sealed class EventTally(int groups)
         _zero[group] += zeroDigits;
     }
 
+    /// <summary>Removes <paramref name="slots"/> unread digits from every row group: after adding the tallies of
+    /// two runs over the same pixels with complementary digit sets, each unread digit was counted twice.</summary>
+    public void RemoveSkipped(long slots)
+    {
+        for (int g = 0; g < _skipped.Length; g++) _skipped[g] -= slots;
+    }
+
     public void Add(EventTally other)
     {
         for (int g = 0; g < _streamed.Length; g++)
@@ -55,22 +62,35 @@ internal sealed class EventTally(int groups)
 
     public LayerEvents ToEvents(ProgrammedLayer layer)
     {
-        long reads = 0, zero = 0, conversions = 0, drives = 0, nonzero = 0, digitSkipped = 0, ouSkipped = 0;
+        var geometry = layer.Geometry;
+        int tiles = geometry.ColumnTileCount;
+        long reads = 0, zero = 0, conversions = 0, drives = 0, nonzero = 0, digitSkipped = 0, ouSkipped = 0, cells = 0, digitSums = 0;
+        var arrayReads = new long[geometry.RowTileCount * tiles];
+        bool needsDigitSums = layer.Config.WeightEncoding == WeightEncoding.Offset || layer.Config.ColumnFlip;
         for (int g = 0; g < _streamed.Length; g++)
         {
             long perDigit = layer.ReadsPerGroup[g];
             reads += _streamed[g] * perDigit;
             zero += _zero[g] * perDigit;
             conversions += _streamed[g] * layer.ColumnsPerGroup[g];
-            drives += _streamed[g] * perDigit * layer.Geometry.GroupRows[g];
+            drives += _streamed[g] * perDigit * geometry.GroupRows[g];
+            cells += _streamed[g] * layer.ColumnsPerGroup[g] * geometry.GroupRows[g];
             nonzero += _nonzero[g] * perDigit;
             digitSkipped += _skipped[g] * perDigit;
             ouSkipped += _streamed[g] * layer.SkippedOusPerGroup[g];
+            int rowTile = geometry.GroupTile[g];
+            for (int ct = 0; ct < tiles; ct++)
+            {
+                int ous = layer.ReadsPerGroupTile[g * tiles + ct];
+                arrayReads[rowTile * tiles + ct] += _streamed[g] * ous;
+                if (needsDigitSums && ous > 0) digitSums += _streamed[g];
+            }
         }
         return new LayerEvents
         {
             OuReads = reads, ZeroInputReads = zero, AdcConversions = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzero, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
+            CellReads = cells, DigitSums = digitSums, CriticalPathReads = arrayReads.Max(),
         };
     }
 }
@@ -89,7 +109,7 @@ internal static class BlockRunner
     /// <summary>Runs <paramref name="kernel"/> over all pixels, in parallel over blocks. Every output
     /// element is written by exactly one block, and draws are keyed by pixel, so the result does not
     /// depend on the number of threads.</summary>
-    public static LayerEvents Run<TKernel, TWorkspace>(TKernel kernel, RunContext run)
+    public static EventTally Run<TKernel, TWorkspace>(TKernel kernel, RunContext run)
         where TKernel : struct, IBlockKernel<TWorkspace> where TWorkspace : PixelBlock
     {
         int block = kernel.BlockPixels, blocks = (run.Pixels + block - 1) / block;
@@ -112,7 +132,7 @@ internal static class BlockRunner
                 },
                 workspace => { lock (gate) total.Add(workspace.Events); });
         }
-        return run.Options.CountEvents ? total.ToEvents(run.Layer) : default;
+        return total;
     }
 }
 

@@ -28,7 +28,7 @@ public sealed class MappingTests
         Assert.Equal((0, 0, 0, 0, 0, 27, 20), (block.OuRow, block.OuCol, block.ArrayRow, block.ArrayCol, block.MatrixRow, block.Rows, block.Cols));
         Assert.Equal((540L, 16384L), (m.ProgrammedCells, m.AllocatedCells));
         Assert.Equal(540.0 / 16384, m.Utilisation, 1e-12);
-        // Physical column (j·S + s): column 5 is output channel 1, slice 1 (weight bits 2..3).
+        // Physical column (j·P + p)·S + s with P = 1: column 5 is output channel 1, slice 1 (weight bits 2..3).
         Assert.Equal(new CellColumn(1, 2, 2, Polarity.Offset), block.Columns.Span[5]);
         Assert.Equal(new CellColumn(4, 6, 2, Polarity.Offset), block.Columns.Span[19]);
     }
@@ -43,18 +43,21 @@ public sealed class MappingTests
         Assert.Equal((1080L, 16384L), (m.ProgrammedCells, m.AllocatedCells));
         var columns = m.Blocks[0].Columns.Span;
         Assert.Equal(40, columns.Length);
-        // (j·S + s)·2 + p: G+ and G− of a slice side by side; slice 3 holds only bit 6.
+        // (j·2 + p)·4 + s: a weight's G+ slices, then its G− slices; slice 3 holds only bit 6.
         Assert.Equal(new CellColumn(0, 0, 2, Polarity.Positive), columns[0]);
-        Assert.Equal(new CellColumn(0, 0, 2, Polarity.Negative), columns[1]);
+        Assert.Equal(new CellColumn(0, 2, 2, Polarity.Positive), columns[1]);
+        Assert.Equal(new CellColumn(0, 6, 1, Polarity.Positive), columns[3]);
+        Assert.Equal(new CellColumn(0, 0, 2, Polarity.Negative), columns[4]);
         Assert.Equal(new CellColumn(0, 6, 1, Polarity.Negative), columns[7]);
-        Assert.Equal(new CellColumn(2, 4, 2, Polarity.Positive), columns[(2 * 4 + 2) * 2]);
+        Assert.Equal(new CellColumn(2, 4, 2, Polarity.Positive), columns[(2 * 2 + 0) * 4 + 2]);
     }
 
     [Fact]
     public void ConvTiledOnTiny8x4Arrays()
     {
-        // Offset: 27 rows on 8-row arrays → 4 row tiles (8, 8, 8, 3); 20 columns on 4-column
-        // arrays → 5 column tiles: 20 arrays, 20·32 = 640 cells, 540 programmed → 0.84375.
+        // Offset: 27 rows on 8-row arrays → 4 row tiles (8, 8, 8, 3); a weight takes 4 bitlines, so a
+        // 4-column array holds L = 1 logical column → 5 column tiles: 20 arrays, 20·32 = 640 cells,
+        // 540 programmed → 0.84375.
         var offset = Map(Conv, TestSpecs.Geometry(8, 4));
         Assert.Equal(20, offset.Arrays.Count);
         Assert.Equal((540L, 640L), (offset.ProgrammedCells, offset.AllocatedCells));
@@ -66,10 +69,13 @@ public sealed class MappingTests
         Assert.Equal(12, last.ProgrammedCells);
         Assert.Equal(12.0 / 32, last.Utilisation);
 
-        // Differential: 40 columns → 10 column tiles: 40 arrays, 1280 cells, 1080 programmed → 0.84375.
-        var diff = Map(Conv, TestSpecs.Geometry(8, 4, encoding: "differential"));
-        Assert.Equal(40, diff.Arrays.Count);
-        Assert.Equal((1080L, 1280L), (diff.ProgrammedCells, diff.AllocatedCells));
+        // Differential: a weight takes 8 bitlines, more than a 4-column array: refused, not straddled.
+        Assert.Throws<ArgumentException>(() => Map(Conv, TestSpecs.Geometry(8, 4, encoding: "differential")));
+        // On 8 × 10 arrays L = 1 (2 bitlines unused): 4 × 5 = 20 arrays, 1600 cells, 1080 programmed.
+        var diff = Map(Conv, TestSpecs.Geometry(8, 10, encoding: "differential"));
+        Assert.Equal(20, diff.Arrays.Count);
+        Assert.Equal((1080L, 1600L), (diff.ProgrammedCells, diff.AllocatedCells));
+        Assert.All(diff.Blocks, b => Assert.Equal(8, b.Cols));
     }
 
     [Fact]
@@ -186,12 +192,13 @@ public sealed class MappingTests
         bool differential, byte rows, byte cols, byte ouRows, byte ouCols)
     {
         int g = 1 + groups % 4, inCh = (1 + cin % 6) * g, outCh = (1 + cout % 5) * g, k = 1 + kernel % 3;
-        int c = 1 + cellBits % 4, bw = 2 + weightBits % 9, r = 2 + rows % 40, cl = 2 + cols % 40;
+        int c = 1 + cellBits % 4, bw = 2 + weightBits % 9, r = 2 + rows % 40;
+        int stored = differential ? bw - 1 : bw, slices = (stored + c - 1) / c, polarities = differential ? 2 : 1;
+        int cl = slices * polarities + cols % 40, perArray = cl / (slices * polarities);
         var spec = TestSpecs.Geometry(r, cl, 1 + ouRows % r, 1 + ouCols % cl, cellBits: c, encoding: differential ? "differential" : "offset");
         var layer = LayerShape.Conv("p", inCh, outCh, k, k, 3, 2, groups: g);
         var m = Map(layer, spec, bw);
 
-        int stored = differential ? bw - 1 : bw, slices = (stored + c - 1) / c, polarities = differential ? 2 : 1;
         long expected = (long)layer.RowsPerGroup * layer.OutChannels * slices * polarities; // K·N per group × groups
         Assert.Equal(expected, m.ProgrammedCells);
 
@@ -210,7 +217,7 @@ public sealed class MappingTests
         }
         Assert.Equal(expected, seen.Count);
         Assert.Equal(m.Arrays.Count * (long)r * cl, m.AllocatedCells);
-        if (g == 1) Assert.Equal(((layer.RowsPerGroup + r - 1) / r) * ((outCh * slices * polarities + cl - 1) / cl), m.Arrays.Count);
+        if (g == 1) Assert.Equal(((layer.RowsPerGroup + r - 1) / r) * ((outCh + perArray - 1) / perArray), m.Arrays.Count);
 
         // Dense counts: blocks tile the programmed cells, so with one group every cell is read
         // once per pixel and digit (3-bit inputs on the 1-bit DAC: 3 digits).

@@ -14,7 +14,7 @@ internal static class CrossbarReference
     public sealed record Result(double[] Output, LayerEvents Events);
 
     public static Result Run(CrossbarConfig cfg, int[] weights, int k, int n, byte[] activations, int pixels,
-        ProgramOptions? program = null, IInputDigitPolicy? digitPolicy = null, long firstPixel = 0)
+        ProgramOptions? program = null, IInputDigitPolicy? digitPolicy = null, long firstPixel = 0, bool signed = false)
     {
         program ??= new ProgramOptions();
         int polarities = cfg.WeightEncoding == WeightEncoding.Differential ? 2 : 1;
@@ -132,7 +132,8 @@ internal static class CrossbarReference
             : program.AdcSteps.Count == 1 ? program.AdcSteps[0] : program.AdcSteps[rt * columnTiles + j / perTile];
 
         var output = new double[pixels * n];
-        long reads = 0, zeroReads = 0, conversions = 0, drives = 0, nonzeroDrives = 0, digitSkipped = 0, ouSkipped = 0;
+        long reads = 0, zeroReads = 0, conversions = 0, drives = 0, nonzeroDrives = 0, digitSkipped = 0, ouSkipped = 0, cellReads = 0, digitSums = 0;
+        var arrayReads = new long[rowTiles, columnTiles];
         LayerGeometry? geometry = digitPolicy is null ? null : ProgrammedLayer.Program(cfg, weights, k, n, program).Geometry;
         for (int m = 0; m < pixels; m++)
         {
@@ -142,8 +143,15 @@ internal static class CrossbarReference
             int Digit(int i, int t) => (a[i] >> (cfg.DacBits * t)) & digitMax;
             bool Streamed(int g, int t) => (masks[g] >> t & 1) != 0;
 
+            // Signed (two's complement): the sign digit T−1 is shift-added as a sum of its own and subtracted
+            // (the simulator's stated factorisation); unsigned: one part with every digit.
+            var parts = signed ? new Func<int, bool>[] { t => t < digits - 1, t => t == digits - 1 } : [t => true];
             for (int j = 0; j < n; j++)
             {
+              output[m * n + j] = 0;
+              for (int part = 0; part < parts.Length; part++)
+              {
+                bool InPart(int t) => parts[part](t);
                 double y = 0;
                 long exact = 0;
                 for (int rt = 0; rt < rowTiles; rt++)
@@ -154,7 +162,7 @@ internal static class CrossbarReference
                         if (groupTile[g] != rt) continue;
                         for (int t = 0; t < digits; t++)
                         {
-                            if (!Streamed(g, t)) continue;
+                            if (!Streamed(g, t) || !InPart(t)) continue;
                             for (int pol = 0; pol < polarities; pol++)
                                 for (int s = 0; s < slices; s++)
                                 {
@@ -189,10 +197,13 @@ internal static class CrossbarReference
                     for (int g = 0; g < groups; g++)
                         for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++)
                             for (int t = 0; t < digits; t++)
-                                if (Streamed(g, t)) streamedSum += (long)Digit(i, t) << (cfg.DacBits * t);
+                                if (Streamed(g, t) && InPart(t)) streamedSum += (long)Digit(i, t) << (cfg.DacBits * t);
                     exact -= (1L << (cfg.WeightBits - 1)) * streamedSum;
                 }
-                output[m * n + j] = y + exact;
+                // Left to right, as the simulator: the magnitude part is written, the sign part subtracted.
+                if (part == 0) output[m * n + j] = y + exact;
+                else output[m * n + j] -= y + exact;
+              }
             }
 
             // §7 events.
@@ -201,23 +212,30 @@ internal static class CrossbarReference
                 {
                     int nonzero = 0;
                     for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++) if (Digit(i, t) != 0) nonzero++;
+                    var arraysRead = new HashSet<int>();
                     for (int ou = 0; ou < columnTiles * ousPerTile; ou++)
                     {
                         if (ouUsed[ou] == 0) continue;
                         if (!Streamed(g, t)) { if (!skipped[g, ou]) digitSkipped++; continue; }
                         if (skipped[g, ou]) { ouSkipped++; continue; }
                         reads++;
+                        arrayReads[groupTile[g], ou / ousPerTile]++;
+                        arraysRead.Add(ou / ousPerTile);
+                        cellReads += (long)groupRows[g] * ouUsed[ou];
                         conversions += ouUsed[ou];
                         drives += groupRows[g];
                         nonzeroDrives += nonzero;
                         if (nonzero == 0) zeroReads++;
                     }
+                    // One digit sum per array holding a read OU of the group (offset term, column flip).
+                    if (cfg.WeightEncoding == WeightEncoding.Offset || cfg.ColumnFlip) digitSums += arraysRead.Count;
                 }
         }
         var events = new LayerEvents
         {
             OuReads = reads, ZeroInputReads = zeroReads, AdcConversions = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzeroDrives, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
+            CellReads = cellReads, DigitSums = digitSums, CriticalPathReads = arrayReads.Cast<long>().Max(),
         };
         return new Result(output, events);
     }

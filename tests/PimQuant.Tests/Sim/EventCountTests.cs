@@ -28,9 +28,12 @@ public class EventCountTests
         //     t1: 0 (both reads see an all-zero digit).
         // g1: 1 OU × 2 digits = 2 reads, 4 conversions, 2·2 = 4 drives; non-zero t0: 1, t1: 2 → 3;
         //     OU1 skipped: 1 read per digit = 2.
+        // Cell reads: g0 4 reads × 3 rows × 2 bitlines = 24, g1 2 × 2 × 2 = 8. One array: it performs all 6 reads.
+        // Differential without flip: no digit sums.
         Assert.Equal(new LayerEvents
         {
             OuReads = 6, ZeroInputReads = 2, AdcConversions = 12, DacDrives = 16, NonzeroDacDrives = 5, OuSkippedReads = 2,
+            CellReads = 32, CriticalPathReads = 6,
         }, events);
         Assert.Equal(12, events.ShiftAdds);
         // Lossless (p ≤ 3 ≤ 2^3 − 1, skipped OU all zero): a·W = [1 + 2 + 3, 1] = [6, 1].
@@ -45,9 +48,11 @@ public class EventCountTests
         // g0 now reads 2 (t0 only), 4 conversions, 6 drives, 2 non-zero; 2 reads are skipped by the policy.
         var y = new double[2];
         var events = Layer().Run(Activations, y, 1, SimConfiguration.Default, new RunOptions { DigitPolicy = new SkipDigit(group: 0, digit: 1) });
+        // Cell reads 2 × 6 + 8 = 20.
         Assert.Equal(new LayerEvents
         {
             OuReads = 4, ZeroInputReads = 0, AdcConversions = 8, DacDrives = 10, NonzeroDacDrives = 5, OuSkippedReads = 2, DigitSkippedReads = 2,
+            CellReads = 20, CriticalPathReads = 4,
         }, events);
         Assert.Equal([6.0, 1.0], y);
         foreach (var path in SimCases.AllPaths.Where(Layer().Supports))

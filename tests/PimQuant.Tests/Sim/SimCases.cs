@@ -126,13 +126,34 @@ internal static class SimCases
         return y;
     }
 
+    /// <summary>The integer product a·W with the codes read as two's-complement values of ba bits.</summary>
+    public static double[] SignedIntegerProduct(SimCase c)
+    {
+        int bits = c.Config.ActivationBits;
+        var values = c.Activations.Select(a => (byte)a).ToArray();
+        var y = new double[c.Pixels * c.N];
+        for (int m = 0; m < c.Pixels; m++)
+            for (int j = 0; j < c.N; j++)
+            {
+                long sum = 0;
+                for (int i = 0; i < c.K; i++)
+                {
+                    int a = values[m * c.K + i];
+                    if (a >= 1 << (bits - 1)) a -= 1 << bits;
+                    sum += (long)a * c.Weights[i * c.N + j];
+                }
+                y[m * c.N + j] = sum;
+            }
+        return y;
+    }
+
     /// <summary>Runs a programmed case on one path.</summary>
     public static (double[] Output, LayerEvents Events) Run(ProgrammedLayer layer, SimCase c, SimulationPath? path, SimConfiguration? configuration = null,
-        IInputDigitPolicy? policy = null, long firstPixel = 0)
+        IInputDigitPolicy? policy = null, long firstPixel = 0, bool signed = false)
     {
         var y = new double[c.Pixels * c.N];
         var events = layer.Run(c.Activations, y, c.Pixels, configuration ?? SimConfiguration.Default,
-            new RunOptions { Path = path, DigitPolicy = policy, FirstPixel = firstPixel });
+            new RunOptions { Path = path, DigitPolicy = policy, FirstPixel = firstPixel, SignedActivations = signed });
         return (y, events);
     }
 

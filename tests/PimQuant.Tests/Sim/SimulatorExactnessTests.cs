@@ -9,15 +9,15 @@ namespace PimQuant.Tests.Sim;
 public class SimulatorExactnessTests
 {
     /// <summary>Runs every applicable path at every width and compares outputs and events with the reference.</summary>
-    private static void AssertMatchesReference(SimCase c, IInputDigitPolicy? policy = null, IOuSkipPolicy? skip = null)
+    private static void AssertMatchesReference(SimCase c, IInputDigitPolicy? policy = null, IOuSkipPolicy? skip = null, bool signed = false)
     {
         if (skip is not null) c = c with { Program = c.Program with { OuSkip = skip } };
-        var reference = CrossbarReference.Run(c.Config, c.Weights, c.K, c.N, c.Activations, c.Pixels, c.Program, policy, firstPixel: 11);
+        var reference = CrossbarReference.Run(c.Config, c.Weights, c.K, c.N, c.Activations, c.Pixels, c.Program, policy, firstPixel: 11, signed: signed);
         var layer = c.Programmed();
         foreach (var path in SimCases.AllPaths.Where(layer.Supports))
             foreach (var width in SimCases.Widths)
             {
-                var (y, events) = SimCases.Run(layer, c, path, width, policy, firstPixel: 11);
+                var (y, events) = SimCases.Run(layer, c, path, width, policy, firstPixel: 11, signed: signed);
                 SimCases.AssertIdentical(reference.Output, y, $"{path} {width.SimdWidth} {c}");
                 Assert.Equal(reference.Events, events);
             }
@@ -64,6 +64,41 @@ public class SimulatorExactnessTests
             var skip = OuSkip.Where(ou => ou.AllLevelsZero || (ou.RowGroup + ou.Ou) % 3 == 0);
             AssertMatchesReference(c, new HashedDigitPolicy(), skip);
         }
+    }
+
+    /// <summary>Two's-complement inputs (the first layer's normalised image): every digit read as for the
+    /// unsigned pattern, the sign digit subtracted.</summary>
+    [Fact]
+    public void Signed_activations_equal_reference_with_non_idealities_and_digit_policies()
+    {
+        int tested = 0;
+        for (int seed = 0; tested < 24; seed++)
+        {
+            var c = SimCases.Random(3000 + seed, effects: seed % 5 == 4 ? Effects.All : Effects.None, bitCount: seed % 3 == 0);
+            if ((c.Config.ActivationBits - 1) % c.Config.DacBits != 0) continue;
+            AssertMatchesReference(c, seed % 2 == 0 ? null : new HashedDigitPolicy(), signed: true);
+            tested++;
+        }
+    }
+
+    [Property(MaxTest = 60, Replay = "(4242,99)")]
+    public void Signed_lossless_layers_equal_the_signed_integer_product(DoNotSize<int> seed)
+    {
+        var c = SimCases.Random(seed.Item, lossless: true);
+        if ((c.Config.ActivationBits - 1) % c.Config.DacBits != 0) return;
+        var expected = SimCases.SignedIntegerProduct(c);
+        var layer = c.Programmed();
+        foreach (var path in SimCases.AllPaths.Where(layer.Supports))
+            SimCases.AssertIdentical(expected, SimCases.Run(layer, c, path, SimCases.Widths[0], signed: true).Output, $"{path} {c}");
+    }
+
+    [Fact]
+    public void Signed_activations_need_the_sign_bit_as_a_digit_of_its_own()
+    {
+        var config = CrossbarConfig.Create(new CrossbarSettings { Rows = 8, Cols = 8, OuRows = 8, OuCols = 8, DacBits = 2, ActivationBits = 8, AdcBits = 0 });
+        var layer = ProgrammedLayer.Program(config, new int[8], 8, 1);
+        var e = Assert.Throws<ArgumentException>(() => layer.Run(new byte[8], new double[1], 1, null, new RunOptions { SignedActivations = true }));
+        Assert.Contains("sign bit", e.Message);
     }
 
     [Fact]
