@@ -104,3 +104,25 @@ public class QdqExportTests
         Assert.Equal(fake.data<float>().ToArray(), own.data<float>().ToArray());
     }
 }
+
+public class QdqTensorCodecTests
+{
+    [Fact]
+    public void Int8AndUint8TensorsRoundTripInRawAndTypedForm()
+    {
+        Torch.Ensure();
+        using var scope = NewDisposeScope();
+        PimQuant.Onnx.OnnxException Fail(string m) => new(m);
+        var signed = tensor(new sbyte[] { -128, -1, 0, 7, 127 }, [5]);
+        var unsigned = tensor(new byte[] { 0, 1, 128, 255 }, [2, 2]);
+        var s = PimQuant.Onnx.TensorCodec.Write("s", signed, "g");
+        var u = PimQuant.Onnx.TensorCodec.Write("u", unsigned, "g");
+        Assert.Equal(signed.data<sbyte>().ToArray(), PimQuant.Onnx.TensorCodec.Read(s, "s", Fail).data<sbyte>().ToArray());
+        Assert.Equal(unsigned.data<byte>().ToArray(), PimQuant.Onnx.TensorCodec.Read(u, "u", Fail).data<byte>().ToArray());
+        // The typed form keeps 8-bit integers in int32_data.
+        var typed = new PimQuant.Onnx.Proto.TensorProto { Name = "t", DataType = (int)PimQuant.Onnx.Proto.TensorProto.Types.DataType.Int8 };
+        typed.Dims.Add(3);
+        typed.Int32Data.AddRange([-5, 0, 9]);
+        Assert.Equal([(sbyte)-5, 0, 9], PimQuant.Onnx.TensorCodec.Read(typed, "t", Fail).data<sbyte>().ToArray());
+    }
+}

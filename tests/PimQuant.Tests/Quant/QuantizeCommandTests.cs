@@ -65,7 +65,7 @@ public class QuantizeCommandTests : IDisposable
             "--calibration-images", "128", "--batch-size", "64", "-o", output, "--threads", "1", "--json");
         Assert.True(run.ExitCode == 0, run.Stderr);
         var json = run.Json();
-        Assert.Equal(1, json["history"]!.AsArray().Count);
+        Assert.Single(json["history"]!.AsArray());
         Assert.Equal(5 + 1 + 4, (int)json["learned_parameters"]!);
         Assert.Contains("layer conv1: no PACT", (string)json["notes"]![0]!);
         Assert.True(File.Exists(output));
