@@ -84,28 +84,13 @@ public sealed class ActivationQuantizer : IDisposable
         if (_observer is null) throw new InvalidOperationException("the activation quantizer observed no data");
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var (min, max) = _observer.Range(SquaredError);
-        var (scale, zero) = QuantParameters.FromRange(min, max, Spec.Format, Spec.Affine, Spec.Scale);
-        Replace(ref _scale, scale);
-        Replace(ref _zeroPoint, zero);
+        var (scale, zero) = QuantParameters.FromObserver(_observer, Spec, _grid);
+        QuantParameters.Replace(ref _scale, scale);
+        QuantParameters.Replace(ref _zeroPoint, zero);
         _observer.Dispose();
         _observer = null;
         _learnedScale?.copy_(scale);
         _clip?.copy_(scale[0] * Spec.Format.MaxLevel);
-    }
-
-    private Tensor SquaredError(Tensor values, Tensor? mask, Tensor min, Tensor max)
-    {
-        var (scale, zero) = QuantParameters.FromRange(min, max, Spec.Format, Spec.Affine, Spec.Scale);
-        var q = FakeQuantization.Apply(values, scale.unsqueeze(1), zero?.unsqueeze(1), _grid, RoundingMode.Nearest);
-        var error = (q - values).square();
-        return (mask is null ? error : error * mask).sum(1);
-    }
-
-    private static void Replace(ref Tensor? field, Tensor? value)
-    {
-        field?.Dispose();
-        field = value?.detach().clone().DetachFromDisposeScope();
     }
 
     /// <summary>(groups, n): the whole tensor as one row, or one row per channel (dimension 1).</summary>

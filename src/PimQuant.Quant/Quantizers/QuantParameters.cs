@@ -1,4 +1,5 @@
 using PimQuant.Quant.Formats;
+using PimQuant.Quant.Observers;
 using TorchSharp;
 using static TorchSharp.torch;
 using RoundingMode = PimQuant.Quant.Formats.RoundingMode;
@@ -41,6 +42,34 @@ public static class QuantParameters
         var scale = Restrict(Positive((hi - lo) / (double)(integer.QMax - integer.QMin)), restriction);
         var zero = (integer.QMin - lo / scale).round().clamp(integer.QMin, integer.QMax);
         return (scale.MoveToOuterDisposeScope(), zero.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// Scale and zero point per group from what <paramref name="observer"/> saw, for a quantizer of
+    /// <paramref name="spec"/>: the MSE observer compares clipping candidates by the squared error of
+    /// quantizing with the spec's own format, so weights and activations share this criterion.
+    /// </summary>
+    internal static (Tensor Scale, Tensor? ZeroPoint) FromObserver(Observer observer, QuantizerSpec spec, LevelGrid grid)
+    {
+        Tensor SquaredError(Tensor values, Tensor? mask, Tensor min, Tensor max)
+        {
+            var (scale, zero) = FromRange(min, max, spec.Format, spec.Affine, spec.Scale);
+            var q = FakeQuantization.Apply(values, scale.unsqueeze(1), zero?.unsqueeze(1), grid, RoundingMode.Nearest);
+            var error = (q - values).square();
+            return (mask is null ? error : error * mask).sum(1);
+        }
+        var (min, max) = observer.Range(SquaredError);
+        return FromRange(min, max, spec.Format, spec.Affine, spec.Scale);
+    }
+
+    /// <summary>
+    /// Stores a detached copy of <paramref name="value"/> in <paramref name="field"/>, outside any dispose
+    /// scope (a quantizer's parameters outlive the calibration call), disposing the previous tensor.
+    /// </summary>
+    internal static void Replace(ref Tensor? field, Tensor? value)
+    {
+        field?.Dispose();
+        field = value?.detach().clone().DetachFromDisposeScope();
     }
 
     /// <summary>s where it is positive and finite, 1 elsewhere (an all-zero group).</summary>

@@ -68,26 +68,10 @@ public sealed class WeightQuantizer : IDisposable
         using var observer = Spec.Observer.Create((long)Layout.Groups.Count * Layout.MaxGroupSize);
         var w = weight.detach().to_type(ScalarType.Float32);
         observer.Observe(Layout.Grouped(w), Layout.GatherMask);
-        var (min, max) = observer.Range(SquaredError);
-        var (scale, zero) = QuantParameters.FromRange(min, max, Spec.Format, Spec.Affine, Spec.Scale);
-        Replace(ref _scale, scale);
-        Replace(ref _zeroPoint, zero);
+        var (scale, zero) = QuantParameters.FromObserver(observer, Spec, _grid);
+        QuantParameters.Replace(ref _scale, scale);
+        QuantParameters.Replace(ref _zeroPoint, zero);
         if (_learnedScale is not null) _learnedScale.copy_(scale);
-    }
-
-    /// <summary>The squared error per group of quantizing grouped values with candidate ranges (the MSE observer's criterion).</summary>
-    private Tensor SquaredError(Tensor values, Tensor? mask, Tensor min, Tensor max)
-    {
-        var (scale, zero) = QuantParameters.FromRange(min, max, Spec.Format, Spec.Affine, Spec.Scale);
-        var q = FakeQuantization.Apply(values, scale.unsqueeze(1), zero?.unsqueeze(1), _grid, RoundingMode.Nearest);
-        var error = (q - values).square();
-        return (mask is null ? error : error * mask).sum(1);
-    }
-
-    private static void Replace(ref Tensor? field, Tensor? value)
-    {
-        field?.Dispose();
-        field = value?.detach().clone().DetachFromDisposeScope();
     }
 
     private void RequireCalibrated()
