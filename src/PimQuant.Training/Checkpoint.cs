@@ -9,7 +9,8 @@ namespace PimQuant.Training;
 public sealed class CheckpointException(string message) : Exception(message);
 
 /// <summary>
-/// A training checkpoint: every tensor of the graph, the optimizer state and the run's progress,
+/// A training checkpoint: every tensor of the graph, any trained tensors kept outside it (learned
+/// quantization parameters), the optimizer state and the run's progress,
 /// tagged with the run's identity (model, options) so a resume with different settings is refused.
 /// Written to a temporary file and renamed, so a crash never leaves a half-written checkpoint.
 /// </summary>
@@ -23,8 +24,13 @@ public sealed class Checkpoint
     public required int EpochsCompleted { get; init; }
     public required IReadOnlyList<EpochResult> History { get; init; }
 
-    /// <summary>Writes the graph's tensors and the optimizer state atomically to <paramref name="path"/>.</summary>
-    public void Save(string path, ModelGraph graph, optim.Optimizer optimizer)
+    /// <summary>Writes the graph's tensors, the extra tensors and the optimizer state atomically to <paramref name="path"/>.</summary>
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="graph">The model.</param>
+    /// <param name="optimizer">The optimizer, whose state (momenta) the resumed run needs.</param>
+    /// <param name="extra">Trained tensors that live outside the graph (e.g. learned quantization steps), by name; the names
+    /// must differ from the graph's.</param>
+    public void Save(string path, ModelGraph graph, optim.Optimizer optimizer, IReadOnlyList<(string Name, Tensor Value)>? extra = null)
     {
         string tmp = path + ".tmp";
         using var scope = NewDisposeScope();
@@ -41,15 +47,15 @@ public sealed class Checkpoint
                 w.Write(h.Epoch); w.Write(h.TrainLoss); w.Write(h.TrainAccuracy);
                 w.Write(h.TestAccuracy ?? double.NaN); w.Write(h.Seconds); w.Write(h.ImagesPerSecond);
             }
-            var tensors = graph.Initializers.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
+            var tensors = Tensors(graph, extra).OrderBy(kv => kv.Key, StringComparer.Ordinal).ToList();
             w.Write(tensors.Count);
-            foreach (var (name, init) in tensors)
+            foreach (var (name, value) in tensors)
             {
                 w.Write(name);
-                w.Write((int)init.Value.dtype);
-                w.Write(init.Value.dim());
-                foreach (var d in init.Value.shape) w.Write(d);
-                var bytes = init.Value.contiguous().bytes;
+                w.Write((int)value.dtype);
+                w.Write(value.dim());
+                foreach (var d in value.shape) w.Write(d);
+                var bytes = value.contiguous().bytes;
                 w.Write(bytes.Length);
                 w.Write(bytes);
             }
@@ -60,13 +66,26 @@ public sealed class Checkpoint
         File.Move(tmp, path, overwrite: true);
     }
 
+    /// <summary>The graph's tensors and the extra ones, by name; a name used twice is a programming error.</summary>
+    private static Dictionary<string, Tensor> Tensors(ModelGraph graph, IReadOnlyList<(string Name, Tensor Value)>? extra)
+    {
+        var tensors = graph.Initializers.ToDictionary(kv => kv.Key, kv => kv.Value.Value, StringComparer.Ordinal);
+        foreach (var (name, value) in extra ?? [])
+            if (!tensors.TryAdd(name, value))
+                throw new ArgumentException($"extra tensor '{name}' has the name of another tensor of the checkpoint", nameof(extra));
+        return tensors;
+    }
+
     /// <summary>
-    /// Reads a checkpoint into <paramref name="graph"/> and <paramref name="optimizer"/>, after checking it
-    /// belongs to the run <paramref name="runKey"/> and holds exactly the graph's tensors.
+    /// Reads a checkpoint into <paramref name="graph"/>, the <paramref name="extra"/> tensors and
+    /// <paramref name="optimizer"/>, after checking it belongs to the run <paramref name="runKey"/> and holds
+    /// exactly those tensors.
     /// </summary>
     /// <exception cref="CheckpointException">The file is not a valid checkpoint of this run; the message names the file.</exception>
-    public static Checkpoint Load(string path, string runKey, ModelGraph graph, optim.Optimizer optimizer)
+    public static Checkpoint Load(string path, string runKey, ModelGraph graph, optim.Optimizer optimizer,
+        IReadOnlyList<(string Name, Tensor Value)>? extra = null)
     {
+        var tensors = Tensors(graph, extra);
         string file = Path.GetFileName(path);
         try
         {
@@ -89,8 +108,8 @@ public sealed class Checkpoint
                 history.Add(new EpochResult(e, loss, acc, double.IsNaN(test) ? null : test, sec, ips));
             }
             int count = r.ReadInt32();
-            if (count != graph.Initializers.Count)
-                throw new CheckpointException($"{file}: holds {count} tensors, the model has {graph.Initializers.Count}");
+            if (count != tensors.Count)
+                throw new CheckpointException($"{file}: holds {count} tensors, the run has {tensors.Count}");
             using (no_grad())
                 for (int i = 0; i < count; i++)
                 {
@@ -103,9 +122,9 @@ public sealed class Checkpoint
                     byte[] bytes = r.ReadBytes(length);
                     if (bytes.Length != length)
                         throw new CheckpointException($"{file}: truncated at byte {stream.Position} in tensor '{name}'");
-                    if (!graph.Initializers.TryGetValue(name, out var init) || init.Value.dtype != dtype || !init.Value.shape.SequenceEqual(shape))
+                    if (!tensors.TryGetValue(name, out var value) || value.dtype != dtype || !value.shape.SequenceEqual(shape))
                         throw new CheckpointException($"{file}: tensor '{name}' at byte {at} ({dtype}, [{string.Join(",", shape)}]) does not match the model");
-                    bytes.CopyTo(init.Value.bytes);
+                    bytes.CopyTo(value.bytes);
                 }
             ((TorchSharp.Modules.OptimizerHelper)optimizer).load_state_dict(r);
             if (!r.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))

@@ -22,11 +22,13 @@ public sealed record TrainingResult(IReadOnlyList<EpochResult> History, double S
 /// <param name="options">The run's options.</param>
 /// <param name="observer">Receives progress.</param>
 /// <param name="overrides">Kernel substitutions for the executor, e.g. fake-quantized layers (quantization-aware training).</param>
-/// <param name="extraParameters">Trained along with the graph's parameters, e.g. learned quantization steps; they are not
-/// part of the graph, so checkpoints cannot hold them and a run with them must not use checkpoints.</param>
+/// <param name="extraParameters">Trained along with the graph's parameters, e.g. learned quantization steps, by name
+/// (distinct from the graph's tensor names); checkpoints hold them beside the graph's tensors.</param>
 public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITrainingObserver observer,
-    KernelOverrides? overrides = null, IReadOnlyList<Parameter>? extraParameters = null)
+    KernelOverrides? overrides = null, IReadOnlyList<(string Name, Parameter Value)>? extraParameters = null)
 {
+    private readonly IReadOnlyList<(string Name, Tensor Value)> _extra = (extraParameters ?? []).Select(p => (p.Name, (Tensor)p.Value)).ToList();
+
     private readonly TrainingOptions _options = options.Validated();
 
     /// <summary>Where checkpoints go and whether to continue from one.</summary>
@@ -39,15 +41,13 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
     public TrainingResult Run(ImageDataset train, ImageDataset? test, Normalization normalization, CheckpointPolicy checkpoints,
         CancellationToken cancellation = default)
     {
-        if (extraParameters is { Count: > 0 } && checkpoints.Path is not null)
-            throw new ArgumentException("extra parameters are not part of the graph and cannot be checkpointed; train them without a checkpoint path", nameof(checkpoints));
         var executor = new GraphExecutor(graph, overrides);
         using var optimizer = CreateOptimizer();
         var history = new List<EpochResult>();
         int start = 0;
         if (checkpoints.Resume && checkpoints.Path is not null && File.Exists(checkpoints.Path))
         {
-            var loaded = Checkpoint.Load(checkpoints.Path, checkpoints.RunKey, graph, optimizer);
+            var loaded = Checkpoint.Load(checkpoints.Path, checkpoints.RunKey, graph, optimizer, _extra);
             start = loaded.EpochsCompleted;
             history.AddRange(loaded.History);
             observer.OnMessage($"resumed from {checkpoints.Path} after epoch {start}");
@@ -71,7 +71,7 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
             observer.OnEpoch(result);
             if (checkpoints.Path is not null)
                 new Checkpoint { RunKey = checkpoints.RunKey, EpochsCompleted = epoch + 1, History = history }
-                    .Save(checkpoints.Path, graph, optimizer);
+                    .Save(checkpoints.Path, graph, optimizer, _extra);
         }
         executor.Training = false;
         return new TrainingResult(history, total.Elapsed.TotalSeconds, start);
@@ -113,7 +113,7 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
 
     private optim.Optimizer CreateOptimizer()
     {
-        var parameters = graph.Parameters().Concat(extraParameters ?? []).ToList();
+        var parameters = graph.Parameters().Concat((extraParameters ?? []).Select(p => p.Value)).ToList();
         return _options.Optimizer switch
         {
             OptimizerKind.Sgd => optim.SGD(parameters, _options.LearningRate, _options.Momentum, 0, _options.WeightDecay, _options.Nesterov),

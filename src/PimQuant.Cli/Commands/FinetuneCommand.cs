@@ -7,7 +7,6 @@ using PimQuant.Quant.Ptq;
 using PimQuant.Quant.Qat;
 using PimQuant.Quant.Statistics;
 using PimQuant.Training;
-using Spectre.Console;
 using static TorchSharp.torch;
 
 namespace PimQuant.Cli.Commands;
@@ -27,51 +26,28 @@ public static class FinetuneCommand
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
         var config = new Option<string>("--config") { Description = "Quantization config (YAML, see docs/quantization.md)", Required = true };
         var outputPath = new Option<string>("--output", "-o") { Description = "Where to write the fine-tuned quantized model (ONNX QDQ)", Required = true };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs", Required = true };
         var lsq = new Option<bool>("--lsq") { Description = "Learn every weight and activation step (LSQ)" };
         var pact = new Option<bool>("--pact") { Description = "Learn a clip β for every unsigned per-tensor activation (PACT)" };
         var dataset = CommonOptions.Dataset();
         dataset.AcceptOnlyFromAmong(Workspace.KnownDatasets);
         var data = CommonOptions.Data();
         var calibrationImages = QuantizeCommand.CalibrationImagesOption();
-        var batch = CommonOptions.BatchSize(128);
-        var optimizer = new Option<string>("--optimizer") { Description = "sgd or adamw", DefaultValueFactory = _ => "sgd" };
-        optimizer.AcceptOnlyFromAmong("sgd", "adamw");
-        var lr = new Option<double>("--lr") { Description = "Peak learning rate, cosine schedule (default 0.005 for SGD, 1e-4 for AdamW)" };
-        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay (default 5e-4 for SGD, 0.01 for AdamW)" };
-        var cropPadding = new Option<int>("--crop-padding") { Description = "Random-crop zero padding in pixels (0 disables)", DefaultValueFactory = _ => 2 };
-        var noFlip = new Option<bool>("--no-flip") { Description = "Disable random horizontal flips" };
         var verify = new Option<bool>("--verify") { Description = "Run the written QDQ model in ONNX Runtime on the test split and report its accuracy" };
+        // Fine-tuning starts from trained weights: a small learning rate.
+        var training = new TrainingFlags(defaultEpochs: null, sgdLearningRate: 0.005, adamWLearningRate: 1e-4);
 
         var command = new Command("finetune", "Quantization-aware training (straight-through fake quantization, LSQ, PACT) from a YAML config; writes ONNX QDQ")
         {
-            modelPath, config, outputPath, epochs, lsq, pact, dataset, data, calibrationImages, batch, optimizer, lr, weightDecay, cropPadding, noFlip, verify, seed, threads, json,
+            modelPath, config, outputPath, lsq, pact, dataset, data, calibrationImages,
         };
+        training.AddTo(command);
+        foreach (var option in new Option[] { verify, seed, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
             string path = parse.GetValue(modelPath)!;
             long seedValue = parse.GetValue(seed);
-            bool adamW = parse.GetValue(optimizer) == "adamw";
-            TrainingOptions options;
-            try
-            {
-                options = new TrainingOptions
-                {
-                    Epochs = parse.GetValue(epochs),
-                    BatchSize = parse.GetValue(batch),
-                    Optimizer = adamW ? OptimizerKind.AdamW : OptimizerKind.Sgd,
-                    LearningRate = parse.GetResult(lr) is null ? (adamW ? 1e-4 : 0.005) : parse.GetValue(lr),
-                    WeightDecay = parse.GetResult(weightDecay) is null ? (adamW ? 0.01 : 5e-4) : parse.GetValue(weightDecay),
-                    Schedule = ScheduleKind.Cosine,
-                    CropPadding = parse.GetValue(cropPadding),
-                    HorizontalFlip = !parse.GetValue(noFlip),
-                    Seed = seedValue,
-                }.Validated();
-            }
-            catch (ArgumentException e)
-            {
-                throw new UserError(e.Message, ExitCodes.Usage);
-            }
+            var options = training.Read(parse, seedValue);
+            string outPath = parse.GetValue(outputPath)!;
             var session = QuantizeCommand.Session.Open(path, parse.GetValue(config)!, parse.GetValue(dataset), parse.GetValue(data), output);
             using var graph = session.Graph;
             int evalBatch = 256;
@@ -90,26 +66,19 @@ public static class FinetuneCommand
 
             var (parameters, notes) = QuantizationAwareTraining.Prepare(model, new QatLearning(parse.GetValue(lsq), parse.GetValue(pact)));
             foreach (var note in notes) output.Log(note);
-            var policy = new Trainer.CheckpointPolicy(null, false, $"finetune|{path}|{options}");
-            TrainingResult training = null!;
-            if (output.Interactive)
-                output.Err.Progress()
-                    .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask("fine-tuning");
-                        training = new Trainer(graph, options, new TrainingProgressView(output, task), model.Overrides, parameters)
-                            .Run(session.Train, session.Test, session.Normalization, policy, cancel);
-                    });
-            else
-                training = new Trainer(graph, options, new TrainingProgressView(output, null), model.Overrides, parameters)
-                    .Run(session.Train, session.Test, session.Normalization, policy, cancel);
+            // The run's identity: a checkpoint of another model, config, data or set of options is refused.
+            string runKey = string.Join('|', "finetune", FileDigest(path), FileDigest(parse.GetValue(config)!),
+                session.DatasetName, session.Train.Count, images.shape[0], $"lsq={parse.GetValue(lsq)}", $"pact={parse.GetValue(pact)}", options);
+            var policy = new Trainer.CheckpointPolicy(training.CheckpointPath(parse, outPath), parse.GetValue(training.Resume), runKey);
+            var trained = TrainingFlags.RunWithProgress(output, "fine-tuning",
+                view => new Trainer(graph, options, view, model.Overrides, parameters).Run(session.Train, session.Test, session.Normalization, policy, cancel));
+            QuantizationAwareTraining.Finish(model);
 
             var activationStatistics = QuantizeCommand.CollectActivationStatistics(model);
             var quantized = EvalCommand.Run(output, model.CreateExecutor(), session.Test, session.Normalization, evalBatch, cancel);
             var weights = WeightBitStatistics.Of(model);
             output.Err.Write(QuantizeCommand.StatisticsTable(model, weights.Layers, activationStatistics));
-            var (written, exportNotes, ortAccuracy) = QuantizeCommand.Export(output, model, parse.GetValue(outputPath), parse.GetValue(verify), session, evalBatch, cancel);
+            var (written, exportNotes, ortAccuracy) = QuantizeCommand.Export(output, model, outPath, parse.GetValue(verify), session, evalBatch, cancel);
             output.Result(new JsonObject
             {
                 ["ok"] = true,
@@ -126,7 +95,7 @@ public static class FinetuneCommand
                 ["calibrated_accuracy"] = calibrated.Accuracy,
                 ["quantized_accuracy"] = quantized.Accuracy,
                 ["accuracy_drop_points"] = 100 * (full.Accuracy - quantized.Accuracy),
-                ["history"] = new JsonArray(training.History.Select(h => (JsonNode)new JsonObject
+                ["history"] = new JsonArray(trained.History.Select(h => (JsonNode)new JsonObject
                 {
                     ["epoch"] = h.Epoch, ["train_loss"] = h.TrainLoss, ["train_accuracy"] = h.TrainAccuracy, ["test_accuracy"] = h.TestAccuracy, ["seconds"] = h.Seconds,
                 }).ToArray()),
@@ -135,11 +104,16 @@ public static class FinetuneCommand
                 ["output"] = written is null ? null : Path.GetFullPath(written),
                 ["notes"] = new JsonArray(notes.Concat(exportNotes).Select(n => (JsonNode)n).ToArray()),
                 ["onnxruntime_accuracy"] = ortAccuracy,
-                ["seconds"] = training.Seconds,
+                ["seconds"] = trained.Seconds,
+                ["checkpoint"] = Path.GetFullPath(policy.Path!),
+                ["resumed_from_epoch"] = trained.ResumedFromEpoch,
             }, $"FP32 {full.Accuracy:P2}, calibrated {calibrated.Accuracy:P2}, fine-tuned {quantized.Accuracy:P2} after {options.Epochs} epochs; wrote {written}"
                + (ortAccuracy is { } a ? $"; ONNX Runtime {a:P2}" : ""));
             return ExitCodes.Ok;
         }));
         return command;
     }
+
+    /// <summary>The SHA-256 of a file's bytes, in hex: a resumed run must read the same model and config.</summary>
+    private static string FileDigest(string path) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
 }

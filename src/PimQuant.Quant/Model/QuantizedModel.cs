@@ -159,9 +159,14 @@ public sealed class QuantizedModel : IDisposable
             }
     }
 
-    /// <summary>Every trained quantization parameter (LSQ steps, PACT clips, rounding logits) the layers currently have.</summary>
-    public IEnumerable<Parameter> QuantizerParameters() =>
-        Layers.SelectMany(l => (l.Weight?.Parameters() ?? []).Concat(l.Activation?.Parameters() ?? []));
+    /// <summary>
+    /// Every trained quantization parameter (LSQ steps, PACT clips, rounding logits) the layers currently have, in
+    /// layer order, named <c>quant/LAYER/weight/step|rounding</c> and <c>quant/LAYER/input/step|clip</c>: the names a
+    /// training checkpoint stores them under, beside the graph's tensors.
+    /// </summary>
+    public IEnumerable<(string Name, Parameter Value)> QuantizerParameters() =>
+        Layers.SelectMany(l => (l.Weight?.Parameters() ?? []).Select(p => ($"quant/{l.Name}/weight/{p.Name}", p.Value))
+            .Concat((l.Activation?.Parameters() ?? []).Select(p => ($"quant/{l.Name}/input/{p.Name}", p.Value))));
 
     /// <inheritdoc/>
     public void Dispose()

@@ -259,11 +259,11 @@ public sealed class ActivationQuantizer : IDisposable
         return new IntegerActivations(Spec.Format, codes, scale.squeeze(3), null, size);
     }
 
-    /// <summary>The trained parameters this quantizer currently has (LSQ step, PACT clip).</summary>
-    public IEnumerable<Parameter> Parameters()
+    /// <summary>The trained parameters this quantizer currently has, named <c>step</c> (LSQ) and <c>clip</c> (PACT's β).</summary>
+    public IEnumerable<(string Name, Parameter Value)> Parameters()
     {
-        if (_learnedScale is not null) yield return _learnedScale;
-        if (_clip is not null) yield return _clip;
+        if (_learnedScale is not null) yield return ("step", _learnedScale);
+        if (_clip is not null) yield return ("clip", _clip);
     }
 
     /// <inheritdoc/>

@@ -185,11 +185,11 @@ public sealed class WeightQuantizer : IDisposable
         }
     }
 
-    /// <summary>The trained parameters this quantizer currently has (LSQ step, rounding logits).</summary>
-    public IEnumerable<Parameter> Parameters()
+    /// <summary>The trained parameters this quantizer currently has, named <c>step</c> (LSQ) and <c>rounding</c> (logits V).</summary>
+    public IEnumerable<(string Name, Parameter Value)> Parameters()
     {
-        if (_learnedScale is not null) yield return _learnedScale;
-        if (_logits is not null) yield return _logits;
+        if (_learnedScale is not null) yield return ("step", _learnedScale);
+        if (_logits is not null) yield return ("rounding", _logits);
     }
 
     /// <inheritdoc/>

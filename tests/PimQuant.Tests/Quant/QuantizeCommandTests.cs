@@ -57,18 +57,32 @@ public class QuantizeCommandTests : IDisposable
     }
 
     [Fact]
-    public void FinetuneTrainsLearnedStepsAndWritesTheModel()
+    public void FinetuneTrainsLearnedStepsWritesTheModelAndResumesFromItsCheckpoint()
     {
         var (model, data, config) = Setup("version: 1\ndefault: {weight: {bits: 3}, activation: {bits: 3}}");
         string output = PathOf("qat.onnx");
-        var run = PimqProcess.Run("finetune", model, "--config", config, "--data", data, "--epochs", "1", "--lsq", "--pact",
-            "--calibration-images", "128", "--batch-size", "64", "-o", output, "--threads", "1", "--json");
+        string[] Args(string yaml) => ["finetune", model, "--config", yaml, "--data", data, "--epochs", "1", "--lsq", "--pact",
+            "--calibration-images", "128", "--batch-size", "64", "-o", output, "--threads", "1", "--json"];
+        var run = PimqProcess.Run(Args(config));
         Assert.True(run.ExitCode == 0, run.Stderr);
         var json = run.Json();
         Assert.Single(json["history"]!.AsArray());
         Assert.Equal(5 + 1 + 4, (int)json["learned_parameters"]!);
         Assert.Contains("layer conv1: no PACT", (string)json["notes"]![0]!);
         Assert.True(File.Exists(output));
+        Assert.Equal(output + ".ckpt", (string)json["checkpoint"]!);
+
+        // The finished run resumed: no step left, the learned parameters from the checkpoint, the same model.
+        var resumed = PimqProcess.Run([.. Args(config), "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Equal(1, (int)resumed.Json()["resumed_from_epoch"]!);
+        Assert.Equal((double)json["quantized_accuracy"]!, (double)resumed.Json()["quantized_accuracy"]!);
+
+        File.WriteAllText(PathOf("q4.yaml"), "version: 1\ndefault: {weight: {bits: 4}, activation: {bits: 3}}");
+        var other = PimqProcess.Run([.. Args(PathOf("q4.yaml")), "--resume"]);
+        Assert.Equal(ExitCodes.BadInput, other.ExitCode);
+        Assert.Contains("qat.onnx.ckpt: checkpoint of a different run", other.Stderr);
+        Assert.DoesNotContain("   at ", other.Stderr);
     }
 
     [Fact]

@@ -81,7 +81,8 @@ public class TrainerTests : IDisposable
         Assert.Equal(Flat(straight), Flat(resumed));
     }
 
-    private sealed class StopAfterFirstEpoch(CancellationTokenSource stop) : ITrainingObserver
+    /// <summary>Cancels the run once the first epoch (and its checkpoint) is done: an interruption at a known point.</summary>
+    internal sealed class StopAfterFirstEpoch(CancellationTokenSource stop) : ITrainingObserver
     {
         public void OnBatch(BatchProgress progress) { }
         public void OnEpoch(EpochResult result) => stop.Cancel();
