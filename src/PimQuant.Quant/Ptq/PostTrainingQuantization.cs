@@ -191,11 +191,15 @@ public static class PostTrainingQuantization
     }
 
     /// <summary>
-    /// Empirical bias correction, layer by layer in graph order: bias_c −= E[y_q,c] − E[y_fp,c], the
-    /// expectation over the calibration images and the output's positions, with y_q from the
-    /// quantized model whose earlier layers are already corrected. Layers without a bias tensor are
-    /// left alone. Runs block by block (<see cref="BlockPartition"/>) on cached block inputs, so each
-    /// layer costs a pass over its own block, not over the whole network.
+    /// Empirical bias correction (Nagel et al. 2019), layer by layer in graph order: bias_c −= E[y_q,c] − E[y_c],
+    /// the expectation over the calibration images and the output's positions, where y_q is the quantized
+    /// layer's output and y the same layer's output in float32 (quantizers off) on the same input — the input
+    /// the quantized model, its earlier layers already corrected, hands the layer. So each layer removes the
+    /// mean error its own quantization adds, and only that: comparing with the full-precision model's output
+    /// instead would also make the layer absorb the mean shift that the earlier layers' errors cause after
+    /// passing through ReLUs and clipping, which is not this layer's to fix. Layers without a bias tensor are
+    /// left alone. Runs block by block (<see cref="BlockPartition"/>) on cached block inputs, so each layer costs
+    /// two passes over its own block, not over the whole network.
     /// </summary>
     public static IReadOnlyList<LayerBiasCorrection> CorrectBiases(QuantizedModel model, Tensor images, int batchSize,
         Action<PtqProgress>? progress = null, CancellationToken cancellation = default)
@@ -208,37 +212,37 @@ public static class PostTrainingQuantization
         var blocks = BlockPartition.Of(graph, model.Layers.Select(l => l.Name).ToHashSet(StringComparer.Ordinal));
         var corrections = new List<LayerBiasCorrection>();
         var mode = model.Mode;
+        model.Mode = QuantizationMode.Quantized;
         using var scope = NewDisposeScope();
-        Tensor quantizedInput = images.alias(), fullInput = images.alias();
+        Tensor input = images.alias();
         try
         {
             foreach (var block in blocks)
             {
                 using var blockScope = NewDisposeScope();
                 var executor = new GraphExecutor(BlockPartition.Subgraph(graph, block), model.Overrides);
-                var layers = block.Layers.Select(name => model.Layer(name)!).Where(Correctable).ToList();
-                var outputs = layers.Select(l => nodes[l.Name].Output).ToList();
-                model.Mode = QuantizationMode.FullPrecision;
-                var fullMeans = ChannelMeans(executor, fullInput, batchSize, outputs);
-                var nextFull = Propagate(executor, fullInput, batchSize);
-                model.Mode = QuantizationMode.Quantized;
-                for (int k = 0; k < layers.Count; k++)
+                foreach (var layer in block.Layers.Select(name => model.Layer(name)!).Where(Correctable))
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    var shift = ChannelMeans(executor, quantizedInput, batchSize, [outputs[k]])[0] - fullMeans[k];
+                    string output = nodes[layer.Name].Output;
+                    var quantized = ChannelMeans(executor, input, batchSize, [output])[0];
+                    Tensor reference;
+                    (bool weight, bool activation) = (layer.QuantizeWeight, layer.QuantizeActivation);
+                    layer.QuantizeWeight = layer.QuantizeActivation = false;
+                    try { reference = ChannelMeans(executor, input, batchSize, [output])[0]; }
+                    finally { (layer.QuantizeWeight, layer.QuantizeActivation) = (weight, activation); }
+                    var shift = quantized - reference;
                     using (no_grad())
                     {
-                        var bias = graph.Initializers[nodes[layers[k].Name].Inputs[2]].Value;
+                        var bias = graph.Initializers[nodes[layer.Name].Inputs[2]].Value;
                         bias.sub_(shift.reshape(bias.shape).to_type(bias.dtype));
                     }
-                    corrections.Add(new LayerBiasCorrection(layers[k].Name, shift.abs().max().item<double>()));
-                    progress?.Invoke(new PtqProgress("bias correction", corrections.Count, total, layers[k].Name));
+                    corrections.Add(new LayerBiasCorrection(layer.Name, shift.abs().max().item<double>()));
+                    progress?.Invoke(new PtqProgress("bias correction", corrections.Count, total, layer.Name));
                 }
-                var nextQuantized = Propagate(executor, quantizedInput, batchSize);
-                quantizedInput.Dispose();
-                fullInput.Dispose();
-                quantizedInput = nextQuantized.MoveToOuterDisposeScope();
-                fullInput = nextFull.MoveToOuterDisposeScope();
+                var next = Propagate(executor, input, batchSize);
+                input.Dispose();
+                input = next.MoveToOuterDisposeScope();
             }
         }
         finally

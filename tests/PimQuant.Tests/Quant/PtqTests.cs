@@ -87,6 +87,43 @@ public class PtqTests
     }
 
     [Fact]
+    public void BiasCorrectionRemovesOnlyEachLayersOwnErrorNotThatOfTheLayersBefore()
+    {
+        // conv1 is quantized coarsely (2-bit weights), the layers after it almost losslessly (16 bits): their own
+        // mean errors are negligible, but the error conv1 passes on changes the means of every later output (the
+        // ReLUs do not pass it through symmetrically). Correcting a layer against the full-precision model's output
+        // would shift the later biases by that inherited shift; the layer's own error is all it may remove.
+        using var graph = QuantFixtures.LeNet();
+        using var scope = NewDisposeScope();
+        var calibration = QuantFixtures.Calibration(256);
+        using var model = new QuantizedModel(graph, Plan(graph,
+            "version: 1\ndefault: {weight: {bits: 16}, activation: none}\nlayers: {conv1: {weight: {bits: 2, observer: mse}}}"));
+        PostTrainingQuantization.Calibrate(model, calibration, 128);
+        var executor = model.CreateExecutor();
+        Tensor Mean(string value)
+        {
+            using var noGrad = no_grad();
+            var v = executor.RunCapturing([calibration], [value])[value];
+            return v.mean(v.dim() == 4 ? [0, 2, 3] : [0]);
+        }
+        var conv2 = model.Layer("conv2")!;
+        model.Mode = QuantizationMode.FullPrecision;
+        var full = Mean("conv2_out");
+        model.Mode = QuantizationMode.Quantized;
+        var quantized = Mean("conv2_out");
+        conv2.QuantizeWeight = false;
+        var unquantizedConv2 = Mean("conv2_out");
+        conv2.QuantizeWeight = true;
+        double inherited = (quantized - full).abs().max().item<float>();
+        double own = (quantized - unquantizedConv2).abs().max().item<float>();
+        Assert.True(inherited > 100 * own, $"the fixture should make conv2's inherited shift ({inherited}) dwarf its own error ({own})");
+
+        var corrections = PostTrainingQuantization.CorrectBiases(model, calibration, 128).ToDictionary(c => c.Layer, c => c.MaxShift);
+        Assert.True(corrections["conv1"] > 1e-3, $"conv1's own shift {corrections["conv1"]}");
+        Assert.All(["conv2", "gemm1", "gemm2", "gemm3"], layer => Assert.True(corrections[layer] < 1e-3, $"{layer} corrected by {corrections[layer]}"));
+    }
+
+    [Fact]
     public void ReconstructionLowersEveryBlocksErrorAndIsDeterministic()
     {
         var options = new PtqOptions

@@ -13,9 +13,14 @@ public class QdqExportTests
 {
     private const int EvalStart = 5000, EvalCount = 5000;
 
-    private static float[] OrtLogits(byte[] model, float[] images, int count)
+    /// <summary>ONNX Runtime's logits; <paramref name="optimized"/> lets its graph optimiser fuse QDQ patterns into integer kernels, as users run it.</summary>
+    private static float[] OrtLogits(byte[] model, float[] images, int count, bool optimized = true)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = 2, InterOpNumThreads = 1 };
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = 2, InterOpNumThreads = 1,
+            GraphOptimizationLevel = optimized ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
+        };
         using var session = new InferenceSession(model, options);
         var logits = new List<float>();
         const int batch = 500;
@@ -68,10 +73,16 @@ public class QdqExportTests
         var own = QuantFixtures.Logits(new GraphExecutor(qdq, QdqKernels.Overrides), images);
         Assert.True((own - fake).abs().max().item<float>() <= 1e-4f * fake.abs().max().item<float>());
 
-        var ort = OrtLogits(OnnxExporter.Export(qdq), images.contiguous().data<float>().ToArray(), EvalCount);
-        double ortAccuracy = Accuracy(ort, labels);
         Assert.True(fakeAccuracy > 0.6, $"fake-quantized accuracy {fakeAccuracy:P2}");
-        Assert.True(Math.Abs(ortAccuracy - fakeAccuracy) <= 0.0005, $"ONNX Runtime {ortAccuracy:P3}, PimQuant {fakeAccuracy:P3}");
+        byte[] file = OnnxExporter.Export(qdq);
+        float[] pixels = images.contiguous().data<float>().ToArray();
+        // The file's own operators (QuantizeLinear, DequantizeLinear, float Conv/Gemm) give PimQuant's accuracy.
+        double literal = Accuracy(OrtLogits(file, pixels, EvalCount, optimized: false), labels);
+        Assert.True(Math.Abs(literal - fakeAccuracy) <= 0.0005, $"ONNX Runtime (unoptimised) {literal:P3}, PimQuant {fakeAccuracy:P3}");
+        // Its optimiser runs fused integer kernels (QLinearConv) that requantize with their own rounding of ties:
+        // at 4-bit activations a few predictions of 5,000 change (measured: 4, W4A4 with bias correction).
+        double fused = Accuracy(OrtLogits(file, pixels, EvalCount), labels);
+        Assert.True(Math.Abs(fused - fakeAccuracy) <= 0.001, $"ONNX Runtime {fused:P3}, PimQuant {fakeAccuracy:P3}");
     }
 
     [Fact]
