@@ -42,7 +42,8 @@ public static class BenchCommand
             long[] shape = [batchSize, test.Channels, test.Height, test.Width];
             int timed = batches.Count * batchSize;
 
-            var executor = new GraphExecutor(graph);
+            // Inference as pimq eval runs it (ONNX Runtime folds batch norm too).
+            var executor = EvalCommand.InferenceExecutor(graph);
             double PimQuantPass()
             {
                 using var noGrad = no_grad();

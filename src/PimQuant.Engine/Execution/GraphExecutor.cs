@@ -9,6 +9,8 @@ namespace PimQuant.Engine.Execution;
 /// each node uses, where each input comes from, when each intermediate can be freed) is built
 /// once; build a new executor after changing the graph. Run inside a dispose scope: outputs
 /// belong to the caller's scope, intermediates are released as soon as no later node needs them.
+/// Without autograd (inside <c>no_grad</c>), an elementwise node whose first input dies with it writes
+/// its result into that input instead of allocating, where the plan proves nothing else sees it.
 /// </summary>
 public sealed class GraphExecutor
 {
@@ -19,7 +21,8 @@ public sealed class GraphExecutor
     private readonly int _slotCount;
     private readonly Dictionary<string, int> _slotOf;
 
-    private sealed record Step(Node Node, INodeKernel Kernel, Source[] Inputs, int Output, int[] FreeAfter);
+    /// <summary>One node's execution; InPlaceSlot is its first input's slot if it may overwrite it (<see cref="PlanInPlace"/>), else -1.</summary>
+    private sealed record Step(Node Node, INodeKernel Kernel, Source[] Inputs, int Output, int[] FreeAfter, int InPlaceSlot);
 
     /// <summary>Where a node input comes from: a graph tensor, a computed slot, or nothing (omitted).</summary>
     private readonly record struct Source(Tensor? Constant, int Slot);
@@ -65,11 +68,54 @@ public sealed class GraphExecutor
         for (int s = 0; s < steps.Count; s++) freeAfter[s] = [];
         for (int slot = 0; slot < _slotCount; slot++)
             if (lastUse[slot] >= 0 && !keep.Contains(slot)) freeAfter[lastUse[slot]].Add(slot);
-        _steps = steps.Select((s, idx) => new Step(s.node, s.kernel, s.inputs, s.output, freeAfter[idx].ToArray())).ToArray();
+        var inPlace = PlanInPlace(steps.Select(s => (s.kernel, s.inputs, s.output)).ToList(), lastUse, keep);
+        _steps = steps.Select((s, idx) => new Step(s.node, s.kernel, s.inputs, s.output, freeAfter[idx].ToArray(), inPlace[idx])).ToArray();
+    }
+
+    /// <summary>
+    /// Per step, the slot of its first input if the step may write its result there: the kernel is a standard one
+    /// with an in-place form; the value is an intermediate (not a graph input or output) read for the last time
+    /// here and only once; it was produced by a standard kernel into storage of its own; and every reader is a
+    /// standard kernel that neither returns a view of it nor keeps it. Then no other tensor can see the overwrite.
+    /// Override kernels are never assumed to be either, so their inputs and outputs are left alone.
+    /// </summary>
+    private static int[] PlanInPlace(List<(INodeKernel kernel, Source[] inputs, int output)> steps, int[] lastUse, HashSet<int> keep)
+    {
+        static bool IsFresh(INodeKernel k) => k is StandardKernels.Standard { Fresh: true };
+        var ownStorage = new bool[lastUse.Length];
+        var safeReaders = new bool[lastUse.Length];
+        Array.Fill(safeReaders, true);
+        foreach (var (kernel, inputs, output) in steps)
+        {
+            ownStorage[output] = IsFresh(kernel);
+            foreach (var src in inputs)
+                if (src.Constant is null && src.Slot >= 0) safeReaders[src.Slot] &= IsFresh(kernel);
+        }
+        var result = new int[steps.Count];
+        for (int s = 0; s < steps.Count; s++)
+        {
+            var (kernel, inputs, _) = steps[s];
+            result[s] = -1;
+            if (kernel is not StandardKernels.Standard { HasInPlace: true } || inputs.Length == 0) continue;
+            var first = inputs[0];
+            if (first.Constant is not null || first.Slot < 0) continue;
+            int slot = first.Slot;
+            bool once = inputs.Count(i => i.Constant is null && i.Slot == slot) == 1;
+            if (once && lastUse[slot] == s && !keep.Contains(slot) && ownStorage[slot] && safeReaders[slot]) result[s] = slot;
+        }
+        return result;
     }
 
     /// <summary>Training mode for batch norm and dropout.</summary>
     public bool Training { get; set; }
+
+    /// <summary>
+    /// Run convolutions in channels-last (NHWC) memory order: libtorch's oneDNN convolutions then skip the
+    /// reorders of every activation into and out of their blocked layout, and values between convolutions stay
+    /// channels-last. Shapes and results are unchanged (up to float rounding); a kernel that reads raw memory
+    /// must call <c>contiguous()</c> first.
+    /// </summary>
+    public bool ChannelsLast { get; init; }
 
     /// <summary>The graph this executor runs.</summary>
     public ModelGraph Graph => _graph;
@@ -109,7 +155,9 @@ public sealed class GraphExecutor
             throw new ArgumentException($"graph '{_graph.Name}' takes {_inputSlots.Length} inputs, got {inputs.Count}");
         var slots = new Tensor?[_slotCount];
         for (int i = 0; i < _inputSlots.Length; i++) slots[_inputSlots[i]] = inputs[i];
-        var context = new ExecutionContext(_graph, Training);
+        var context = new ExecutionContext(_graph, Training) { ChannelsLast = ChannelsLast };
+        // Overwriting an input is safe only when autograd keeps nothing for backward and no caller sees intermediates.
+        bool mayOverwrite = observe is null && !is_grad_enabled();
         var args = new List<Tensor?>(8);
         foreach (var step in _steps)
         {
@@ -119,7 +167,19 @@ public sealed class GraphExecutor
             Tensor result;
             try
             {
-                result = step.Kernel.Run(step.Node, args, context);
+                if (mayOverwrite && step.InPlaceSlot >= 0 && ((StandardKernels.Standard)step.Kernel).RunInPlace(step.Node, args) is { } written)
+                {
+                    // The slot's tensor is now the result: move it rather than free it below.
+                    slots[step.InPlaceSlot] = null;
+                    result = written;
+                }
+                else
+                {
+                    result = step.Kernel.Run(step.Node, args, context);
+                    // A kernel may hand back one of its inputs; give the slot its own handle so freeing stays safe.
+                    foreach (var a in args)
+                        if (ReferenceEquals(a, result)) { result = result.alias(); break; }
+                }
             }
             catch (System.Runtime.InteropServices.ExternalException e)
             {
@@ -127,15 +187,12 @@ public sealed class GraphExecutor
                 string first = e.Message.Split('\n', 2)[0];
                 throw new GraphException($"node '{step.Node.Name}' ({step.Node.OpType}): {first}", e);
             }
-            // A kernel may hand back one of its inputs; give the slot its own handle so freeing stays safe.
-            foreach (var a in args)
-                if (ReferenceEquals(a, result)) { result = result.alias(); break; }
             slots[step.Output] = result;
             observe?.Invoke(step.Output, result);
             if (observe is null)
                 foreach (int slot in step.FreeAfter)
                 {
-                    slots[slot]!.Dispose();
+                    slots[slot]?.Dispose();
                     slots[slot] = null;
                 }
         }

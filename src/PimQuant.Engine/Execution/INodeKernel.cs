@@ -17,7 +17,11 @@ public interface INodeKernel
 /// <summary>What a kernel may know about the run it is part of.</summary>
 /// <param name="Graph">The graph being executed.</param>
 /// <param name="Training">Training mode: batch norm uses batch statistics and updates its buffers; dropout drops.</param>
-public sealed record ExecutionContext(ModelGraph Graph, bool Training);
+public sealed record ExecutionContext(ModelGraph Graph, bool Training)
+{
+    /// <summary>Convolutions run in channels-last memory order (see <see cref="GraphExecutor.ChannelsLast"/>).</summary>
+    public bool ChannelsLast { get; init; }
+}
 
 /// <summary>Chooses, per node, a kernel that replaces the standard one; null keeps the standard kernel.</summary>
 public delegate INodeKernel? KernelOverrides(Node node);

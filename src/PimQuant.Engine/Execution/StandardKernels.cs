@@ -9,41 +9,66 @@ namespace PimQuant.Engine.Execution;
 /// <summary>The operators PimQuant executes, with ONNX semantics, on TorchSharp's operators.</summary>
 public static class StandardKernels
 {
-    private sealed class Lambda(Func<Node, IReadOnlyList<Tensor?>, ExecutionContext, Tensor> run) : INodeKernel
+    /// <summary>
+    /// A standard kernel. <paramref name="fresh"/>: the result never shares storage with an input and no input is
+    /// kept after the call, so the executor may let a later step overwrite the result, or overwrite an input
+    /// whose last reader this is. <paramref name="inPlace"/>: the same operator written into its first input.
+    /// </summary>
+    internal sealed class Standard(Func<Node, IReadOnlyList<Tensor?>, ExecutionContext, Tensor> run, bool fresh = false,
+        Func<Node, IReadOnlyList<Tensor?>, Tensor?>? inPlace = null) : INodeKernel
     {
         public Tensor Run(Node node, IReadOnlyList<Tensor?> inputs, ExecutionContext context) => run(node, inputs, context);
+
+        /// <summary>See the class summary.</summary>
+        public bool Fresh => fresh;
+
+        /// <summary>Writes the result into the first input and returns it, or returns null where it cannot (e.g. a broadcast that grows the first input).</summary>
+        public Tensor? RunInPlace(Node node, IReadOnlyList<Tensor?> inputs) => inPlace?.Invoke(node, inputs);
+
+        /// <summary>Whether <see cref="RunInPlace"/> can ever succeed.</summary>
+        public bool HasInPlace => inPlace is not null;
     }
 
     /// <summary>Kernels by operator type.</summary>
     public static FrozenDictionary<string, INodeKernel> ByOpType { get; } = new Dictionary<string, INodeKernel>
     {
-        ["Conv"] = new Lambda(Conv),
-        ["Gemm"] = new Lambda(Gemm),
-        ["MatMul"] = new Lambda((n, i, _) => MatMul(n, i[0]!, i[1]!)),
-        ["BatchNormalization"] = new Lambda(BatchNorm),
-        ["Relu"] = new Lambda((_, i, _) => F.relu(i[0]!)),
-        ["Clip"] = new Lambda(Clip),
-        ["MaxPool"] = new Lambda(MaxPool),
-        ["AveragePool"] = new Lambda(AveragePool),
-        ["GlobalAveragePool"] = new Lambda((_, i, _) => i[0]!.mean(Enumerable.Range(2, (int)i[0]!.dim() - 2).Select(d => (long)d).ToArray(), keepdim: true)),
-        ["Add"] = new Lambda((_, i, _) => i[0]! + i[1]!),
-        ["Sub"] = new Lambda((_, i, _) => i[0]! - i[1]!),
-        ["Mul"] = new Lambda((_, i, _) => i[0]! * i[1]!),
-        ["Div"] = new Lambda(Div),
-        ["Concat"] = new Lambda((n, i, _) => cat(i.Select(t => t!).ToArray(), Axis(n, n.GetInt("axis", 0), i[0]!.dim()))),
-        ["Flatten"] = new Lambda(Flatten),
-        ["Reshape"] = new Lambda(Reshape),
-        ["Transpose"] = new Lambda(Transpose),
-        ["Identity"] = new Lambda((_, i, _) => i[0]!.alias()),
-        ["Dropout"] = new Lambda(Dropout),
-        ["Softmax"] = new Lambda((n, i, _) => F.softmax(i[0]!, Axis(n, n.GetInt("axis", -1), i[0]!.dim()))),
+        ["Conv"] = new Standard(Conv, fresh: true),
+        ["Gemm"] = new Standard(Gemm, fresh: true),
+        ["MatMul"] = new Standard((n, i, _) => MatMul(n, i[0]!, i[1]!), fresh: true),
+        ["BatchNormalization"] = new Standard(BatchNorm, fresh: true),
+        ["Relu"] = new Standard((_, i, _) => F.relu(i[0]!), fresh: true, inPlace: (_, i) => i[0]!.relu_()),
+        ["Clip"] = new Standard(Clip),
+        ["MaxPool"] = new Standard(MaxPool, fresh: true),
+        ["AveragePool"] = new Standard(AveragePool, fresh: true),
+        ["GlobalAveragePool"] = new Standard((_, i, _) => i[0]!.mean(Enumerable.Range(2, (int)i[0]!.dim() - 2).Select(d => (long)d).ToArray(), keepdim: true), fresh: true),
+        ["Add"] = new Standard((_, i, _) => i[0]! + i[1]!, fresh: true, inPlace: (_, i) => KeepsShape(i) ? i[0]!.add_(i[1]!) : null),
+        ["Sub"] = new Standard((_, i, _) => i[0]! - i[1]!, fresh: true),
+        ["Mul"] = new Standard((_, i, _) => i[0]! * i[1]!, fresh: true),
+        ["Div"] = new Standard(Div, fresh: true),
+        ["Concat"] = new Standard((n, i, _) => cat(i.Select(t => t!).ToArray(), Axis(n, n.GetInt("axis", 0), i[0]!.dim())), fresh: true),
+        ["Flatten"] = new Standard(Flatten),
+        ["Reshape"] = new Standard(Reshape),
+        ["Transpose"] = new Standard(Transpose),
+        ["Identity"] = new Standard((_, i, _) => i[0]!.alias()),
+        ["Dropout"] = new Standard(Dropout),
+        ["Softmax"] = new Standard((n, i, _) => F.softmax(i[0]!, Axis(n, n.GetInt("axis", -1), i[0]!.dim())), fresh: true),
         // Shape arithmetic, as PyTorch's exporter emits it; constant folding evaluates these.
-        ["Shape"] = new Lambda((_, i, _) => tensor(i[0]!.shape, ScalarType.Int64)),
-        ["Gather"] = new Lambda(Gather),
-        ["Unsqueeze"] = new Lambda(Unsqueeze),
-        ["Squeeze"] = new Lambda(Squeeze),
-        ["Cast"] = new Lambda(Cast),
+        ["Shape"] = new Standard((_, i, _) => tensor(i[0]!.shape, ScalarType.Int64)),
+        ["Gather"] = new Standard(Gather),
+        ["Unsqueeze"] = new Standard(Unsqueeze),
+        ["Squeeze"] = new Standard(Squeeze),
+        ["Cast"] = new Standard(Cast),
     }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>Whether a + b has a's shape and dtype, so it can be written into a.</summary>
+    private static bool KeepsShape(IReadOnlyList<Tensor?> i)
+    {
+        var (a, b) = (i[0]!, i[1]!);
+        if (a.dtype != b.dtype || b.dim() > a.dim()) return false;
+        for (int d = 1; d <= b.dim(); d++)
+            if (b.shape[^d] != a.shape[^d] && b.shape[^d] != 1) return false;
+        return true;
+    }
 
     /// <summary>ONNX pads [x1_begin, x2_begin, ..., x1_end, x2_end, ...] for a spatial op, resolving auto_pad.</summary>
     internal static long[] ResolvePads(Node node, long[] inputShape, long[] kernel, long[] strides, long[] dilations)
@@ -118,7 +143,7 @@ public static class StandardKernels
             throw new GraphException($"node '{node.Name}' ({node.OpType}): only 2-D spatial inputs (rank 4, NCHW) are supported, got rank {x.dim()}");
     }
 
-    private static Tensor Conv(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    private static Tensor Conv(Node node, IReadOnlyList<Tensor?> i, ExecutionContext ctx)
     {
         var x = i[0]!; var w = i[1]!;
         Require2d(node, x);
@@ -131,8 +156,16 @@ public static class StandardKernels
         long[] strides = Spatial(node, "strides", node.GetInts("strides"), 2, 1);
         long[] dilations = Spatial(node, "dilations", node.GetInts("dilations"), 2, 1);
         var (padded, pads) = ApplyPads(x, ResolvePads(node, x.shape, kernel, strides, dilations), 0);
-        return F.conv2d(padded, w, i.Count > 2 ? i[2] : null, strides, pads, dilations, node.GetInt("group", 1));
+        return F.conv2d(padded, ctx.ChannelsLast ? ToChannelsLast(w) : w, i.Count > 2 ? i[2] : null, strides, pads, dilations, node.GetInt("group", 1));
     }
+
+    /// <summary>
+    /// The same NCHW tensor with channels-last (NHWC) strides; no copy if it has them already. libtorch's
+    /// oneDNN convolution reorders NCHW operands into a blocked layout and the result back on every call;
+    /// given a channels-last weight it runs its NHWC kernels instead, and returns a channels-last result,
+    /// which the elementwise operators keep, so the next convolution reorders nothing.
+    /// </summary>
+    private static Tensor ToChannelsLast(Tensor t) => t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     private static Tensor Gemm(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
     {

@@ -8,9 +8,14 @@ namespace PimQuant.Engine.Runtime;
 /// </summary>
 public static class TorchRuntime
 {
-    /// <summary>Loads libtorch (if not yet loaded) and applies the options.</summary>
+    /// <summary>
+    /// Loads libtorch (if not yet loaded) and applies the options. Called before anything else touches
+    /// torch, it also makes libtorch's OpenMP threads wait passively (see <see cref="NativeProcess"/>).
+    /// </summary>
     public static void Apply(EngineOptions options)
     {
+        NativeProcess.PreferPassiveOpenMpThreads();
+        NativeProcess.KeepFreedMemory();
         torch.set_num_threads(options.Threads);
         LibTorchContext.UseDeterministicAlgorithms(options.Deterministic);
         torch.manual_seed(options.Seed);
