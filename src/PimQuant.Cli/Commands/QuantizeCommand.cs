@@ -53,7 +53,7 @@ public static class QuantizeCommand
         };
         var biasCorrection = new Option<string>("--bias-correction")
         {
-            Description = "Empirical bias correction: auto (on for plain rounding, off with --reconstruct, whose solution it would undo), on, off",
+            Description = "Empirical bias correction: auto (on for plain rounding, off with --reconstruct, which already fits the means), on, off",
             DefaultValueFactory = _ => "auto",
         };
         biasCorrection.AcceptOnlyFromAmong("auto", "on", "off");
@@ -83,7 +83,7 @@ public static class QuantizeCommand
             var images = CalibrationImages(session.Train, session.Normalization, parse.GetValue(calibrationImages), seedValue);
             var options = new PtqOptions
             {
-                BiasCorrection = parse.GetValue(biasCorrection) switch { "on" => true, "off" => false, _ => !parse.GetValue(reconstruct) },
+                BiasCorrection = parse.GetValue(biasCorrection) switch { "on" => true, "off" => false, _ => null },
                 Seed = seedValue,
                 Reconstruction = parse.GetValue(reconstruct)
                     ? new ReconstructionOptions { Iterations = parse.GetValue(iterations), DropProbability = parse.GetValue(dropProbability) }
@@ -112,7 +112,7 @@ public static class QuantizeCommand
                 ["quantized_accuracy"] = quantized.Accuracy,
                 ["accuracy_drop_points"] = 100 * (full.Accuracy - quantized.Accuracy),
                 ["test_images"] = quantized.Total,
-                ["bias_correction"] = options.BiasCorrection,
+                ["bias_correction"] = options.CorrectsBiases,
                 ["reconstruction"] = options.Reconstruction is { } r ? new JsonObject
                 {
                     ["iterations"] = r.Iterations,

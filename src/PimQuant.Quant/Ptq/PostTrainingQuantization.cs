@@ -41,7 +41,7 @@ public static class PostTrainingQuantization
         double reconstructionSeconds = watch.Elapsed.TotalSeconds;
 
         watch.Restart();
-        var corrections = options.BiasCorrection ? CorrectBiases(model, images, options.BatchSize, progress, cancellation) : [];
+        var corrections = options.CorrectsBiases ? CorrectBiases(model, images, options.BatchSize, progress, cancellation) : [];
         return new PtqReport((int)images.shape[0], calibrationSeconds, blocks, reconstructionSeconds, corrections, watch.Elapsed.TotalSeconds);
     }
 

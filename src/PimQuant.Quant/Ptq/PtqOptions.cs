@@ -74,13 +74,16 @@ public sealed record PtqOptions
     /// <summary>Images per forward pass over the calibration set.</summary>
     public int BatchSize { get; init; } = 128;
     /// <summary>
-    /// Empirical bias correction (Nagel et al. 2019): layer by layer, subtract from the bias the mean
-    /// (per output channel, over the calibration images) by which the quantized model's output exceeds
-    /// the full-precision one's. It runs after reconstruction, whose rounding and steps were fitted to
-    /// the uncorrected biases: at very low bits it can undo them (ResNet-20 W2A4 with QDrop: 90.0 %
-    /// without, 9.9 % with), so turn it off when reconstructing.
+    /// Empirical bias correction (Nagel et al. 2019, <see cref="PostTrainingQuantization.CorrectBiases"/>): true,
+    /// false, or null — on for plain rounding, off with <see cref="Reconstruction"/>. Measured on ResNet-20
+    /// (docs/quantization.md §11): it helps plain W4A8 (0.9424 against 0.9413) and cannot rescue plain W2A4, whose
+    /// shrunken activations it lets the biases dominate; after reconstruction, which fits each block's output (means
+    /// included) and lets one layer's learned rounding compensate another's error, it breaks that compensation
+    /// (W2A4 with QDrop: 0.9119 without, 0.4586 with).
     /// </summary>
-    public bool BiasCorrection { get; init; } = true;
+    public bool? BiasCorrection { get; init; }
+    /// <summary>Whether bias correction runs: <see cref="BiasCorrection"/>, or by default only without reconstruction.</summary>
+    public bool CorrectsBiases => BiasCorrection ?? Reconstruction is null;
     /// <summary>Block reconstruction, or null for plain rounding.</summary>
     public ReconstructionOptions? Reconstruction { get; init; }
     /// <summary>Seed of the reconstruction's batches and dropping.</summary>
