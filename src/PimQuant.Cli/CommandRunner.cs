@@ -75,6 +75,7 @@ public static class CommandRunner
         GraphException g => g.Message,
         CheckpointException c => c.Message,
         PimQuant.Hardware.Spec.HardwareSpecException h => h.Message,
+        PimQuant.Accelerator.SimulationException s => s.Message,
         UnauthorizedAccessException a => a.Message,
         DirectoryNotFoundException d => d.Message,
         FileNotFoundException f => f.Message,

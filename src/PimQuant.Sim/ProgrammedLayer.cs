@@ -229,6 +229,68 @@ public sealed class ProgrammedLayer
         return magnitude.ToEvents(this);
     }
 
+    /// <summary>The events of a run that streams all T digits of every pixel to every OU row group, from the
+    /// only data-dependent inputs of such a run: per row group g, the rows driven with a non-zero digit summed
+    /// over pixels and digits (<paramref name="nonzeroRows"/>), and the (pixel, digit) pairs whose digit is zero
+    /// on every row of g (<paramref name="zeroDigits"/>). For a caller that computes a lossless layer by other
+    /// means (an integer product in libtorch) and counts as <see cref="Run"/> would.</summary>
+    public LayerEvents EventsOfAllDigits(long pixels, ReadOnlySpan<long> nonzeroRows, ReadOnlySpan<long> zeroDigits)
+    {
+        int groups = Geometry.RowGroupCount;
+        if (nonzeroRows.Length != groups || zeroDigits.Length != groups)
+            throw new ArgumentException($"expected {groups} values per row group");
+        var tally = new EventTally(groups);
+        for (int g = 0; g < groups; g++) tally.Record(g, 0, 0, nonzeroRows[g], zeroDigits[g]);
+        tally.AddStreamed(pixels * Config.Digits);
+        return tally.ToEvents(this);
+    }
+
+    /// <summary>The largest ideal partial sum p = Σ_(rows of a group) digit·G (in levels, no read noise, before
+    /// the ADC) that any read of these pixels produces, per array (row tile × column tile, row-major, the
+    /// order of <see cref="ProgramOptions.AdcSteps"/>): the statistic from which an ADC step is calibrated on
+    /// the programmed chip. Skipped OUs are not read. Codes as in <see cref="Run"/>.</summary>
+    public double[] PeakPartialSums(ReadOnlyMemory<byte> activations, int pixels, SimConfiguration? configuration = null)
+    {
+        configuration ??= SimConfiguration.Default;
+        configuration.Validate();
+        int k = Geometry.K, c = Geometry.PhysicalColumns, tiles = Geometry.ColumnTileCount, d = Config.DacBits;
+        if (activations.Length < (long)pixels * k) throw new ArgumentException($"expected {(long)pixels * k} activation codes", nameof(activations));
+        var conductance = new int[(long)k * c];
+        for (long cell = 0; cell < conductance.Length; cell++) conductance[cell] = Conductance(cell);
+        var peaks = new long[Geometry.RowTileCount * tiles];
+        var gate = new object();
+        Parallel.For(0, pixels, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
+            () => (Sums: new long[c], Peaks: new long[peaks.Length]),
+            (p, _, local) =>
+            {
+                var a = activations.Span.Slice(p * k, k);
+                for (int g = 0; g < Geometry.RowGroupCount; g++)
+                {
+                    int start = Geometry.GroupStart[g], rows = Geometry.GroupRows[g], rowTile = Geometry.GroupTile[g];
+                    for (int t = 0; t < Config.Digits; t++)
+                    {
+                        Array.Clear(local.Sums);
+                        for (int i = start; i < start + rows; i++)
+                        {
+                            int digit = a[i] >> (d * t) & Config.DigitMax;
+                            if (digit == 0) continue;
+                            var row = conductance.AsSpan(i * c, c);
+                            for (int pc = 0; pc < c; pc++) local.Sums[pc] += digit * row[pc];
+                        }
+                        for (int pc = 0; pc < c; pc++)
+                        {
+                            if (ColumnSign[(long)g * PaddedColumns + pc] == 0) continue;
+                            int array = rowTile * tiles + Geometry.OuColumnTile[Geometry.OuOfColumn[pc]];
+                            local.Peaks[array] = Math.Max(local.Peaks[array], local.Sums[pc]);
+                        }
+                    }
+                }
+                return local;
+            },
+            local => { lock (gate) for (int i = 0; i < peaks.Length; i++) peaks[i] = Math.Max(peaks[i], local.Peaks[i]); });
+        return peaks.Select(v => Math.ScaleB(v, -Config.ConductanceFractionBits)).ToArray();
+    }
+
     private static EventTally RunPath(SimulationPath path, RunContext run) => path switch
     {
         SimulationPath.Exact => ExactKernel.Run(run),

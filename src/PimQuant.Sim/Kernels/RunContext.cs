@@ -36,12 +36,18 @@ internal sealed class EventTally(int groups)
     /// not read, Σ over read digits of the wordlines driven non-zero, and how many read digits were zero on
     /// every row.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Record(int group, int streamed, int skipped, int nonzeroRows, int zeroDigits)
+    public void Record(int group, long streamed, long skipped, long nonzeroRows, long zeroDigits)
     {
         _streamed[group] += streamed;
         _skipped[group] += skipped;
         _nonzero[group] += nonzeroRows;
         _zero[group] += zeroDigits;
+    }
+
+    /// <summary>Books <paramref name="digits"/> more streamed digits on every row group.</summary>
+    public void AddStreamed(long digits)
+    {
+        for (int g = 0; g < _streamed.Length; g++) _streamed[g] += digits;
     }
 
     /// <summary>Removes <paramref name="slots"/> unread digits from every row group: after adding the tallies of

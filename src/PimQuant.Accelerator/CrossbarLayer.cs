@@ -1,0 +1,37 @@
+using PimQuant.Hardware.Mapping;
+using PimQuant.Quant.Config;
+using PimQuant.Sim;
+
+namespace PimQuant.Accelerator;
+
+/// <summary>One Conv or Gemm of the model on crossbars: its lowered shape, the programmed crossbars of
+/// each convolution group, and the events counted while it ran.</summary>
+public sealed class CrossbarLayer
+{
+    internal CrossbarLayer(QuantizableLayer layer, LayerShape shape, ProgrammedLayer[] groups)
+    {
+        Layer = layer;
+        Shape = shape;
+        Groups = groups;
+    }
+
+    /// <summary>The graph layer.</summary>
+    public QuantizableLayer Layer { get; }
+
+    /// <summary>The layer's name.</summary>
+    public string Name => Layer.Name;
+
+    /// <summary>Its lowered shape per image (the mapping's and cost model's input).</summary>
+    public LayerShape Shape { get; }
+
+    /// <summary>The programmed crossbars of each convolution group (each group's K × Cout/groups matrix on
+    /// crossbars of its own).</summary>
+    public IReadOnlyList<ProgrammedLayer> Groups { get; internal set; }
+
+    /// <summary>Events since the last <see cref="CrossbarModel.ResetEvents"/>; groups of one run count as
+    /// arrays read in parallel (their critical paths do not add), runs as one after another.</summary>
+    public LayerEvents Events { get; internal set; }
+
+    /// <summary>Whether every group simulates on the exact path (lossless).</summary>
+    public bool IsLossless => Groups.All(g => g.IsLossless);
+}

@@ -1,0 +1,147 @@
+using PimQuant.Engine.Execution;
+using PimQuant.Engine.Graph;
+using PimQuant.Engine.Passes;
+using PimQuant.Hardware.Mapping;
+using PimQuant.Hardware.Spec;
+using PimQuant.Quant.Formats;
+using PimQuant.Quant.Granularity;
+using PimQuant.Quant.Model;
+using PimQuant.Sim;
+using static TorchSharp.torch;
+
+namespace PimQuant.Accelerator;
+
+/// <summary>What the crossbar layers do when the executor reaches them.</summary>
+public enum CrossbarMode
+{
+    /// <summary>Simulate on the programmed crossbars.</summary>
+    Simulate,
+    /// <summary>Simulate, but first set each layer's calibrated ADC step from the partial sums of the inputs it
+    /// receives (from the layers before it, already calibrated and simulated).</summary>
+    CalibrateAdc,
+}
+
+/// <summary>
+/// A calibrated <see cref="QuantizedModel"/> programmed onto a hardware spec's crossbars: every quantized
+/// Conv and Gemm/MatMul becomes a kernel override that turns its input into integer codes (the model's
+/// activation quantizer), lowers them to im2col vectors, streams them through the simulator and scales the
+/// integer result back (weight scale × activation scale, plus the bias the integer model adds). Other
+/// nodes run as in the quantized model, so with a lossless configuration the outputs equal the ideal
+/// integer model's up to float rounding.
+/// </summary>
+public sealed class CrossbarModel
+{
+    private readonly Dictionary<string, CrossbarLayerKernel> _kernels = new(StringComparer.Ordinal);
+
+    private CrossbarModel(QuantizedModel model, HardwareSpec spec, CrossbarConfig config, SimulationOptions options)
+    {
+        Model = model; Spec = spec; Config = config; Options = options;
+    }
+
+    /// <summary>The quantized model whose quantizers give the integer codes.</summary>
+    public QuantizedModel Model { get; }
+
+    /// <summary>The hardware.</summary>
+    public HardwareSpec Spec { get; }
+
+    /// <summary>The crossbar every layer is programmed on.</summary>
+    public CrossbarConfig Config { get; }
+
+    /// <summary>How it runs.</summary>
+    public SimulationOptions Options { get; }
+
+    /// <summary>The crossbar layers, in graph order.</summary>
+    public IReadOnlyList<CrossbarLayer> Layers { get; private set; } = [];
+
+    /// <summary>What the layers do when run.</summary>
+    public CrossbarMode Mode { get; set; } = CrossbarMode.Simulate;
+
+    /// <summary>Images run since the last <see cref="ResetEvents"/> (counted at the first crossbar layer).</summary>
+    public long Images { get; internal set; }
+
+    /// <summary>
+    /// Programs every layer of <paramref name="model"/> (calibrated, static per-tensor integer activations,
+    /// symmetric integer weights with one scale per output channel or tensor) onto <paramref name="spec"/>'s
+    /// crossbars at the model's bit-widths, which must be the same for every layer.
+    /// </summary>
+    /// <exception cref="SimulationException">A layer the crossbars cannot hold, with the layer and the reason.</exception>
+    public static CrossbarModel Program(QuantizedModel model, HardwareSpec spec, SimulationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(spec);
+        options ??= new SimulationOptions();
+        if (options.AdcCalibrationPixels < 1) throw new ArgumentOutOfRangeException(nameof(options), "AdcCalibrationPixels must be at least 1");
+        var (weightBits, activationBits) = Widths(model);
+        CrossbarConfig config;
+        try { config = CrossbarConfig.Create(CrossbarTranslation.Settings(spec, weightBits, activationBits)); }
+        catch (ArgumentException e) { throw new SimulationException($"{spec.Name}: {e.Message}"); }
+        if (model.Graph.ValueShapes.Count == 0) ShapeInference.Run(model.Graph);
+
+        var result = new CrossbarModel(model, spec, config, options);
+        var layers = new List<CrossbarLayer>();
+        foreach (var layer in model.Layers)
+        {
+            var kernel = new CrossbarLayerKernel(result, layer, first: layers.Count == 0);
+            result._kernels[layer.Name] = kernel;
+            layers.Add(kernel.Crossbar);
+        }
+        result.Layers = layers;
+        return result;
+    }
+
+    /// <summary>The kernel override that puts the layers on crossbars.</summary>
+    public INodeKernel? Overrides(Node node) =>
+        _kernels.TryGetValue(node.Name, out var kernel) ? kernel : Model.Overrides(node);
+
+    /// <summary>An executor of the graph with the crossbar layers.</summary>
+    public GraphExecutor CreateExecutor() => new(Model.Graph, Overrides);
+
+    /// <summary>Calibrates the ADC steps on <paramref name="images"/> (normalised, NCHW) when the spec asks for
+    /// calibrated steps; each layer sees the outputs of the simulated layers before it.</summary>
+    public void CalibrateAdc(Tensor images)
+    {
+        if (Spec.Adc.Step != Hardware.Spec.AdcStepMode.Calibrated || Spec.Adc.IsIdeal) return;
+        var previous = Mode;
+        Mode = CrossbarMode.CalibrateAdc;
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            CreateExecutor().Forward(images);
+        }
+        finally { Mode = previous; }
+        ResetEvents();
+    }
+
+    /// <summary>Clears every layer's events and the image count.</summary>
+    public void ResetEvents()
+    {
+        foreach (var layer in Layers) layer.Events = default;
+        Images = 0;
+    }
+
+    private static (int Weight, int Activation) Widths(QuantizedModel model)
+    {
+        int? weightBits = null, activationBits = null;
+        foreach (var layer in model.Layers)
+        {
+            if (layer.Weight?.Spec.Format is not IntegerFormat { Signed: true } w)
+                throw new SimulationException($"layer {layer.Name}: the crossbars hold signed integer weights; configure the weight as a signed 'int' format");
+            if (layer.Activation?.Spec.Format is not IntegerFormat a)
+                throw new SimulationException($"layer {layer.Name}: the crossbars stream integer activations; configure the activation as an 'int' format");
+            if (layer.Activation.IsDynamic || layer.Activation.Spec.Granularity is not ScaleGranularity.PerTensor)
+                throw new SimulationException($"layer {layer.Name}: the simulator streams activations with one scale per tensor (dynamic groups come with ReDy)");
+            if (layer.Weight.Spec.Granularity is not (ScaleGranularity.PerTensor or ScaleGranularity.PerChannel))
+                throw new SimulationException($"layer {layer.Name}: weight scales per array or OU block need per-array digital scaling (comes with BWQ/CIMQ); use 'tensor' or 'channel'");
+            if (weightBits is { } wb && wb != w.Bits || activationBits is { } ab && ab != a.Bits)
+                throw new SimulationException($"layer {layer.Name}: {w.Bits}-bit weights and {a.Bits}-bit activations differ from the first layer's {weightBits}/{activationBits}; one crossbar configuration holds one width");
+            weightBits = w.Bits;
+            activationBits = a.Bits;
+        }
+        if (weightBits is null) throw new SimulationException("the model has no quantized Conv or Gemm layer to put on crossbars");
+        return (weightBits.Value, activationBits!.Value);
+    }
+}
+
+/// <summary>A layer or configuration the crossbar simulation cannot run, with the reason.</summary>
+public sealed class SimulationException(string message) : Exception(message);

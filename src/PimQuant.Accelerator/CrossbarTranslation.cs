@@ -1,0 +1,50 @@
+using PimQuant.Hardware.Spec;
+using PimQuant.Sim;
+using SpecEncoding = PimQuant.Hardware.Spec.WeightEncoding;
+using SpecStep = PimQuant.Hardware.Spec.AdcStepMode;
+using SpecVariation = PimQuant.Hardware.Spec.VariationKind;
+
+namespace PimQuant.Accelerator;
+
+/// <summary>Reads a hardware spec as the simulator's crossbar description: one vocabulary
+/// (crossbar-model.md), two records, so the fields map one to one.</summary>
+public static class CrossbarTranslation
+{
+    /// <summary>The simulator's settings for <paramref name="spec"/>'s default array geometry at the given
+    /// integer widths. A calibrated ADC step starts at full range until <see cref="CrossbarModel.CalibrateAdc"/>
+    /// sets it from data.</summary>
+    /// <exception cref="HardwareSpecException">The spec names a mapping the simulator cannot place.</exception>
+    public static CrossbarSettings Settings(HardwareSpec spec, int weightBits, int activationBits)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var geometry = spec.DefaultArray;
+        var ni = spec.NonIdealities;
+        return new CrossbarSettings
+        {
+            Rows = geometry.Rows, Cols = geometry.Cols, OuRows = geometry.OuRows, OuCols = geometry.OuCols,
+            CellBits = spec.Cell.Bits, DacBits = spec.Dac.Bits, AdcBits = spec.Adc.Bits,
+            AdcStep = spec.Adc.Step == SpecStep.Unit ? AdcStep.Unit : AdcStep.FullRange,
+            WeightEncoding = spec.Encoding.Weights == SpecEncoding.Offset ? Sim.WeightEncoding.Offset : Sim.WeightEncoding.Differential,
+            ColumnFlip = spec.Encoding.ColumnFlip,
+            WeightBits = weightBits, ActivationBits = activationBits,
+            ColumnLayout = spec.Mapping switch
+            {
+                MappingNames.Dense => ColumnLayout.WeightMajor,
+                MappingNames.PrecisionAware => ColumnLayout.SliceMajor,
+                _ => throw HardwareSpecException.Invalid(spec.Origin, "mapping", spec.Mapping,
+                    $"the simulator places '{MappingNames.Dense}' and '{MappingNames.PrecisionAware}' columns; '{spec.Mapping}' comes with its method"),
+            },
+            NonIdealities = new NonIdealities
+            {
+                Variation = ni.Variation.IsActive
+                    ? new ProgrammingVariation(ni.Variation.Kind == SpecVariation.Gaussian ? Sim.VariationKind.Gaussian : Sim.VariationKind.Lognormal,
+                        ni.Variation.Sigma, ni.Variation.SigmaPerLevel)
+                    : null,
+                OnOffRatio = ni.OnOffRatio ?? double.PositiveInfinity,
+                StuckAtZero = ni.Saf.Sa0,
+                StuckAtOne = ni.Saf.Sa1,
+                ReadNoise = ni.ReadNoise,
+            },
+        };
+    }
+}

@@ -1,0 +1,21 @@
+using PimQuant.Sim;
+
+namespace PimQuant.Accelerator;
+
+/// <summary>How a quantized model is put on crossbars and run; validated by <see cref="CrossbarModel.Program"/>.</summary>
+public sealed record SimulationOptions
+{
+    /// <summary>Threads, vector width and memory budgets of the simulator (never its results).</summary>
+    public SimConfiguration Configuration { get; init; } = SimConfiguration.Default;
+
+    /// <summary>Force one simulation path on every layer (it must apply), or null to let each layer take its
+    /// fastest exact-equivalent path. Benchmarks force the bit-serial paths to time them.</summary>
+    public SimulationPath? Path { get; init; }
+
+    /// <summary>Which input digits each OU row group streams (ReDy's dynamic precision); null streams all.</summary>
+    public IInputDigitPolicy? DigitPolicy { get; init; }
+
+    /// <summary>Pixels (im2col vectors) per layer, spread evenly over the calibration batch, whose partial sums
+    /// set a calibrated ADC step.</summary>
+    public int AdcCalibrationPixels { get; init; } = 1024;
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using PimQuant.Accelerator;
+using PimQuant.Cli.Terminal;
+using PimQuant.Data;
+using PimQuant.Engine.Execution;
+using PimQuant.Engine.Graph;
+using PimQuant.Hardware.Spec;
+using PimQuant.Quant.Config;
+using PimQuant.Quant.Model;
+using PimQuant.Training;
+using static TorchSharp.torch;
+
+namespace PimQuant.Cli.Commands;
+
+/// <summary>One simulated run on a spec: the programmed crossbars, the accuracy and the cost.</summary>
+internal sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Simulated, SimulationCost Cost, double ProgramSeconds);
+
+/// <summary>
+/// A model quantized once for crossbar runs: its test images, FP32 and ideal integer accuracy, the
+/// calibration images, and the quantized model that any number of specs are then programmed from (the
+/// demo runs two). Tensors belong to the caller's dispose scope.
+/// </summary>
+internal sealed class SimulationSession : IDisposable
+{
+    private SimulationSession(ModelGraph graph, QuantizedModel model, string datasetName, ImageDataset test, Normalization normalization,
+        Tensor calibration, EvaluationResult fp32, EvaluationResult ideal, int batchSize)
+    {
+        Graph = graph; Model = model; DatasetName = datasetName; Test = test; Normalization = normalization;
+        Calibration = calibration; Fp32 = fp32; Ideal = ideal; BatchSize = batchSize;
+    }
+
+    public ModelGraph Graph { get; }
+    public QuantizedModel Model { get; }
+    public string DatasetName { get; }
+    public ImageDataset Test { get; }
+    public Normalization Normalization { get; }
+    public Tensor Calibration { get; }
+    public EvaluationResult Fp32 { get; }
+    public EvaluationResult Ideal { get; }
+    public int BatchSize { get; }
+
+    /// <summary>Loads the model and the test split (its first <paramref name="images"/>), evaluates FP32,
+    /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model.</summary>
+    public static SimulationSession Open(string path, string? dataset, DirectoryInfo? dataDir, int? images, QuantConfig config,
+        int calibrationImages, long seed, int batchSize, Output output, CancellationToken cancel)
+    {
+        var graph = ModelFiles.Load(path);
+        try
+        {
+            var (normalization, _) = ModelFiles.ResolvePreprocessing(graph, null, null);
+            string name = dataset ?? graph.Metadata.GetValueOrDefault(ModelFiles.DatasetKey) ?? "fashion-mnist";
+            var test = Workspace.LoadDataset(name, "test", dataDir);
+            EvalCommand.CheckCompatible(path, graph, test);
+            if (images is { } n) test = test.Slice(0, Math.Min(n, test.Count));
+            var fp32 = EvalCommand.Run(output, new GraphExecutor(graph), test, normalization, batchSize, cancel);
+            output.Log($"FP32 accuracy {fp32.Accuracy:P2} on {test.Count} test images");
+            var calibration = SimulationPipeline.CalibrationImages(name, dataDir, calibrationImages, seed, normalization, output);
+            var model = SimulationPipeline.Quantize(graph, config, calibration, seed, output, cancel);
+            var ideal = EvalCommand.Run(output, model.CreateExecutor(), test, normalization, batchSize, cancel);
+            output.Log($"ideal integer accuracy {ideal.Accuracy:P2}");
+            return new SimulationSession(graph, model, name, test, normalization, calibration, fp32, ideal, batchSize);
+        }
+        catch
+        {
+            graph.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Programs <paramref name="spec"/>'s crossbars, calibrates their ADCs, simulates the test images and prices the events.</summary>
+    public CrossbarRun Run(HardwareSpec spec, SimulationOptions options, Output output, CancellationToken cancel)
+    {
+        var watch = Stopwatch.StartNew();
+        CrossbarModel crossbars;
+        try { crossbars = SimulationPipeline.Program(Model, spec, options, Calibration, output); }
+        catch (SimulationException e) { throw new UserError(e.Message); }
+        double programSeconds = watch.Elapsed.TotalSeconds;
+        output.Log($"{spec.Name}: programmed {crossbars.Layers.Count} layers in {programSeconds:F1} s; paths: " +
+            string.Join(", ", crossbars.Layers.GroupBy(l => options.Path ?? l.Groups[0].DefaultPath).Select(g => $"{g.Key} ×{g.Count()}")));
+        var simulated = EvalCommand.Run(output, crossbars.CreateExecutor(), Test, Normalization, BatchSize, cancel);
+        output.Log($"{spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s)");
+        return new CrossbarRun(crossbars, simulated, CrossbarCost.Evaluate(crossbars), programSeconds);
+    }
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        Graph.Dispose();
+    }
+}
