@@ -3,8 +3,10 @@
 # CPU (Debian's python3-torch): same model, batch, augmentation, optimizer and threads.
 # Prints both images/s and their ratio (target: pimq / PyTorch >= 0.9).
 # Usage: bench/train-vs-pytorch.sh [THREADS] [IMAGES]
+# PIMQ=path/to/pimq.dll runs that build (dotnet PIMQ) instead of ./pimq, which rebuilds artifacts/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -n "${PIMQ:-}" ]]; then pimq=(dotnet "$PIMQ"); else pimq=("$root/pimq"); fi
 threads="${1:-$(nproc)}"
 images="${2:-60000}"
 # Debian's interpreter, where python3-torch installs (a pyenv python3 earlier on PATH would miss it).
@@ -17,7 +19,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 py=$("$python" "$root/bench/train_resnet20_pytorch.py" --threads "$threads" --images "$images")
 # pimq reports the training images/s of each epoch apart from the evaluation that follows it.
-pq=$("$root/pimq" train --model resnet20 --dataset fashion-mnist --epochs 1 --threads "$threads" \
+pq=$("${pimq[@]}" train --model resnet20 --dataset fashion-mnist --epochs 1 --threads "$threads" \
       --output "$work/r.onnx" --json)
 "$python" - "$py" "$pq" "$threads" <<'PY'
 import json, sys, platform, os
