@@ -34,8 +34,6 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     private readonly Tensor? _integerWeight;
     /// <summary>Every sum of the lossless product stays below 2^24, so float32 computes it exactly.</summary>
     private readonly bool _exactInFloat32;
-    /// <summary>Per convolution group: K × row groups, 1 where row k belongs to the OU row group.</summary>
-    private readonly Tensor[] _rowGroupMembers;
 
     public CrossbarLayerKernel(CrossbarModel model, QuantizedLayer layer, bool first)
     {
@@ -83,13 +81,6 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         _exactInFloat32 = largestColumn * largestInput < 1 << 24;
         var lowered = tensor(integers.Codes.Select(c => (double)c).ToArray(), [_k, _columns]);
         _integerWeight = integers.Lowering.FromLowered(lowered).detach();
-        _rowGroupMembers = Crossbar.Groups.Select(g =>
-        {
-            var members = new float[_k * g.Geometry.RowGroupCount];
-            for (int r = 0; r < g.Geometry.RowGroupCount; r++)
-                for (int k = g.Geometry.GroupStart[r]; k < g.Geometry.GroupStart[r] + g.Geometry.GroupRows[r]; k++) members[k * g.Geometry.RowGroupCount + r] = 1;
-            return tensor(members, [_k, g.Geometry.RowGroupCount]).detach();
-        }).ToArray();
     }
 
     public CrossbarLayer Crossbar { get; }
@@ -163,7 +154,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// A lossless layer equals the integer product exactly (crossbar-model.md §5; the simulator's own exact
     /// path proves it, tests/…/Accelerator), so libtorch computes it: the layer's own operator on the integer
     /// values, in float32 when every sum stays below 2^24 (then exact in any order), else float64. The events
-    /// are those of streaming every digit, with the zero-digit statistics counted from the driven vectors.
+    /// are those of streaming every digit, counted from the driven vectors as the simulator would.
     /// </summary>
     private Tensor LosslessProduct(Node node, IReadOnlyList<Tensor?> inputs, Tensor values, Tensor vectors, long batch, long positions)
     {
@@ -173,26 +164,15 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         product = node.OpType == "Conv" ? product.reshape(batch, _columns, positions).permute(0, 2, 1) : product.reshape(batch, 1, _columns);
 
         var events = default(LayerEvents);
-        long pixels = batch * positions;
+        long critical = 0;
+        int pixels = checked((int)(batch * positions));
         for (int g = 0; g < Crossbar.Groups.Count; g++)
         {
-            var layer = Crossbar.Groups[g];
-            var driven = vectors.select(1, g).reshape(pixels, _k);
-            int rowGroups = layer.Geometry.RowGroupCount;
-            var nonzero = new long[rowGroups];
-            var zeroDigits = new long[rowGroups];
-            for (int t = 0; t < _model.Config.Digits; t++)
-            {
-                var digitSet = driven.bitwise_right_shift(_model.Config.DacBits * t).bitwise_and(_model.Config.DigitMax).ne(0).to_type(ScalarType.Float32);
-                var counts = digitSet.matmul(_rowGroupMembers[g]); // (pixels, row groups): rows driven non-zero
-                var perGroup = counts.sum(dim: 0).to_type(ScalarType.Int64).data<long>().ToArray();
-                var empty = counts.eq(0).sum(dim: 0).to_type(ScalarType.Int64).data<long>().ToArray();
-                for (int r = 0; r < rowGroups; r++) { nonzero[r] += perGroup[r]; zeroDigits[r] += empty[r]; }
-            }
-            var run = layer.EventsOfAllDigits(pixels, nonzero, zeroDigits);
-            events += g == 0 ? run : run with { CriticalPathReads = 0 };
+            var run = Crossbar.Groups[g].CountEventsOfAllDigits(vectors.select(1, g).contiguous().data<byte>().ToArray(), pixels, _model.Options.Configuration);
+            critical = Math.Max(critical, run.CriticalPathReads);
+            events += run;
         }
-        Crossbar.Events += events;
+        Crossbar.Events += events with { CriticalPathReads = critical };
         return product;
     }
 

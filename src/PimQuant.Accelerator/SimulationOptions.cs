@@ -17,5 +17,5 @@ public sealed record SimulationOptions
 
     /// <summary>Pixels (im2col vectors) per layer, spread evenly over the calibration batch, whose partial sums
     /// set a calibrated ADC step.</summary>
-    public int AdcCalibrationPixels { get; init; } = 1024;
+    public int AdcCalibrationPixels { get; init; } = 256;
 }

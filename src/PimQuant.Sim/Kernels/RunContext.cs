@@ -44,12 +44,6 @@ internal sealed class EventTally(int groups)
         _zero[group] += zeroDigits;
     }
 
-    /// <summary>Books <paramref name="digits"/> more streamed digits on every row group.</summary>
-    public void AddStreamed(long digits)
-    {
-        for (int g = 0; g < _streamed.Length; g++) _streamed[g] += digits;
-    }
-
     /// <summary>Removes <paramref name="slots"/> unread digits from every row group: after adding the tallies of
     /// two runs over the same pixels with complementary digit sets, each unread digit was counted twice.</summary>
     public void RemoveSkipped(long slots)
