@@ -40,6 +40,15 @@ public static class OnnxImporter
         "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>The inputs ONNX does not let a node omit, by operator (the others take one: "input").</summary>
+    private static readonly FrozenDictionary<string, string[]> RequiredInputs = new Dictionary<string, string[]>
+    {
+        ["Conv"] = ["X", "W"], ["Gemm"] = ["A", "B"], ["MatMul"] = ["A", "B"],
+        ["BatchNormalization"] = ["X", "scale", "B", "input_mean", "input_var"],
+        ["Add"] = ["A", "B"], ["Sub"] = ["A", "B"], ["Mul"] = ["A", "B"], ["Div"] = ["A", "B"],
+        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"],
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
     /// <summary>Imports the model in file <paramref name="path"/>; messages start with that path.</summary>
     /// <exception cref="OnnxException">The file cannot be read or holds no model PimQuant can run.</exception>
     public static ModelGraph ImportFile(string path)
@@ -223,9 +232,16 @@ public static class OnnxImporter
             return nodes;
         }
 
-        /// <summary>Rejects attribute values whose meaning the engine's kernels do not implement.</summary>
+        /// <summary>
+        /// Rejects nodes without the inputs ONNX requires (the kernels index them unchecked) and
+        /// attribute values whose meaning the engine's kernels do not implement.
+        /// </summary>
         private void CheckSemantics(Node node, string label)
         {
+            string[] required = RequiredInputs.GetValueOrDefault(node.OpType, ["input"]);
+            for (int k = 0; k < required.Length; k++)
+                if (node.InputAt(k) is null)
+                    throw Fail($"node {label} ({node.OpType}) has no input {k} ({required[k]}); it needs {string.Join(", ", required)}");
             switch (node.OpType)
             {
                 case "Shape" when node.GetInt("start", 0) != 0 || node.Attributes.ContainsKey("end"):
