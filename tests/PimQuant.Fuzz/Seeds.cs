@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Text;
 using PimQuant.Engine.Graph;
 using PimQuant.Onnx;
 
@@ -8,6 +9,8 @@ namespace PimQuant.Fuzz;
 /// <summary>Small valid inputs for each reader, written once to start a corpus.</summary>
 public static class Seeds
 {
+    /// <summary>Writes the seeds of <paramref name="target"/> into <paramref name="dir"/>.</summary>
+    /// <exception cref="ArgumentException">The target is unknown or its seeds cannot be found.</exception>
     public static void Write(string target, string dir)
     {
         Directory.CreateDirectory(dir);
@@ -22,6 +25,7 @@ public static class Seeds
         "idx-labels" => [("labels", Idx(0x801, [5], 5)), ("labels.gz", Gzip(Idx(0x801, [5], 5)))],
         "cifar10" => [("two-records.bin", Enumerable.Range(0, 2 * 3073).Select(i => (byte)(i % 3073 == 0 ? i / 3073 : i * 13)).ToArray())],
         "hardware-yaml" => PresetYaml(),
+        "quant-config" => QuantConfigYaml(),
         _ => throw new ArgumentException($"no seeds for target '{target}'"),
     };
 
@@ -38,13 +42,47 @@ public static class Seeds
         }
     }
 
-    /// <summary>Conv → BN → ReLU → MaxPool → Flatten → Gemm on 1×6×6 inputs: every common record type of an ONNX CNN.</summary>
-    private static byte[] TinyCnn(int opset)
+    /// <summary>
+    /// The shipped example configs (configs/*.yaml of the repository the fuzzer was built in) and
+    /// one config that sets every field the examples leave out, so mutations start from each branch.
+    /// </summary>
+    private static IEnumerable<(string, byte[])> QuantConfigYaml()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "PimQuant.slnx"))) root = root.Parent;
+        if (root is null) throw new ArgumentException($"the fuzzer in {AppContext.BaseDirectory} is not inside the PimQuant repository, whose configs/ hold the seeds");
+        foreach (var file in Directory.GetFiles(Path.Combine(root.FullName, "configs"), "*.yaml").Order(StringComparer.Ordinal))
+            yield return (Path.GetFileName(file), File.ReadAllBytes(file));
+        yield return ("every-field.yaml", Encoding.UTF8.GetBytes(EveryField));
+    }
+
+    private const string EveryField = """
+        version: 1
+        default:
+          weight: {format: float, exponent_bits: 3, mantissa_bits: 2, bias: 4, signed: true, granularity: channel, observer: {kind: moving_average, momentum: 0.1}, scale: float, rounding: stochastic, learn: none}
+          activation: {format: apot, bits: 6, terms: 3, signed: false, affine: false, granularity: tensor, observer: {kind: mse, candidates: 20}, scale: {restriction: power_of_two, rounding: nearest}, learn: pact}
+        op_types:
+          Conv: {skip: false, activation: none}
+          MatMul: {weight: {affine: true, rounding: learned}}
+          Gemm:
+            weight: {format: pot, bits: 3, granularity: {kind: array, rows: 4, cols: 2}, scale: power_of_two}
+            activation: {format: int, bits: 4, affine: false, observer: minmax, learn: none, granularity: {kind: dynamic, group_size: 6}}
+        layers:
+          conv1: {weight: {format: int, bits: 2, narrow_range: false, affine: true, observer: percentile, granularity: {kind: ou, rows: 3, cols: 2}}}
+        """;
+
+    /// <summary>Conv → BN → ReLU → MaxPool → Flatten → Gemm on 1×6×6 inputs (quantizable layers conv1 and gemm1): every common record type of an ONNX CNN.</summary>
+    public static ModelGraph TinyCnnGraph(int opset)
     {
         var b = new GraphBuilder("tiny", 1, 6, 6, seed: 1, opset);
         string x = b.Relu(b.BatchNorm(b.Conv(b.Input, 1, 2, 3, padding: 1), 2));
         x = b.Flatten(b.MaxPool(x, 2, 2));
-        using var graph = b.Finish(b.Linear(x, 18, 3));
+        return b.Finish(b.Linear(x, 18, 3));
+    }
+
+    private static byte[] TinyCnn(int opset)
+    {
+        using var graph = TinyCnnGraph(opset);
         return OnnxExporter.Export(graph, new Dictionary<string, string> { ["pimquant.mean"] = "0.5", ["pimquant.std"] = "0.25" });
     }
 

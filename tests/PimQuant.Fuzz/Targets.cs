@@ -3,6 +3,7 @@ using System.Text;
 using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Spec;
 using PimQuant.Onnx;
+using PimQuant.Quant.Config;
 
 namespace PimQuant.Fuzz;
 
@@ -12,8 +13,10 @@ namespace PimQuant.Fuzz;
 /// </summary>
 public sealed record FuzzTarget(string Name, Action<byte[]> Read, Func<Exception, bool> IsExpectedRejection);
 
+/// <summary>The readers under fuzzing, by name.</summary>
 public static class Targets
 {
+    /// <summary>Every target, in the order run.sh fuzzes them.</summary>
     public static IReadOnlyList<FuzzTarget> All { get; } =
     [
         new("onnx", bytes =>
@@ -24,5 +27,12 @@ public static class Targets
         new("idx-labels", bytes => IdxReader.ReadLabels(new MemoryStream(bytes), "fuzz-labels"), e => e is DataException),
         new("cifar10", bytes => Cifar10Reader.Read(new MemoryStream(bytes), "fuzz.bin", "cifar10"), e => e is DataException),
         new("hardware-yaml", bytes => HardwareSpecLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml"), e => e is HardwareSpecException),
+        // pimq quantize and finetune load a config and then resolve it against the model; both
+        // steps report a user's mistake as QuantConfigException, so both are fuzzed.
+        new("quant-config", bytes => QuantConfigLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml").Resolve(QuantModel.Value),
+            e => e is QuantConfigException),
     ];
+
+    /// <summary>The model configs are resolved against; built on first use, after the engine is set up.</summary>
+    private static readonly Lazy<ModelGraph> QuantModel = new(() => Seeds.TinyCnnGraph(17));
 }

@@ -3,6 +3,7 @@ using System.Text;
 using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Spec;
 using PimQuant.Onnx;
+using PimQuant.Quant.Config;
 
 namespace PimQuant.Tests.Reliability;
 
@@ -20,7 +21,20 @@ public class FuzzRegressionTests
         ["idx-labels"] = (bytes => IdxReader.ReadLabels(new MemoryStream(bytes), "fuzz-labels"), e => e is DataException),
         ["cifar10"] = (bytes => Cifar10Reader.Read(new MemoryStream(bytes), "fuzz.bin", "cifar10"), e => e is DataException),
         ["hardware-yaml"] = (bytes => HardwareSpecLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml"), e => e is HardwareSpecException),
+        ["quant-config"] = (bytes => QuantConfigLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml").Resolve(QuantModel.Value), e => e is QuantConfigException),
     };
+
+    /// <summary>
+    /// The fuzzer's model (tests/PimQuant.Fuzz, Seeds.TinyCnnGraph): its layer names conv1 and gemm1
+    /// decide which resolution paths a kept config reaches, so the replay uses the same graph.
+    /// </summary>
+    private static readonly Lazy<ModelGraph> QuantModel = new(() =>
+    {
+        var b = new GraphBuilder("tiny", 1, 6, 6, seed: 1, opset: 17);
+        string x = b.Relu(b.BatchNorm(b.Conv(b.Input, 1, 2, 3, padding: 1), 2));
+        x = b.Flatten(b.MaxPool(x, 2, 2));
+        return b.Finish(b.Linear(x, 18, 3));
+    });
 
     public static TheoryData<string, string> Inputs()
     {
@@ -30,7 +44,8 @@ public class FuzzRegressionTests
             {
                 string dir = Path.Combine(TestPaths.Root, "tests", "fuzz", kind, target);
                 if (!Directory.Exists(dir)) continue;
-                foreach (var file in Directory.GetFiles(dir).Where(f => !f.EndsWith(".txt", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+                // "current" is the running fuzzer's scratch input (run.sh renames it crash-* if it kills the process).
+                foreach (var file in Directory.GetFiles(dir).Where(f => !f.EndsWith(".txt", StringComparison.Ordinal) && Path.GetFileName(f) != "current").Order(StringComparer.Ordinal))
                     data.Add(target, Path.GetRelativePath(TestPaths.Root, file));
             }
         return data;
