@@ -32,7 +32,7 @@ public static class DemoCommand
             using var scope = NewDisposeScope();
             using var session = SimulationSession.Open(path, "fashion-mnist", null, parse.GetValue(images), SimulationPipeline.Config(8, 8),
                 PimQuant.Quant.Ptq.CalibrationSplit.DefaultCount, 0, 256, output, cancel);
-            var summary = ModelSummary.Of(session.Graph);
+            var summary = session.Summary;
             var options = new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = parse.GetValue(threads) } };
             var runs = Presets.Select(p => (Name: p, Run: session.Run(PresetCatalog.Load(p), options, output, cancel))).ToList();
 

