@@ -112,7 +112,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
 
         // (N, L, Cout) integer results Σ_k W[k, n]·(a_k − z), exact in float64.
         var product = _model.Options.Path is null && _model.Options.DigitPolicy is null && Crossbar.IsLossless
-            ? LosslessProduct(node, inputs, integers.Codes - zero, vectors, batch, positions)
+            ? LosslessProduct(node, integers.Codes - zero, vectors, batch, positions)
             : SimulatedProduct(vectors, zero, batch, positions, imagesBefore * positions);
         var scale = tensor(_weightScale.Select(s => s * inputScale).ToArray(), ScalarType.Float64);
         var result = (product * scale + tensor(Bias(inputs.Count > 2 ? inputs[2] : null), ScalarType.Float64)).to_type(ScalarType.Float32);
@@ -156,7 +156,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// values, in float32 when every sum stays below 2^24 (then exact in any order), else float64. The events
     /// are those of streaming every digit, counted from the driven vectors as the simulator would.
     /// </summary>
-    private Tensor LosslessProduct(Node node, IReadOnlyList<Tensor?> inputs, Tensor values, Tensor vectors, long batch, long positions)
+    private Tensor LosslessProduct(Node node, Tensor values, Tensor vectors, long batch, long positions)
     {
         var type = _exactInFloat32 ? ScalarType.Float32 : ScalarType.Float64;
         var args = new[] { values.to_type(type), _integerWeight!.to_type(type) };
