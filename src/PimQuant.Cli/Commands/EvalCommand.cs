@@ -67,12 +67,13 @@ public static class EvalCommand
     /// <summary>
     /// An executor for FP32 inference: folds <paramref name="graph"/>'s batch norms into its convolutions (in
     /// place; the same function to float rounding, one operator fewer per layer) and runs convolutions
-    /// channels-last, which spares libtorch's oneDNN kernels a layout reorder per call.
+    /// channels-last, which spares libtorch's oneDNN kernels a layout reorder per call; elementwise nodes
+    /// write into dying values.
     /// </summary>
     public static GraphExecutor InferenceExecutor(ModelGraph graph)
     {
         BatchNormFolding.Run(graph);
-        return new GraphExecutor(graph) { ChannelsLast = true };
+        return new GraphExecutor(graph) { ChannelsLast = true, OverwriteDyingValues = true };
     }
 
     /// <summary>Checks the model's input against the dataset's images, so a mismatch is named instead of failing inside a kernel.</summary>

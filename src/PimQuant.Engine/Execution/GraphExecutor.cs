@@ -9,8 +9,6 @@ namespace PimQuant.Engine.Execution;
 /// each node uses, where each input comes from, when each intermediate can be freed) is built
 /// once; build a new executor after changing the graph. Run inside a dispose scope: outputs
 /// belong to the caller's scope, intermediates are released as soon as no later node needs them.
-/// Without autograd (inside <c>no_grad</c>), an elementwise node whose first input dies with it writes
-/// its result into that input instead of allocating, where the plan proves nothing else sees it.
 /// </summary>
 public sealed class GraphExecutor
 {
@@ -117,6 +115,14 @@ public sealed class GraphExecutor
     /// </summary>
     public bool ChannelsLast { get; init; }
 
+    /// <summary>
+    /// Without autograd (inside <c>no_grad</c>), let an elementwise node whose first input dies with it write
+    /// its result into that input instead of allocating, where the plan proves nothing else sees it
+    /// (<see cref="PlanInPlace"/>). Off by default: with it on for every executor, a crossbar-simulation test
+    /// (CrossbarModelTests.A_3_bit_adc_costs_accuracy_that_5_bits_keep) lost accuracy, cause not yet found.
+    /// </summary>
+    public bool OverwriteDyingValues { get; init; }
+
     /// <summary>The graph this executor runs.</summary>
     public ModelGraph Graph => _graph;
 
@@ -157,7 +163,7 @@ public sealed class GraphExecutor
         for (int i = 0; i < _inputSlots.Length; i++) slots[_inputSlots[i]] = inputs[i];
         var context = new ExecutionContext(_graph, Training) { ChannelsLast = ChannelsLast };
         // Overwriting an input is safe only when autograd keeps nothing for backward and no caller sees intermediates.
-        bool mayOverwrite = observe is null && !is_grad_enabled();
+        bool mayOverwrite = OverwriteDyingValues && observe is null && !is_grad_enabled();
         var args = new List<Tensor?>(8);
         foreach (var step in _steps)
         {
