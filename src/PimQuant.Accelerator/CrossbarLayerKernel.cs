@@ -127,17 +127,13 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         int pixels = checked((int)(batch * positions));
         var output = new double[(long)pixels * _columns];
         var y = new double[(long)pixels * _columnsPerGroup];
-        var events = default(LayerEvents);
-        long critical = 0;
+        var events = new LayerEvents[Crossbar.Groups.Count];
         var options = new RunOptions { Path = _model.Options.Path, DigitPolicy = _model.Options.DigitPolicy, SignedActivations = _signed, FirstPixel = firstPixel };
         for (int g = 0; g < Crossbar.Groups.Count; g++)
         {
             var bytes = vectors.select(1, g).contiguous().data<byte>().ToArray();
-            LayerEvents run;
-            try { run = Crossbar.Groups[g].Run(bytes, y, pixels, _model.Options.Configuration, options); }
+            try { events[g] = Crossbar.Groups[g].Run(bytes, y, pixels, _model.Options.Configuration, options); }
             catch (ArgumentException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
-            critical = Math.Max(critical, run.CriticalPathReads);
-            events += run;
             for (int p = 0; p < pixels; p++)
                 for (int j = 0; j < _columnsPerGroup; j++)
                 {
@@ -145,8 +141,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
                     output[(long)p * _columns + n] = y[(long)p * _columnsPerGroup + j] - (double)zero * _columnSums[n];
                 }
         }
-        // Groups sit on arrays of their own, read in parallel: the layer's critical path is the longest group's.
-        Crossbar.Events += events with { CriticalPathReads = critical };
+        Book(events);
         return tensor(output, [batch, positions, _columns]);
     }
 
@@ -163,17 +158,18 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var product = StandardKernels.ByOpType[node.OpType].Run(node, args, new ExecutionContext(_model.Model.Graph, false)).to_type(ScalarType.Float64);
         product = node.OpType == "Conv" ? product.reshape(batch, _columns, positions).permute(0, 2, 1) : product.reshape(batch, 1, _columns);
 
-        var events = default(LayerEvents);
-        long critical = 0;
         int pixels = checked((int)(batch * positions));
-        for (int g = 0; g < Crossbar.Groups.Count; g++)
-        {
-            var run = Crossbar.Groups[g].CountEventsOfAllDigits(vectors.select(1, g).contiguous().data<byte>().ToArray(), pixels, _model.Options.Configuration);
-            critical = Math.Max(critical, run.CriticalPathReads);
-            events += run;
-        }
-        Crossbar.Events += events with { CriticalPathReads = critical };
+        Book(Crossbar.Groups.Select((layer, g) =>
+            layer.CountEventsOfAllDigits(vectors.select(1, g).contiguous().data<byte>().ToArray(), pixels, _model.Options.Configuration)).ToArray());
         return product;
+    }
+
+    /// <summary>Adds one run's events of every group. Groups sit on arrays of their own, read in parallel: the
+    /// run's critical path is the longest group's.</summary>
+    private void Book(LayerEvents[] groups)
+    {
+        var sum = groups.Aggregate(default(LayerEvents), (a, b) => a + b);
+        Crossbar.Events += sum with { CriticalPathReads = groups.Max(e => e.CriticalPathReads) };
     }
 
     /// <summary>The bias the integer model adds: quantized to the accumulator's scale where it applies.</summary>

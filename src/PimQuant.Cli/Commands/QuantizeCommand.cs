@@ -180,13 +180,17 @@ public static class QuantizeCommand
         }
 
         /// <summary>Folds batch norms into the convolutions, resolves the config and builds the quantizers.</summary>
-        public QuantizedModel Quantize(long seed)
-        {
-            BatchNormFolding.Run(Graph);
-            ShapeInference.Run(Graph);
-            try { return new QuantizedModel(Graph, Config.Resolve(Graph), seed); }
-            catch (QuantConfigException e) { throw new UserError(e.Message); }
-        }
+        public QuantizedModel Quantize(long seed) => Build(Graph, Config, seed);
+    }
+
+    /// <summary>Folds <paramref name="graph"/>'s batch norms into the convolutions, resolves <paramref name="config"/>
+    /// against it and builds the (uncalibrated) quantizers; a config that does not fit the graph is a user error.</summary>
+    internal static QuantizedModel Build(ModelGraph graph, QuantConfig config, long seed)
+    {
+        BatchNormFolding.Run(graph);
+        ShapeInference.Run(graph);
+        try { return new QuantizedModel(graph, config.Resolve(graph), seed); }
+        catch (QuantConfigException e) { throw new UserError(e.Message); }
     }
 
     /// <summary>The seeded choice of <paramref name="count"/> training images, normalised, as (N, C, H, W) in the caller's scope.</summary>

@@ -59,11 +59,7 @@ internal static class SimulationPipeline
     /// (plain rounding, no bias correction: the integer model the hardware runs).</summary>
     public static QuantizedModel Quantize(ModelGraph graph, QuantConfig config, Tensor calibration, long seed, Output output, CancellationToken cancel)
     {
-        BatchNormFolding.Run(graph);
-        ShapeInference.Run(graph);
-        QuantizedModel model;
-        try { model = new QuantizedModel(graph, config.Resolve(graph), seed); }
-        catch (QuantConfigException e) { throw new UserError(e.Message); }
+        var model = QuantizeCommand.Build(graph, config, seed);
         QuantizeCommand.RunWithProgress(output, "calibrating", progress =>
             PostTrainingQuantization.Run(model, calibration, new PtqOptions { BiasCorrection = false, Seed = seed }, progress, cancel));
         return model;
