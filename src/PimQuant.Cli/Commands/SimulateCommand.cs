@@ -47,21 +47,34 @@ public static class SimulateCommand
         dataset.AcceptOnlyFromAmong(Workspace.KnownDatasets);
         var data = CommonOptions.Data();
         var batch = CommonOptions.BatchSize(256);
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Save the progress over the test images to FILE (atomically) every --checkpoint-every batches" };
+        var checkpointEvery = new Option<int>("--checkpoint-every")
+        {
+            Description = "Test batches between checkpoints",
+            DefaultValueFactory = _ => 1,
+            Validators = { r => { if (r.GetValueOrDefault<int>() < 1) r.AddError("--checkpoint-every must be at least 1"); } },
+        };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the --checkpoint file if it exists" };
+        var report = new Option<string>("--output", "-o") { Description = "Also write the JSON result to FILE (atomically)" };
 
         var command = new Command("simulate", "Accuracy (FP32, ideal integer model, simulated crossbars) and cost (energy, latency, area) of a model on a crossbar accelerator")
         {
-            modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, images, calibrationImages, path, dataset, data, batch, seed, threads, json,
+            modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, images, calibrationImages, path, dataset, data, batch,
+            checkpoint, checkpointEvery, resume, report, seed, threads, json,
         };
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
             if (parse.GetValue(config) is not null && (parse.GetValue(wbits) is not null || parse.GetValue(abits) is not null))
                 throw new UserError("--config sets the bit-widths: give either --config or --wbits/--abits", ExitCodes.Usage);
+            if (parse.GetValue(resume) && parse.GetValue(checkpoint) is null)
+                throw new UserError("--resume continues from a checkpoint: give --checkpoint FILE", ExitCodes.Usage);
             var overrides = new SpecOverrides(parse.GetValue(adcBits), parse.GetValue(variation), parse.GetValue(onOff), parse.GetValue(sa0), parse.GetValue(sa1),
                 parse.GetValue(readNoise), parse.GetResult(seed) is { Implicit: false } ? parse.GetValue(seed) : null);
             var spec = overrides.Apply(HardwareSpecLoader.Load(parse.GetValue(hw)!));
             var request = new SimulationRequest(parse.GetValue(modelPath)!, spec, parse.GetValue(wbits), parse.GetValue(abits), parse.GetValue(config),
                 parse.GetValue(dataset), parse.GetValue(data), parse.GetValue(images), parse.GetValue(calibrationImages), parse.GetValue(seed),
-                parse.GetValue(batch), parse.GetValue(threads), ParsePath(parse.GetValue(path)!));
+                parse.GetValue(batch), parse.GetValue(threads), ParsePath(parse.GetValue(path)!),
+                parse.GetValue(checkpoint), parse.GetValue(resume), parse.GetValue(checkpointEvery));
             var result = Simulate(request, output, cancel);
 
             var table = new Table().Title($"{Path.GetFileName(request.Model)} on {spec.Name}, {result.Images:N0} {result.Dataset} test images")
@@ -70,19 +83,24 @@ public static class SimulateCommand
             table.AddRow($"ideal integer W{result.WeightBits}A{result.ActivationBits}", $"{result.Ideal.Accuracy:P2}", $"{result.Ideal.ImagesPerSecond:F0}", "");
             table.AddRow(Markup.Escape($"{spec.Name} simulated"), $"{result.Simulated.Accuracy:P2}", $"{result.Simulated.ImagesPerSecond:F1}", Markup.Escape(SimulationPipeline.CostLine(result.Cost)));
             output.Err.Write(table);
-            output.Result(result.Json(request), $"FP32 {result.Fp32.Accuracy:P2}, ideal integer {result.Ideal.Accuracy:P2}, {spec.Name} simulated {result.Simulated.Accuracy:P2}; {SimulationPipeline.CostLine(result.Cost)}");
+            var resultJson = result.Json(request);
+            if (parse.GetValue(report) is { } file) AtomicFile.WriteAllText(file, resultJson.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+            output.Result(resultJson, $"FP32 {result.Fp32.Accuracy:P2}, ideal integer {result.Ideal.Accuracy:P2}, {spec.Name} simulated {result.Simulated.Accuracy:P2}; {SimulationPipeline.CostLine(result.Cost)}");
             return ExitCodes.Ok;
         }));
         return command;
     }
 
-    /// <summary>Everything one simulation needs.</summary>
+    /// <summary>Everything one simulation needs; with <paramref name="Checkpoint"/> its progress is saved there every
+    /// <paramref name="CheckpointEvery"/> batches and, with <paramref name="Resume"/>, continued from it.</summary>
     internal sealed record SimulationRequest(string Model, HardwareSpec Spec, int? WeightBits, int? ActivationBits, string? ConfigPath, string? Dataset,
-        DirectoryInfo? Data, int? Images, int CalibrationImages, long Seed, int BatchSize, int Threads, SimulationPath? Path);
+        DirectoryInfo? Data, int? Images, int CalibrationImages, long Seed, int BatchSize, int Threads, SimulationPath? Path,
+        string? Checkpoint = null, bool Resume = false, int CheckpointEvery = 1);
 
     /// <summary>The three accuracies, the cost and what produced them.</summary>
     internal sealed record SimulationResult(string Dataset, int Images, int WeightBits, int ActivationBits, PimQuant.Training.EvaluationResult Fp32,
-        PimQuant.Training.EvaluationResult Ideal, PimQuant.Training.EvaluationResult Simulated, SimulationCost Cost, IReadOnlyList<CrossbarLayer> Layers, double ProgramSeconds)
+        PimQuant.Training.EvaluationResult Ideal, PimQuant.Training.EvaluationResult Simulated, SimulationCost Cost, IReadOnlyList<CrossbarLayer> Layers,
+        IReadOnlyList<LayerEvents> Events, double ProgramSeconds, int ResumedFromImage)
     {
         public JsonObject Json(SimulationRequest request) => new()
         {
@@ -101,24 +119,28 @@ public static class SimulateCommand
             ["fp32_accuracy"] = Fp32.Accuracy,
             ["ideal_integer_accuracy"] = Ideal.Accuracy,
             ["simulated_accuracy"] = Simulated.Accuracy,
+            ["checkpoint"] = request.Checkpoint is { } c ? System.IO.Path.GetFullPath(c) : null,
+            ["resumed_from_image"] = ResumedFromImage,
             ["seconds"] = new JsonObject { ["fp32"] = Fp32.Seconds, ["ideal_integer"] = Ideal.Seconds, ["program"] = ProgramSeconds, ["simulated"] = Simulated.Seconds },
-            ["layers"] = new JsonArray(Layers.Select(l => (JsonNode)new JsonObject
+            ["layers"] = new JsonArray(Layers.Zip(Events, (l, events) => (JsonNode)new JsonObject
             {
                 ["name"] = l.Name,
                 ["lossless"] = l.IsLossless,
                 ["path"] = l.Groups[0].DefaultPath.ToString(),
                 ["adc_steps"] = new JsonArray(l.Groups.SelectMany(g => g.Steps).Distinct().Select(s => (JsonNode)s).ToArray()),
-                ["ou_reads"] = l.Events.OuReads,
-                ["zero_input_reads"] = l.Events.ZeroInputReads,
-                ["adc_conversions"] = l.Events.AdcConversions,
+                ["ou_reads"] = events.OuReads,
+                ["zero_input_reads"] = events.ZeroInputReads,
+                ["adc_conversions"] = events.AdcConversions,
             }).ToArray()),
             ["cost"] = SimulationPipeline.CostJson(Cost),
             ["cost_unavailable"] = Cost.Unavailable,
         };
     }
 
-    /// <summary>FP32, ideal integer and simulated accuracy on the same test images, and the simulated cost.</summary>
-    internal static SimulationResult Simulate(SimulationRequest request, Output output, CancellationToken cancel)
+    /// <summary>FP32, ideal integer and simulated accuracy on the same test images, and the simulated cost; with
+    /// <see cref="SimulationRequest.Checkpoint"/>, <paramref name="saved"/> is called after each checkpoint is saved
+    /// (tests stop a run there).</summary>
+    internal static SimulationResult Simulate(SimulationRequest request, Output output, CancellationToken cancel, Action<SimulationCheckpoint>? saved = null)
     {
         QuantConfig? config = null;
         if (request.ConfigPath is { } file)
@@ -126,13 +148,38 @@ public static class SimulateCommand
             try { config = QuantConfigLoader.LoadFile(file); }
             catch (QuantConfigException e) { throw new UserError(e.Message); }
         }
+        var checkpoint = CheckpointPolicy(request, output, saved);
         using var scope = NewDisposeScope();
         using var session = SimulationSession.Open(request.Model, request.Dataset, request.Data, request.Images,
             config ?? SimulationPipeline.Config(request.WeightBits ?? request.Spec.Defaults.WeightBits, request.ActivationBits ?? request.Spec.Defaults.ActivationBits),
             request.CalibrationImages, request.Seed, request.BatchSize, output, cancel);
-        var run = session.Run(request.Spec, new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = request.Path }, output, cancel);
+        var run = session.Run(request.Spec, new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = request.Path },
+            output, cancel, checkpoint);
         return new SimulationResult(session.DatasetName, session.Test.Count, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits,
-            session.Fp32, session.Ideal, run.Simulated, run.Cost, run.Crossbars.Layers, run.ProgramSeconds);
+            session.Fp32, session.Ideal, run.Simulated, run.Cost, run.Crossbars.Layers, run.Events, run.ProgramSeconds, run.ResumedFromImage);
+    }
+
+    /// <summary>
+    /// The checkpoint policy of <paramref name="request"/>: none without --checkpoint; with --resume and an
+    /// existing file, the checkpoint read and checked against this run's key before any work is done.
+    /// </summary>
+    private static SimulationCheckpointPolicy? CheckpointPolicy(SimulationRequest request, Output output, Action<SimulationCheckpoint>? saved)
+    {
+        if (request.Checkpoint is not { } path) return null;
+        // Read noise is drawn per read, keyed by the pixel's index since the crossbars were programmed
+        // (CrossbarModel.Images); a resumed process restarts that index at 0, so its draws would differ.
+        if (request.Spec.NonIdealities.ReadNoise > 0)
+            throw new UserError($"--checkpoint: a run with read noise ({request.Spec.Name}: read_noise {request.Spec.NonIdealities.ReadNoise}) cannot be resumed " +
+                "bit-identically yet (its draws are keyed by the image's index since programming, which a resumed run restarts at 0); run without --checkpoint or with --read-noise 0",
+                ExitCodes.Usage);
+        if (!File.Exists(request.Model)) throw new UserError($"{request.Model}: no such file");
+        var key = SimulationCheckpoint.RunKey(request);
+        SimulationCheckpoint? from = null;
+        if (request.Resume && File.Exists(path))
+            from = SimulationCheckpoint.Load(path, key);
+        else if (request.Resume)
+            output.Log($"no checkpoint at {path}; starting from the first image");
+        return new SimulationCheckpointPolicy(path, request.CheckpointEvery, key, from, saved);
     }
 
     private static SimulationPath? ParsePath(string name) => name switch

@@ -7,13 +7,17 @@ using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Config;
 using PimQuant.Quant.Model;
+using PimQuant.Sim;
 using PimQuant.Training;
+using Spectre.Console;
 using static TorchSharp.torch;
 
 namespace PimQuant.Cli.Commands;
 
-/// <summary>One simulated run on a spec: the programmed crossbars, the accuracy and the cost.</summary>
-internal sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Simulated, SimulationCost Cost, double ProgramSeconds);
+/// <summary>One simulated run on a spec: the programmed crossbars, the accuracy, the cost and the events it
+/// was priced from (per crossbar layer, over every test image, including those of a checkpoint resumed from).</summary>
+internal sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Simulated, SimulationCost Cost, double ProgramSeconds,
+    IReadOnlyList<LayerEvents> Events, int ResumedFromImage = 0);
 
 /// <summary>
 /// A model quantized once for crossbar runs: its test images, FP32 and ideal integer accuracy, the
@@ -70,8 +74,9 @@ internal sealed class SimulationSession : IDisposable
         }
     }
 
-    /// <summary>Programs <paramref name="spec"/>'s crossbars, calibrates their ADCs, simulates the test images and prices the events.</summary>
-    public CrossbarRun Run(HardwareSpec spec, SimulationOptions options, Output output, CancellationToken cancel)
+    /// <summary>Programs <paramref name="spec"/>'s crossbars, calibrates their ADCs, simulates the test images and prices the events;
+    /// with <paramref name="checkpoint"/>, saves the progress every few batches and continues from a loaded checkpoint.</summary>
+    public CrossbarRun Run(HardwareSpec spec, SimulationOptions options, Output output, CancellationToken cancel, SimulationCheckpointPolicy? checkpoint = null)
     {
         var watch = Stopwatch.StartNew();
         CrossbarModel crossbars;
@@ -80,9 +85,65 @@ internal sealed class SimulationSession : IDisposable
         double programSeconds = watch.Elapsed.TotalSeconds;
         output.Log($"{spec.Name}: programmed {crossbars.Layers.Count} layers in {programSeconds:F1} s; paths: " +
             string.Join(", ", crossbars.Layers.GroupBy(l => options.Path ?? l.Groups[0].DefaultPath).Select(g => $"{g.Key} ×{g.Count()}")));
+        if (checkpoint is not null) return RunCheckpointed(crossbars, programSeconds, checkpoint, output, cancel);
         var simulated = EvalCommand.Run(output, crossbars.CreateExecutor(), Test, Normalization, BatchSize, cancel);
         output.Log($"{spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s)");
-        return new CrossbarRun(crossbars, simulated, CrossbarCost.Evaluate(crossbars), programSeconds);
+        return new CrossbarRun(crossbars, simulated, CrossbarCost.Evaluate(crossbars), programSeconds, [.. crossbars.Layers.Select(l => l.Events)]);
+    }
+
+    /// <summary>
+    /// Simulates the test images <see cref="SimulationCheckpointPolicy.EveryBatches"/> batches at a time from where
+    /// <see cref="SimulationCheckpointPolicy.From"/> stopped, saving the images done, the correct count and every
+    /// layer's events after each step. The events of the images before add to those counted here, and the cost is
+    /// priced from the sum, so the result equals an uninterrupted run's: no draw depends on an image's position
+    /// in the run when there is no read noise (pimq simulate refuses a checkpoint with read noise).
+    /// </summary>
+    private CrossbarRun RunCheckpointed(CrossbarModel crossbars, double programSeconds, SimulationCheckpointPolicy policy, Output output, CancellationToken cancel)
+    {
+        var chip = SimulationCheckpoint.Fingerprint(Test, Calibration, Model, crossbars);
+        string[] names = [.. crossbars.Layers.Select(l => l.Name)];
+        var from = policy.From;
+        from?.CheckChip(policy.Path, chip, names, Test.Count);
+        int done = from?.ImagesDone ?? 0, correct = from?.Correct ?? 0;
+        LayerEvents[] before = from is null ? new LayerEvents[names.Length] : [.. from.Layers.Select(l => l.Events)];
+        double secondsBefore = from?.Seconds ?? 0;
+        if (from is not null)
+            output.Log($"{crossbars.Spec.Name}: resuming from {Path.GetFileName(policy.Path)}: {done:N0} of {Test.Count:N0} test images done, {correct:N0} correct");
+
+        var executor = crossbars.CreateExecutor();
+        var watch = Stopwatch.StartNew();
+        LayerEvents[] Totals() => [.. before.Zip(crossbars.Layers, (b, l) => b + l.Events)];
+        void Simulate(Action<int>? progress)
+        {
+            while (done < Test.Count)
+            {
+                cancel.ThrowIfCancellationRequested();
+                int start = done, count = (int)Math.Min(Test.Count - done, (long)BatchSize * policy.EveryBatches);
+                var part = Evaluator.Evaluate(executor, Test.Slice(start, count), Normalization, BatchSize, (d, _) => progress?.Invoke(start + d), cancel);
+                done += count;
+                correct += part.Correct;
+                var snapshot = new SimulationCheckpoint
+                {
+                    Run = policy.Run, Chip = chip, ImagesDone = done, ImagesTotal = Test.Count, Correct = correct,
+                    Seconds = secondsBefore + watch.Elapsed.TotalSeconds, Layers = [.. names.Zip(Totals())],
+                };
+                snapshot.Save(policy.Path);
+                policy.Saved?.Invoke(snapshot);
+            }
+        }
+        if (output.Interactive)
+            output.Err.Progress().Start(ctx =>
+            {
+                var task = ctx.AddTask("simulating", maxValue: Test.Count);
+                task.Value = done;
+                Simulate(d => task.Value = d);
+            });
+        else Simulate(null);
+
+        var simulated = new EvaluationResult(correct, done, secondsBefore + watch.Elapsed.TotalSeconds);
+        output.Log($"{crossbars.Spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s); progress in {policy.Path}");
+        var totals = Totals();
+        return new CrossbarRun(crossbars, simulated, SimulationPipeline.Cost(crossbars, totals, done), programSeconds, totals, from?.ImagesDone ?? 0);
     }
 
     public void Dispose()
