@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Mapping;
@@ -30,10 +33,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     private readonly bool _signed;
     private readonly int _k, _columnsPerGroup, _columns;
     private bool _adcCalibrated;
-    /// <summary>The integer weight in the layer's own layout, for the lossless product.</summary>
-    private readonly Tensor? _integerWeight;
-    /// <summary>Every sum of the lossless product stays below 2^24, so float32 computes it exactly.</summary>
-    private readonly bool _exactInFloat32;
+    /// <summary>The integer weight in the layer's own layout, for the lossless product: float32 when every sum
+    /// of the product stays below 2^24 (then exact in any order), else float64.</summary>
+    private readonly Tensor _integerWeight;
 
     public CrossbarLayerKernel(CrossbarModel model, QuantizedLayer layer, bool first)
     {
@@ -78,9 +80,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             for (int k = 0; k < _k; k++) sum += Math.Abs(integers.CodeAt(k, n));
             largestColumn = Math.Max(largestColumn, sum);
         }
-        _exactInFloat32 = largestColumn * largestInput < 1 << 24;
         var lowered = tensor(integers.Codes.Select(c => (double)c).ToArray(), [_k, _columns]);
-        _integerWeight = integers.Lowering.FromLowered(lowered).detach();
+        _integerWeight = integers.Lowering.FromLowered(lowered)
+            .to_type(largestColumn * largestInput < 1 << 24 ? ScalarType.Float32 : ScalarType.Float64).detach();
     }
 
     public CrossbarLayer Crossbar { get; }
@@ -91,77 +93,105 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var integers = _layer.Activation!.ToIntegers(x);
         double inputScale = integers.Scale.item<float>();
         int zero = integers.ZeroPoint is null ? 0 : integers.ZeroPoint.item<int>();
-        var codes = _signed ? IntegerActivations.TwosComplement(integers.Codes, integers.Format.Bits) : integers.Codes;
-        long batch = x.shape[0], positions = 1, outHeight = 1, outWidth = 1;
-        Tensor vectors; // (N, groups, L, K) bytes: what the wordlines are driven with
-        if (node.OpType == "Conv")
+        int bits = integers.Format.Bits, batch = checked((int)x.shape[0]);
+        var window = node.OpType == "Conv" ? Window(node, x.shape, inputs[1]!.shape) : null;
+        // What the wordlines are driven with: the codes, or their two's-complement patterns; zero padding is
+        // the real value 0, i.e. the zero point's pattern.
+        var driven = _signed ? IntegerActivations.TwosComplement(integers.Codes, bits) : integers.Codes;
+        var input = new LayerInput(driven, batch, _k, window, (byte)(zero & ((1 << bits) - 1)));
+        try
         {
-            var lowering = ConvLowering.Of(node, x.shape, inputs[1]!.shape);
-            (outHeight, outWidth) = lowering.OutputSize(x.shape[2], x.shape[3]);
-            positions = outHeight * outWidth;
-            // Zero padding is the real value 0, i.e. the code of the zero point.
-            var columns = lowering.Unfold((codes - zero).to_type(ScalarType.Float32)) + zero;
-            vectors = columns.permute(0, 1, 3, 2).to_type(ScalarType.Byte).contiguous();
+            if (_model.Mode == CrossbarMode.CalibrateAdc && !_adcCalibrated) CalibrateAdc(input);
+            // Read noise is keyed by the global pixel: the pixels of earlier batches come first.
+            long imagesBefore = _first ? _model.Images : _model.Images - batch;
+            if (_first) _model.Images += batch;
+
+            var scale = _weightScale.Select(s => s * inputScale).ToArray();
+            var bias = Bias(inputs.Count > 2 ? inputs[2] : null);
+            return _model.Options.Path is null && _model.Options.DigitPolicy is null && Crossbar.IsLossless
+                ? LosslessProduct(node, integers.Codes - zero, input, scale, bias)
+                : SimulatedProduct(input, zero, scale, bias, imagesBefore * input.Positions);
         }
-        else vectors = codes.reshape(batch, 1, 1, _k).to_type(ScalarType.Byte).contiguous();
-
-        if (_model.Mode == CrossbarMode.CalibrateAdc && !_adcCalibrated) CalibrateAdc(vectors);
-        // Read noise is keyed by the global pixel: the pixels of earlier batches come first.
-        long imagesBefore = _first ? _model.Images : _model.Images - batch;
-        if (_first) _model.Images += batch;
-
-        // (N, L, Cout) integer results Σ_k W[k, n]·(a_k − z), exact in float64.
-        var product = _model.Options.Path is null && _model.Options.DigitPolicy is null && Crossbar.IsLossless
-            ? LosslessProduct(node, integers.Codes - zero, vectors, batch, positions)
-            : SimulatedProduct(vectors, zero, batch, positions, imagesBefore * positions);
-        var scale = tensor(_weightScale.Select(s => s * inputScale).ToArray(), ScalarType.Float64);
-        var result = (product * scale + tensor(Bias(inputs.Count > 2 ? inputs[2] : null), ScalarType.Float64)).to_type(ScalarType.Float32);
-        return node.OpType == "Conv"
-            ? result.permute(0, 2, 1).reshape(batch, _columns, outHeight, outWidth).contiguous()
-            : result.reshape(batch, _columns);
+        finally { input.Dispose(); }
     }
 
-    /// <summary>The bit-serial simulation, one run per convolution group.</summary>
-    private Tensor SimulatedProduct(Tensor vectors, int zero, long batch, long positions, long firstPixel)
+    /// <summary>The bit-serial simulation, one run per convolution group, dequantized straight into the layer's
+    /// output layout: y = (Y − z·Σ_k W[k, n])·s_x·s_w[n] + b, rounded once from float64.</summary>
+    private Tensor SimulatedProduct(LayerInput input, int zero, double[] scale, float[] bias, long firstPixel)
     {
-        int pixels = checked((int)(batch * positions));
-        var output = new double[(long)pixels * _columns];
-        var y = new double[(long)pixels * _columnsPerGroup];
-        var events = new LayerEvents[Crossbar.Groups.Count];
-        var options = new RunOptions { Path = _model.Options.Path, DigitPolicy = _model.Options.DigitPolicy, SignedActivations = _signed, FirstPixel = firstPixel };
-        for (int g = 0; g < Crossbar.Groups.Count; g++)
+        int pixels = input.Pixels, positions = input.Positions, batch = input.Batch;
+        var output = new float[(long)pixels * _columns];
+        var y = ArrayPool<double>.Shared.Rent(pixels * _columnsPerGroup);
+        var vectors = input.Window is null ? null : ArrayPool<byte>.Shared.Rent(pixels * _k);
+        try
         {
-            var bytes = vectors.select(1, g).contiguous().data<byte>().ToArray();
-            try { events[g] = Crossbar.Groups[g].Run(bytes, y, pixels, _model.Options.Configuration, options); }
-            catch (ArgumentException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
-            for (int p = 0; p < pixels; p++)
-                for (int j = 0; j < _columnsPerGroup; j++)
+            var events = new LayerEvents[Crossbar.Groups.Count];
+            var options = new RunOptions { Path = _model.Options.Path, DigitPolicy = _model.Options.DigitPolicy, SignedActivations = _signed, FirstPixel = firstPixel };
+            var configuration = _model.Options.Configuration;
+            for (int g = 0; g < Crossbar.Groups.Count; g++)
+            {
+                var driven = input.Vectors(g, vectors, configuration);
+                try { events[g] = Crossbar.Groups[g].Run(driven, y, pixels, configuration, options); }
+                catch (ArgumentException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
+                Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = configuration.MaxDegreeOfParallelism > 0 ? configuration.MaxDegreeOfParallelism : -1 }, n =>
                 {
-                    int n = g * _columnsPerGroup + j;
-                    output[(long)p * _columns + n] = y[(long)p * _columnsPerGroup + j] - (double)zero * _columnSums[n];
-                }
+                    for (int j = 0; j < _columnsPerGroup; j++)
+                    {
+                        int column = g * _columnsPerGroup + j;
+                        double offset = (double)zero * _columnSums[column], factor = scale[column], b = bias[column];
+                        var target = output.AsSpan((n * _columns + column) * positions, positions);
+                        for (int l = 0; l < positions; l++)
+                            target[l] = (float)((y[((long)n * positions + l) * _columnsPerGroup + j] - offset) * factor + b);
+                    }
+                });
+            }
+            Book(events);
         }
-        Book(events);
-        return tensor(output, [batch, positions, _columns]);
+        finally
+        {
+            ArrayPool<double>.Shared.Return(y);
+            if (vectors is not null) ArrayPool<byte>.Shared.Return(vectors);
+        }
+        return input.Window is { } w ? tensor(output, [batch, _columns, w.OutHeight, w.OutWidth]) : tensor(output, [batch, _columns]);
     }
 
     /// <summary>
     /// A lossless layer equals the integer product exactly (crossbar-model.md §5; the simulator's own exact
     /// path proves it, tests/…/Accelerator), so libtorch computes it: the layer's own operator on the integer
-    /// values, in float32 when every sum stays below 2^24 (then exact in any order), else float64. The events
-    /// are those of streaming every digit, counted from the driven vectors as the simulator would.
+    /// values, in the precision that keeps it exact, dequantized
+    /// as <see cref="SimulatedProduct"/> does. The events are those of streaming every digit, counted from the
+    /// codes' digit statistics without forming the input vectors.
     /// </summary>
-    private Tensor LosslessProduct(Node node, Tensor values, Tensor vectors, long batch, long positions)
+    private Tensor LosslessProduct(Node node, Tensor values, LayerInput input, double[] scale, float[] bias)
     {
-        var type = _exactInFloat32 ? ScalarType.Float32 : ScalarType.Float64;
-        var args = new[] { values.to_type(type), _integerWeight!.to_type(type) };
-        var product = StandardKernels.ByOpType[node.OpType].Run(node, args, new ExecutionContext(_model.Model.Graph, false)).to_type(ScalarType.Float64);
-        product = node.OpType == "Conv" ? product.reshape(batch, _columns, positions).permute(0, 2, 1) : product.reshape(batch, 1, _columns);
+        var product = StandardKernels.ByOpType[node.OpType].Run(node, [values.to_type(_integerWeight.dtype), _integerWeight],
+            new ExecutionContext(_model.Model.Graph, false));
+        var result = Dequantize(product.contiguous(), scale, bias);
+        var configuration = _model.Options.Configuration;
+        Book(Crossbar.Groups.Select((layer, g) => layer.EventsOfAllDigits(input.DigitStatistics(g, layer, configuration))).ToArray());
+        return result;
+    }
 
-        int pixels = checked((int)(batch * positions));
-        Book(Crossbar.Groups.Select((layer, g) =>
-            layer.CountEventsOfAllDigits(vectors.select(1, g).contiguous().data<byte>().ToArray(), pixels, _model.Options.Configuration)).ToArray());
-        return product;
+    /// <summary>y = Y·s_x·s_w[n] + b[n] over contiguous (N, Cout, …) integer results, in float64, rounded once to
+    /// float32: the arithmetic of <see cref="SimulatedProduct"/>, in one pass.</summary>
+    private unsafe Tensor Dequantize(Tensor product, double[] scale, float[] bias)
+    {
+        var result = empty(product.shape, ScalarType.Float32);
+        long rows = product.shape[0] * _columns, positions = product.numel() / rows;
+        // Both live in native memory, which the GC never moves.
+        var target = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(result.bytes));
+        var source = Unsafe.AsPointer(ref MemoryMarshal.GetReference(product.bytes));
+        bool single = product.dtype == ScalarType.Float32;
+        var configuration = _model.Options.Configuration;
+        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = configuration.MaxDegreeOfParallelism > 0 ? configuration.MaxDegreeOfParallelism : -1 }, r =>
+        {
+            int column = (int)(r % _columns);
+            double factor = scale[column], b = bias[column];
+            long first = r * positions;
+            if (single) for (long l = first; l < first + positions; l++) target[l] = (float)(((float*)source)[l] * factor + b);
+            else for (long l = first; l < first + positions; l++) target[l] = (float)(((double*)source)[l] * factor + b);
+        });
+        return result;
     }
 
     /// <summary>Adds one run's events of every group. Groups sit on arrays of their own, read in parallel: the
@@ -184,18 +214,19 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     }
 
     /// <summary>Sets the ADC steps from the peak partial sums of pixels spread over this batch, then reprograms.</summary>
-    private void CalibrateAdc(Tensor vectors)
+    private void CalibrateAdc(LayerInput input)
     {
         var config = _model.Config;
-        long pixels = vectors.shape[0] * vectors.shape[2];
-        int budget = _model.Options.AdcCalibrationPixels;
-        long stride = Math.Max(1, pixels / budget);
-        var index = arange(0, pixels, stride, dtype: ScalarType.Int64);
+        int pixels = input.Pixels;
+        int stride = Math.Max(1, pixels / _model.Options.AdcCalibrationPixels), samples = (pixels + stride - 1) / stride;
+        var vectors = input.Window is null ? null : new byte[(long)pixels * _k];
+        var sample = new byte[(long)samples * _k];
         var groups = new ProgrammedLayer[Crossbar.Groups.Count];
         for (int g = 0; g < groups.Length; g++)
         {
-            var sample = vectors.select(1, g).reshape(pixels, _k).index_select(0, index).contiguous().data<byte>().ToArray();
-            var peaks = Crossbar.Groups[g].PeakPartialSums(sample, (int)index.shape[0], _model.Options.Configuration);
+            var all = input.Vectors(g, vectors, _model.Options.Configuration).Span;
+            for (int i = 0; i < samples; i++) all.Slice(i * stride * _k, _k).CopyTo(sample.AsSpan(i * _k, _k));
+            var peaks = Crossbar.Groups[g].PeakPartialSums(sample, samples, _model.Options.Configuration);
             double codes = config.AdcCodeMax;
             double[] steps = _model.Spec.Adc.Calibration == SpecCalibration.Array
                 ? peaks.Select(p => p > 0 ? p / codes : 1.0).ToArray()
@@ -230,5 +261,60 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var output = graph.ValueShapes.TryGetValue(node.Output, out var s) && s.Length == 4 ? s
             : throw new SimulationException($"layer {node.Name}: its output shape is unknown (run shape inference first)");
         return LayerShape.Conv(node.Name, (int)weight[1] * groups, columns, (int)weight[2], (int)weight[3], (int)output[2], (int)output[3], groups);
+    }
+
+    private static ConvWindow Window(Node node, IReadOnlyList<long> inputShape, IReadOnlyList<long> weightShape)
+    {
+        var lowering = ConvLowering.Of(node, inputShape, weightShape);
+        return new ConvWindow
+        {
+            Channels = (int)inputShape[1], Height = (int)inputShape[2], Width = (int)inputShape[3],
+            KernelHeight = (int)lowering.Kernel[0], KernelWidth = (int)lowering.Kernel[1],
+            StrideHeight = (int)lowering.Strides[0], StrideWidth = (int)lowering.Strides[1],
+            DilationHeight = (int)lowering.Dilations[0], DilationWidth = (int)lowering.Dilations[1],
+            PadTop = (int)lowering.Pads[0], PadLeft = (int)lowering.Pads[1], PadBottom = (int)lowering.Pads[2], PadRight = (int)lowering.Pads[3],
+            Groups = lowering.Groups,
+        };
+    }
+
+    /// <summary>One batch of driven codes in managed memory (NCHW images for a Conv, N × K rows otherwise) and the
+    /// input vectors each convolution group reads from them.</summary>
+    private sealed class LayerInput : IDisposable
+    {
+        private readonly byte[] _codes;
+        private readonly int _length, _k;
+
+        public LayerInput(Tensor driven, int batch, int k, ConvWindow? window, byte padding)
+        {
+            using var bytes = driven.to_type(ScalarType.Byte).contiguous();
+            var span = bytes.bytes;
+            _length = span.Length;
+            _codes = ArrayPool<byte>.Shared.Rent(_length);
+            span.CopyTo(_codes);
+            Batch = batch; _k = k; Window = window; Padding = padding;
+        }
+
+        public int Batch { get; }
+        public ConvWindow? Window { get; }
+        public byte Padding { get; }
+        /// <summary>Input vectors per image.</summary>
+        public int Positions => Window?.Pixels ?? 1;
+        public int Pixels => checked(Batch * Positions);
+
+        /// <summary>Group <paramref name="g"/>'s vectors, pixel-major: gathered into <paramref name="buffer"/> for a
+        /// Conv, the codes themselves otherwise.</summary>
+        public ReadOnlyMemory<byte> Vectors(int g, byte[]? buffer, SimConfiguration configuration)
+        {
+            if (Window is null) return _codes.AsMemory(0, _length);
+            var input = new ConvInput(_codes.AsMemory(0, _length), Batch, Window, g, Padding);
+            input.Gather(buffer!, configuration);
+            return buffer.AsMemory(0, Pixels * _k);
+        }
+
+        public DigitStatistics DigitStatistics(int g, ProgrammedLayer layer, SimConfiguration configuration) => Window is null
+            ? Sim.DigitStatistics.Of(_codes.AsMemory(0, _length), Pixels, layer, configuration)
+            : new ConvInput(_codes.AsMemory(0, _length), Batch, Window, g, Padding).CountDigits(layer, configuration);
+
+        public void Dispose() => ArrayPool<byte>.Shared.Return(_codes);
     }
 }

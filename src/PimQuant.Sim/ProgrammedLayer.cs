@@ -229,47 +229,18 @@ public sealed class ProgrammedLayer
         return magnitude.ToEvents(this);
     }
 
-    /// <summary>The events <see cref="Run"/> counts when every digit of every pixel is streamed (no digit policy),
-    /// without computing outputs: for a caller that computes a lossless layer as the exact integer product by
-    /// other means (libtorch). Codes as in <see cref="Run"/>; unsigned and two's-complement patterns read alike.</summary>
-    public LayerEvents CountEventsOfAllDigits(ReadOnlyMemory<byte> activations, int pixels, SimConfiguration? configuration = null)
+    /// <summary>The events <see cref="Run"/> counts when every digit of every input vector is streamed (no digit
+    /// policy), from the vectors' digit statistics (<see cref="DigitStatistics.Of"/>, <see cref="ConvInput.CountDigits"/>):
+    /// for a caller that computes a lossless layer as the exact integer product by other means (libtorch).
+    /// Unsigned and two's-complement patterns read alike.</summary>
+    public LayerEvents EventsOfAllDigits(DigitStatistics statistics)
     {
-        configuration ??= SimConfiguration.Default;
-        configuration.Validate();
-        int k = Geometry.K, groups = Geometry.RowGroupCount, digits = Config.Digits, d = Config.DacBits, digitMax = Config.DigitMax;
-        if (activations.Length < (long)pixels * k) throw new ArgumentException($"expected {(long)pixels * k} activation codes", nameof(activations));
-        var total = new EventTally(groups);
-        var gate = new object();
-        Parallel.For(0, pixels, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads }, () => new EventTally(groups),
-            (p, _, tally) =>
-            {
-                var a = activations.Span.Slice(p * k, k);
-                for (int g = 0; g < groups; g++)
-                {
-                    var rows = a.Slice(Geometry.GroupStart[g], Geometry.GroupRows[g]);
-                    int nonzero = 0, zero = 0;
-                    if (d == 1)
-                    {
-                        // A 1-bit digit t of a row is bit t: non-zero drives are the set bits, zero digits the bits
-                        // no row of the group sets.
-                        int any = 0;
-                        foreach (byte code in rows) { nonzero += System.Numerics.BitOperations.PopCount(code); any |= code; }
-                        zero = digits - System.Numerics.BitOperations.PopCount((uint)any);
-                    }
-                    else
-                        for (int t = 0; t < digits; t++)
-                        {
-                            int set = 0;
-                            foreach (byte code in rows) if ((code >> (d * t) & digitMax) != 0) set++;
-                            nonzero += set;
-                            if (set == 0) zero++;
-                        }
-                    tally.Record(g, digits, 0, nonzero, zero);
-                }
-                return tally;
-            },
-            tally => { lock (gate) total.Add(tally); });
-        return total.ToEvents(this);
+        ArgumentNullException.ThrowIfNull(statistics);
+        int groups = Geometry.RowGroupCount;
+        if (statistics.NonzeroDigits.Count != groups) throw new ArgumentException($"statistics of {statistics.NonzeroDigits.Count} row groups, layer '{Name}' has {groups}", nameof(statistics));
+        var tally = new EventTally(groups);
+        for (int g = 0; g < groups; g++) tally.Record(g, statistics.Vectors * Config.Digits, 0, statistics.NonzeroDigits[g], statistics.ZeroDigits[g]);
+        return tally.ToEvents(this);
     }
 
     /// <summary>The largest ideal partial sum p = Σ_(rows of a group) digit·G (in levels, no read noise, before

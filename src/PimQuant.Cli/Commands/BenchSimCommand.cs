@@ -45,11 +45,12 @@ public static class BenchSimCommand
             var (graph, test, normalization, calibration) = vgg ? Vgg8(count) : Onnx(name == "resnet20" ? Workspace.DefaultModel : name, count, output);
             using var owned = graph;
             using var quantized = SimulationPipeline.Quantize(graph, SimulationPipeline.Config(8, 8), calibration, 0, output, cancel);
-            var fp32 = EvalCommand.Run(output, new GraphExecutor(graph), test, normalization, batchSize, cancel);
+            // The reference is PimQuant's fastest FP32 inference, the executor `pimq eval` and `pimq bench infer` use.
+            var (fp32, fp32Cpu) = Timed(() => EvalCommand.Run(output, EvalCommand.InferenceExecutor(graph), test, normalization, batchSize, cancel));
             output.Log($"FP32: {fp32.ImagesPerSecond:F0} images/s");
 
             var table = new Table().Title($"pimq bench sim: {name}, {test.Count:N0} images, batch {batchSize}, {parse.GetValue(threads)} threads")
-                .AddColumns("hardware", "path", "images/s", "seconds", "FP32 seconds", "time ratio");
+                .AddColumns("hardware", "path", "images/s", "seconds", "FP32 seconds", "time ratio", "CPU-time ratio");
             var rows = new JsonArray();
             foreach (var preset in presets)
             {
@@ -61,13 +62,14 @@ public static class BenchSimCommand
                 try { crossbars = SimulationPipeline.Program(quantized, spec, options, calibration, output); }
                 catch (SimulationException e) { throw new UserError(e.Message); }
                 string paths = path?.ToString() ?? string.Join(", ", crossbars.Layers.Select(l => l.IsLossless ? "lossless (libtorch)" : l.Groups[0].DefaultPath.ToString()).Distinct());
-                var run = EvalCommand.Run(output, crossbars.CreateExecutor(), test, normalization, batchSize, cancel);
+                var (run, cpu) = Timed(() => EvalCommand.Run(output, crossbars.CreateExecutor(), test, normalization, batchSize, cancel));
                 double ratio = run.Seconds / fp32.Seconds;
-                table.AddRow(preset, Markup.Escape(paths), $"{run.ImagesPerSecond:F1}", $"{run.Seconds:F1}", $"{fp32.Seconds:F2}", $"{ratio:F2}×");
+                table.AddRow(preset, Markup.Escape(paths), $"{run.ImagesPerSecond:F1}", $"{run.Seconds:F1}", $"{fp32.Seconds:F2}", $"{ratio:F2}×", $"{cpu / fp32Cpu:F2}×");
                 rows.Add(new JsonObject
                 {
                     ["hw"] = preset, ["paths"] = paths, ["images_per_second"] = run.ImagesPerSecond, ["seconds"] = run.Seconds,
-                    ["fp32_seconds"] = fp32.Seconds, ["time_ratio"] = ratio, ["accuracy"] = run.Accuracy,
+                    ["fp32_seconds"] = fp32.Seconds, ["time_ratio"] = ratio, ["cpu_seconds"] = cpu, ["fp32_cpu_seconds"] = fp32Cpu,
+                    ["cpu_time_ratio"] = cpu / fp32Cpu, ["accuracy"] = run.Accuracy,
                 });
             }
             output.Err.Write(table);
@@ -79,6 +81,17 @@ public static class BenchSimCommand
             return ExitCodes.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Runs <paramref name="evaluate"/> and the CPU time the process spent on it (all threads): on a shared
+    /// machine the wall-clock ratio moves with the load, the CPU-time ratio much less.</summary>
+    private static (EvaluationResult Result, double CpuSeconds) Timed(Func<EvaluationResult> evaluate)
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var before = process.TotalProcessorTime;
+        var result = evaluate();
+        process.Refresh();
+        return (result, (process.TotalProcessorTime - before).TotalSeconds);
     }
 
     private static (PimQuant.Engine.Graph.ModelGraph, ImageDataset, Normalization, Tensor) Onnx(string path, int count, Output output)

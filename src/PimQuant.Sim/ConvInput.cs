@@ -1,0 +1,289 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace PimQuant.Sim;
+
+/// <summary>A 2-D convolution's window over an NCHW input (crossbar-model.md §1): every output pixel reads
+/// one vector of K = (Channels / Groups)·kh·kw codes per convolution group, channel-major, then kh, then kw;
+/// positions outside the input read the padding code.</summary>
+public sealed record ConvWindow
+{
+    /// <summary>Input channels of all groups.</summary>
+    public required int Channels { get; init; }
+    /// <summary>Input height.</summary>
+    public required int Height { get; init; }
+    /// <summary>Input width.</summary>
+    public required int Width { get; init; }
+    /// <summary>kh.</summary>
+    public required int KernelHeight { get; init; }
+    /// <summary>kw.</summary>
+    public required int KernelWidth { get; init; }
+    /// <summary>Stride along the height.</summary>
+    public int StrideHeight { get; init; } = 1;
+    /// <summary>Stride along the width.</summary>
+    public int StrideWidth { get; init; } = 1;
+    /// <summary>Dilation along the height.</summary>
+    public int DilationHeight { get; init; } = 1;
+    /// <summary>Dilation along the width.</summary>
+    public int DilationWidth { get; init; } = 1;
+    /// <summary>Padding rows above.</summary>
+    public int PadTop { get; init; }
+    /// <summary>Padding columns on the left.</summary>
+    public int PadLeft { get; init; }
+    /// <summary>Padding rows below.</summary>
+    public int PadBottom { get; init; }
+    /// <summary>Padding columns on the right.</summary>
+    public int PadRight { get; init; }
+    /// <summary>Convolution groups.</summary>
+    public int Groups { get; init; } = 1;
+
+    /// <summary>Input channels of one group.</summary>
+    public int ChannelsPerGroup => Channels / Groups;
+    /// <summary>K: the length of one group's input vector.</summary>
+    public int K => ChannelsPerGroup * KernelHeight * KernelWidth;
+    /// <summary>Output height.</summary>
+    public int OutHeight => (PaddedHeight - DilationHeight * (KernelHeight - 1) - 1) / StrideHeight + 1;
+    /// <summary>Output width.</summary>
+    public int OutWidth => (PaddedWidth - DilationWidth * (KernelWidth - 1) - 1) / StrideWidth + 1;
+    /// <summary>Output pixels (input vectors per group) of one image.</summary>
+    public int Pixels => OutHeight * OutWidth;
+
+    internal int PaddedHeight => Height + PadTop + PadBottom;
+    internal int PaddedWidth => Width + PadLeft + PadRight;
+
+    internal void Validate()
+    {
+        if (Channels < 1 || Height < 1 || Width < 1 || KernelHeight < 1 || KernelWidth < 1)
+            throw new ArgumentException($"conv window: channels, height, width and kernel must be ≥ 1 ({this})");
+        if (StrideHeight < 1 || StrideWidth < 1 || DilationHeight < 1 || DilationWidth < 1)
+            throw new ArgumentException($"conv window: strides and dilations must be ≥ 1 ({this})");
+        if (PadTop < 0 || PadLeft < 0 || PadBottom < 0 || PadRight < 0)
+            throw new ArgumentException($"conv window: pads must be ≥ 0 ({this})");
+        if (Groups < 1 || Channels % Groups != 0)
+            throw new ArgumentException($"conv window: {Channels} channels do not split into {Groups} groups");
+        if (PaddedHeight < DilationHeight * (KernelHeight - 1) + 1 || PaddedWidth < DilationWidth * (KernelWidth - 1) + 1)
+            throw new ArgumentException($"conv window: the kernel is larger than the padded input ({this})");
+    }
+}
+
+/// <summary>
+/// The codes one convolution group of a layer streams: a batch of NCHW code images seen through a
+/// <see cref="ConvWindow"/>. <see cref="Gather"/> writes the input vectors pixel-major (what
+/// <see cref="ProgrammedLayer.Run"/> reads); <see cref="CountDigits"/> gives the digit statistics of those
+/// vectors straight from the images, without forming them, which is all the events of streaming every
+/// digit depend on.
+/// </summary>
+public sealed class ConvInput
+{
+    /// <summary>A view of <paramref name="count"/> images (NCHW bytes, <see cref="ConvWindow.Channels"/> × H × W
+    /// each) through <paramref name="window"/>, for convolution group <paramref name="group"/>; positions outside
+    /// the image read <paramref name="padding"/> (the zero point's code).</summary>
+    /// <exception cref="ArgumentException">An invalid window, group or too few codes.</exception>
+    public ConvInput(ReadOnlyMemory<byte> images, int count, ConvWindow window, int group, byte padding)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        window.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        if (group < 0 || group >= window.Groups) throw new ArgumentException($"group {group} is outside [0, {window.Groups})", nameof(group));
+        if (images.Length < (long)count * window.Channels * window.Height * window.Width)
+            throw new ArgumentException($"expected {(long)count * window.Channels * window.Height * window.Width} codes ({count} images of {window.Channels}×{window.Height}×{window.Width})", nameof(images));
+        Images = images; Count = count; Window = window; Group = group; Padding = padding;
+    }
+
+    /// <summary>The images' codes.</summary>
+    public ReadOnlyMemory<byte> Images { get; }
+    /// <summary>Images.</summary>
+    public int Count { get; }
+    /// <summary>The window.</summary>
+    public ConvWindow Window { get; }
+    /// <summary>The convolution group.</summary>
+    public int Group { get; }
+    /// <summary>The code read outside the image.</summary>
+    public byte Padding { get; }
+    /// <summary>Input vectors: images × output pixels, in (image, output row, output column) order.</summary>
+    public int Pixels => Count * Window.Pixels;
+
+    /// <summary>Writes the <see cref="Pixels"/> input vectors, K codes each, row-major into <paramref name="vectors"/>.</summary>
+    public void Gather(Memory<byte> vectors, SimConfiguration? configuration = null)
+    {
+        configuration ??= SimConfiguration.Default;
+        configuration.Validate();
+        var w = Window;
+        int k = w.K, pixels = w.Pixels;
+        if (vectors.Length < (long)Pixels * k) throw new ArgumentException($"expected room for {(long)Pixels * k} codes", nameof(vectors));
+        Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
+            () => new byte[PaddedBytes], (n, _, padded) =>
+            {
+                Pad(n, padded);
+                var output = vectors.Span.Slice(n * pixels * k, pixels * k);
+                ref byte source = ref MemoryMarshal.GetArrayDataReference(padded);
+                ref byte target = ref MemoryMarshal.GetReference(output);
+                int hp = w.PaddedHeight, wp = w.PaddedWidth, kh = w.KernelHeight, kw = w.KernelWidth, dh = w.DilationHeight * wp, dw = w.DilationWidth;
+                int e = 0;
+                for (int oy = 0; oy < w.OutHeight; oy++)
+                    for (int ox = 0; ox < w.OutWidth; ox++)
+                    {
+                        int origin = oy * w.StrideHeight * wp + ox * w.StrideWidth;
+                        for (int c = 0; c < w.ChannelsPerGroup; c++)
+                            for (int ky = 0, row = c * hp * wp + origin; ky < kh; ky++, row += dh)
+                                for (int kx = 0; kx < kw; kx++) Unsafe.Add(ref target, e++) = Unsafe.Add(ref source, row + kx * dw);
+                    }
+                return padded;
+            }, _ => { });
+    }
+
+    /// <summary>The digit statistics of the vectors <see cref="Gather"/> writes, for <paramref name="layer"/>'s row
+    /// groups (all digits streamed): equal to <see cref="DigitStatistics.Of"/> over those vectors. A row group covers
+    /// consecutive im2col rows: the channels it holds whole are first summed (nonzero digits) and or-ed (digit
+    /// presence) per input position, then read through the kh × kw window, so a pixel costs about kh·kw reads per
+    /// row group instead of its rows.</summary>
+    public DigitStatistics CountDigits(ProgrammedLayer layer, SimConfiguration? configuration = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        configuration ??= SimConfiguration.Default;
+        configuration.Validate();
+        var w = Window;
+        var geometry = layer.Geometry;
+        if (geometry.K != w.K) throw new ArgumentException($"layer '{layer.Name}' has K = {geometry.K} rows, the window's vectors {w.K} codes", nameof(layer));
+        int groups = geometry.RowGroupCount, area = w.KernelHeight * w.KernelWidth;
+        int hp = w.PaddedHeight, wp = w.PaddedWidth, plane = hp * wp;
+        var nonzeroDigits = DigitStatistics.NonzeroDigitTable(layer.Config);
+        int digits = layer.Config.Digits;
+
+        // Per row group: its whole channels [first, last) and the padded-image offsets of its other rows.
+        var whole = new (int First, int Last)[groups];
+        var partial = new int[groups][];
+        var windowOffsets = new int[area];
+        for (int ky = 0; ky < w.KernelHeight; ky++)
+            for (int kx = 0; kx < w.KernelWidth; kx++) windowOffsets[ky * w.KernelWidth + kx] = ky * w.DilationHeight * wp + kx * w.DilationWidth;
+        for (int g = 0; g < groups; g++)
+        {
+            int start = geometry.GroupStart[g], end = start + geometry.GroupRows[g];
+            int first = (start + area - 1) / area, last = Math.Max(first, end / area);
+            whole[g] = (first, last);
+            var rows = new List<int>();
+            for (int r = start; r < end; r++)
+                if (r / area < first || r / area >= last) rows.Add(r / area * plane + windowOffsets[r % area]);
+            partial[g] = rows.ToArray();
+        }
+
+        var total = new DigitStatistics(groups);
+        var gate = new object();
+        Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
+            () => (Padded: new byte[PaddedBytes], Sums: new int[plane], Ors: new byte[plane], Counts: new DigitStatistics(groups)),
+            (n, _, local) =>
+            {
+                Pad(n, local.Padded);
+                var padded = local.Padded;
+                for (int g = 0; g < groups; g++)
+                {
+                    var (first, last) = whole[g];
+                    if (last > first)
+                    {
+                        Array.Clear(local.Sums); Array.Clear(local.Ors);
+                        for (int c = first; c < last; c++)
+                        {
+                            var codes = padded.AsSpan(c * plane, plane);
+                            for (int i = 0; i < plane; i++) { local.Sums[i] += nonzeroDigits[codes[i]]; local.Ors[i] |= codes[i]; }
+                        }
+                    }
+                    long nonzero = 0, zero = 0;
+                    var rows = partial[g];
+                    for (int oy = 0; oy < w.OutHeight; oy++)
+                        for (int ox = 0; ox < w.OutWidth; ox++)
+                        {
+                            int origin = oy * w.StrideHeight * wp + ox * w.StrideWidth, sum = 0, any = 0;
+                            if (last > first)
+                                foreach (int offset in windowOffsets) { sum += local.Sums[origin + offset]; any |= local.Ors[origin + offset]; }
+                            foreach (int offset in rows) { byte code = padded[origin + offset]; sum += nonzeroDigits[code]; any |= code; }
+                            nonzero += sum;
+                            zero += digits - nonzeroDigits[any];
+                        }
+                    local.Counts.Record(g, nonzero, zero);
+                }
+                local.Counts.Vectors += w.Pixels;
+                return local;
+            },
+            local => { lock (gate) total.Add(local.Counts); });
+        return total;
+    }
+
+    private int PaddedBytes => Window.ChannelsPerGroup * Window.PaddedHeight * Window.PaddedWidth;
+
+    /// <summary>Copies image <paramref name="n"/>'s channels of this group into a padded (C/groups) × Hp × Wp buffer.</summary>
+    private void Pad(int n, byte[] padded)
+    {
+        var w = Window;
+        int cg = w.ChannelsPerGroup, hw = w.Height * w.Width, wp = w.PaddedWidth, hp = w.PaddedHeight;
+        var image = Images.Span.Slice((n * w.Channels + Group * cg) * hw, cg * hw);
+        bool bordered = w.PadTop + w.PadBottom + w.PadLeft + w.PadRight > 0;
+        if (bordered) padded.AsSpan(0, cg * hp * wp).Fill(Padding);
+        for (int c = 0; c < cg; c++)
+            for (int y = 0; y < w.Height; y++)
+                image.Slice(c * hw + y * w.Width, w.Width).CopyTo(padded.AsSpan((c * hp + y + w.PadTop) * wp + w.PadLeft, w.Width));
+    }
+}
+
+/// <summary>Digit statistics of a set of input vectors against a layer's OU row groups, with every digit
+/// streamed: what the events of reading them depend on (<see cref="ProgrammedLayer.EventsOfAllDigits"/>).</summary>
+public sealed class DigitStatistics
+{
+    private readonly long[] _nonzero, _zero;
+
+    internal DigitStatistics(int groups) { _nonzero = new long[groups]; _zero = new long[groups]; }
+
+    /// <summary>Input vectors counted.</summary>
+    public long Vectors { get; internal set; }
+    /// <summary>Per row group: Σ over vectors of the (row, digit) pairs whose digit is non-zero (non-zero DAC drives).</summary>
+    public IReadOnlyList<long> NonzeroDigits => _nonzero;
+    /// <summary>Per row group: Σ over vectors of the digits that are zero on every row of the group.</summary>
+    public IReadOnlyList<long> ZeroDigits => _zero;
+
+    /// <summary>The statistics of <paramref name="pixels"/> vectors of K codes each, row-major: the reference
+    /// <see cref="ConvInput.CountDigits"/> equals.</summary>
+    public static DigitStatistics Of(ReadOnlyMemory<byte> vectors, int pixels, ProgrammedLayer layer, SimConfiguration? configuration = null)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        configuration ??= SimConfiguration.Default;
+        configuration.Validate();
+        var geometry = layer.Geometry;
+        int k = geometry.K, groups = geometry.RowGroupCount, digits = layer.Config.Digits;
+        if (vectors.Length < (long)pixels * k) throw new ArgumentException($"expected {(long)pixels * k} activation codes", nameof(vectors));
+        var nonzeroDigits = NonzeroDigitTable(layer.Config);
+        var total = new DigitStatistics(groups) { Vectors = pixels };
+        var gate = new object();
+        Parallel.For(0, pixels, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads }, () => new DigitStatistics(groups),
+            (p, _, local) =>
+            {
+                var a = vectors.Span.Slice(p * k, k);
+                for (int g = 0; g < groups; g++)
+                {
+                    int nonzero = 0, any = 0;
+                    foreach (byte code in a.Slice(geometry.GroupStart[g], geometry.GroupRows[g])) { nonzero += nonzeroDigits[code]; any |= code; }
+                    local.Record(g, nonzero, digits - nonzeroDigits[any]);
+                }
+                return local;
+            },
+            local => { lock (gate) total.Add(local); });
+        return total;
+    }
+
+    /// <summary>Per code 0..255: how many of its <c>digits</c> d-bit digits are non-zero. A digit is zero on
+    /// every row of a group exactly when it is zero in the or of the rows' codes.</summary>
+    internal static int[] NonzeroDigitTable(CrossbarConfig config)
+    {
+        var table = new int[256];
+        for (int code = 0; code < 256; code++)
+            for (int t = 0; t < config.Digits; t++)
+                if ((code >> (config.DacBits * t) & config.DigitMax) != 0) table[code]++;
+        return table;
+    }
+
+    internal void Record(int group, long nonzero, long zero) { _nonzero[group] += nonzero; _zero[group] += zero; }
+
+    internal void Add(DigitStatistics other)
+    {
+        Vectors += other.Vectors;
+        for (int g = 0; g < _nonzero.Length; g++) { _nonzero[g] += other._nonzero[g]; _zero[g] += other._zero[g]; }
+    }
+}
