@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace PimQuant.Tests.Cli;
+
+/// <summary>
+/// <c>pimq simulate --checkpoint</c> killed with SIGKILL at random moments after its first checkpoint and
+/// resumed each time reports exactly what an uninterrupted run reports: checkpoints are atomic (every
+/// resume reads one), the result file (-o) appears only when the run is done, and the resumed chip and
+/// images give the same accuracies, events and cost.
+/// </summary>
+[Collection(IsolatedCollection.Name)]
+public class SimulateKillAndResumeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("pimq-simkill-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string[] Args(params string[] extra) =>
+        ["simulate", Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"), "--hw", "isaac", "--images", "640", "--batch-size", "32",
+         "--calibration-images", "64", "--threads", "2", "--json", .. extra];
+
+    private static JsonObject Comparable(JsonObject result)
+    {
+        var copy = result.DeepClone().AsObject();
+        foreach (var key in new[] { "seconds", "checkpoint", "resumed_from_image" }) copy.Remove(key);
+        return copy;
+    }
+
+    private static int ImagesDone(string checkpoint) => (int)JsonNode.Parse(File.ReadAllText(checkpoint))!["images_done"]!;
+
+    [Fact]
+    public void KilledAtRandomMomentsAndResumedEqualsUninterrupted()
+    {
+        var reference = PimqProcess.Run(Args());
+        Assert.True(reference.ExitCode == 0, reference.Stderr);
+
+        string checkpoint = Path.Combine(_dir, "run.ckpt"), result = Path.Combine(_dir, "result.json");
+        string[] checkpointed = Args("--checkpoint", checkpoint, "-o", result);
+        var random = new Random(20261123);
+        int kills = 0, done = 0;
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            using var process = PimqProcess.Start([.. checkpointed, .. attempt > 0 ? new[] { "--resume" } : []]);
+            _ = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            // Wait for this process's first checkpoint, then kill anywhere within the next ~5 batches:
+            // while simulating a batch, while writing or renaming a checkpoint.
+            var clock = Stopwatch.StartNew();
+            while (!process.HasExited && (!File.Exists(checkpoint) || ImagesDone(checkpoint) <= done) && clock.Elapsed < TimeSpan.FromMinutes(2))
+                Thread.Sleep(20);
+            Thread.Sleep(random.Next(0, 800));
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true); // SIGKILL: no handler runs, nothing is flushed
+                process.WaitForExit();
+                kills++;
+                Assert.False(File.Exists(result), "the result file appeared before the run was done");
+            }
+            done = ImagesDone(checkpoint); // parses: a kill never leaves a torn checkpoint
+            if (done == 640) break;
+        }
+        Assert.True(kills > 0, "the run finished before it could be killed; the test proved nothing");
+        Assert.InRange(done, 32, 640);
+
+        var finished = PimqProcess.Run([.. checkpointed, "--resume"]);
+        Assert.True(finished.ExitCode == 0, finished.Stderr);
+        Assert.Equal(done, (int)finished.Json()["resumed_from_image"]!);
+        Assert.True(JsonNode.DeepEquals(Comparable(reference.Json()), Comparable(finished.Json())),
+            $"uninterrupted:\n{reference.Stdout}\nresumed:\n{finished.Stdout}");
+        Assert.True(JsonNode.DeepEquals(finished.Json(), JsonNode.Parse(File.ReadAllText(result))), "-o wrote another result than stdout");
+    }
+}
