@@ -38,7 +38,8 @@ public class CliTests : IDisposable
         return model.ToByteArray();
     }
 
-    private static void AssertUserError(PimqRun run, int exitCode, params string[] parts)
+    /// <summary>Asserts the exit code and one error line holding every part, without a stack trace.</summary>
+    internal static void AssertUserError(PimqRun run, int exitCode, params string[] parts)
     {
         Assert.Equal(exitCode, run.ExitCode);
         var lines = run.ErrorLines.Where(l => l.StartsWith("pimq: error:", StringComparison.Ordinal)).ToArray();

@@ -33,7 +33,7 @@ public class SimulateCheckpointTests : IDisposable
         SimulateCommand.Simulate(request, new Output(json: true), CancellationToken.None, saved).Json(request);
 
     /// <summary>The result without what differs between equal runs: wall times, the checkpoint's path and where it resumed.</summary>
-    private static JsonObject Comparable(JsonObject result)
+    internal static JsonObject Comparable(JsonObject result)
     {
         var copy = result.DeepClone().AsObject();
         foreach (var key in new[] { "seconds", "checkpoint", "resumed_from_image" }) copy.Remove(key);
@@ -122,16 +122,6 @@ public class SimulateCheckpointTests : IDisposable
         ["simulate", Model, "--hw", "isaac", "--images", "64", "--batch-size", "16", "--calibration-images", "64", "--threads", "2",
          "--checkpoint", checkpoint, "--resume", .. extra]);
 
-    private static void AssertOneLineError(PimqRun run, int exitCode, params string[] parts)
-    {
-        Assert.Equal(exitCode, run.ExitCode);
-        var lines = run.ErrorLines.Where(l => l.StartsWith("pimq: error:", StringComparison.Ordinal)).ToArray();
-        Assert.True(lines.Length == 1, $"expected one error line, got:\n{run.Stderr}");
-        foreach (var part in parts) Assert.Contains(part, lines[0]);
-        Assert.DoesNotContain("   at ", run.Stderr);
-        Assert.DoesNotContain("Exception", run.Stderr);
-    }
-
     [Fact]
     public void WrongTruncatedOrForeignCheckpointsExitOneWithOneLine()
     {
@@ -139,24 +129,24 @@ public class SimulateCheckpointTests : IDisposable
         string checkpoint = Path.Combine(_dir, "good.ckpt");
         RunAndStop(Request(false, 64, 16, checkpoint), 1);
 
-        AssertOneLineError(Resume(checkpoint, "--seed", "1"), 1, "good.ckpt: checkpoint of a different run (seed is 0 there, 1 here)", "without --resume");
+        CliTests.AssertUserError(Resume(checkpoint, "--seed", "1"), 1, "good.ckpt: checkpoint of a different run (seed is 0 there, 1 here)", "without --resume");
 
         string truncated = Path.Combine(_dir, "truncated.ckpt");
         var bytes = File.ReadAllBytes(checkpoint);
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
-        AssertOneLineError(Resume(truncated), 1, "truncated.ckpt: truncated or corrupt checkpoint (the JSON breaks off at line");
+        CliTests.AssertUserError(Resume(truncated), 1, "truncated.ckpt: truncated or corrupt checkpoint (the JSON breaks off at line");
 
         string training = Path.Combine(_dir, "training.ckpt");
         File.WriteAllBytes(training, [.. "PIMQCKPT"u8, 1, 0, 0, 0]);
-        AssertOneLineError(Resume(training), 1, "training.ckpt: not a pimq simulate checkpoint");
+        CliTests.AssertUserError(Resume(training), 1, "training.ckpt: not a pimq simulate checkpoint");
     }
 
     [Fact]
     public void CheckpointOptionsThatCannotWorkAreUsageErrors()
     {
         string checkpoint = Path.Combine(_dir, "x.ckpt");
-        AssertOneLineError(PimqProcess.Run("simulate", Model, "--resume"), 2, "--resume continues from a checkpoint: give --checkpoint FILE");
-        AssertOneLineError(PimqProcess.Run("simulate", Model, "--checkpoint", checkpoint, "--read-noise", "0.5"), 2,
+        CliTests.AssertUserError(PimqProcess.Run("simulate", Model, "--resume"), 2, "--resume continues from a checkpoint: give --checkpoint FILE");
+        CliTests.AssertUserError(PimqProcess.Run("simulate", Model, "--checkpoint", checkpoint, "--read-noise", "0.5"), 2,
             "--checkpoint: a run with read noise (isaac: read_noise 0.5) cannot be resumed bit-identically yet");
         Assert.False(File.Exists(checkpoint));
     }

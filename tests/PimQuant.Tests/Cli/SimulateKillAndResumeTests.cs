@@ -20,13 +20,6 @@ public class SimulateKillAndResumeTests : IDisposable
         ["simulate", Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"), "--hw", "isaac", "--images", "640", "--batch-size", "32",
          "--calibration-images", "64", "--threads", "2", "--json", .. extra];
 
-    private static JsonObject Comparable(JsonObject result)
-    {
-        var copy = result.DeepClone().AsObject();
-        foreach (var key in new[] { "seconds", "checkpoint", "resumed_from_image" }) copy.Remove(key);
-        return copy;
-    }
-
     private static int ImagesDone(string checkpoint) => (int)JsonNode.Parse(File.ReadAllText(checkpoint))!["images_done"]!;
 
     [Fact]
@@ -66,7 +59,7 @@ public class SimulateKillAndResumeTests : IDisposable
         var finished = PimqProcess.Run([.. checkpointed, "--resume"]);
         Assert.True(finished.ExitCode == 0, finished.Stderr);
         Assert.Equal(done, (int)finished.Json()["resumed_from_image"]!);
-        Assert.True(JsonNode.DeepEquals(Comparable(reference.Json()), Comparable(finished.Json())),
+        Assert.True(JsonNode.DeepEquals(SimulateCheckpointTests.Comparable(reference.Json()), SimulateCheckpointTests.Comparable(finished.Json())),
             $"uninterrupted:\n{reference.Stdout}\nresumed:\n{finished.Stdout}");
         Assert.True(JsonNode.DeepEquals(finished.Json(), JsonNode.Parse(File.ReadAllText(result))), "-o wrote another result than stdout");
     }
