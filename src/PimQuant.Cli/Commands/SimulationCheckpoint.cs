@@ -205,7 +205,7 @@ internal sealed class SimulationCheckpoint
         {
             string held = Chip.FirstOrDefault(p => p.Key == field).Value ?? "absent";
             if (held != ours)
-                throw new CheckpointException($"{file}: the checkpointed run had other {field.Replace('_', ' ')} than this one ({Short(held)} there, {Short(ours)} here); " +
+                throw new CheckpointException($"{file}: checkpoint of a different chip or data ({field} is {Short(held)} there, {Short(ours)} here); " +
                     "use the same model, data and options, or start without --resume");
         }
         if (!Layers.Select(l => l.Name).SequenceEqual(layers))
