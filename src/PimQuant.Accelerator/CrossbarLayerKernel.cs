@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Mapping;
@@ -81,8 +83,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             largestColumn = Math.Max(largestColumn, sum);
         }
         var lowered = tensor(integers.Codes.Select(c => (double)c).ToArray(), [_k, _columns]);
-        _integerWeight = integers.Lowering.FromLowered(lowered)
-            .to_type(largestColumn * largestInput < 1 << 24 ? ScalarType.Float32 : ScalarType.Float64).detach();
+        var weight = integers.Lowering.FromLowered(lowered).to_type(largestColumn * largestInput < 1 << 24 ? ScalarType.Float32 : ScalarType.Float64);
+        // Channels-last, as libtorch's NHWC convolution kernels take it (see LosslessProduct).
+        _integerWeight = (weight.dim() == 4 ? weight.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : weight).detach();
     }
 
     public CrossbarLayer Crossbar { get; }
@@ -109,7 +112,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             var scale = _weightScale.Select(s => s * inputScale).ToArray();
             var bias = Bias(inputs.Count > 2 ? inputs[2] : null);
             return _model.Options.Path is null && _model.Options.DigitPolicy is null && Crossbar.IsLossless
-                ? LosslessProduct(node, integers.Codes - zero, input, scale, bias)
+                ? LosslessProduct(node, zero == 0 ? integers.Codes : integers.Codes - zero, input, scale, bias)
                 : SimulatedProduct(input, zero, scale, bias, imagesBefore * input.Positions);
         }
         finally { input.Dispose(); }
@@ -117,10 +120,12 @@ internal sealed class CrossbarLayerKernel : INodeKernel
 
     /// <summary>The bit-serial simulation, one run per convolution group, dequantized straight into the layer's
     /// output layout: y = (Y − z·Σ_k W[k, n])·s_x·s_w[n] + b, rounded once from float64.</summary>
-    private Tensor SimulatedProduct(LayerInput input, int zero, double[] scale, float[] bias, long firstPixel)
+    private unsafe Tensor SimulatedProduct(LayerInput input, int zero, double[] scale, float[] bias, long firstPixel)
     {
         int pixels = input.Pixels, positions = input.Positions, batch = input.Batch;
-        var output = new float[(long)pixels * _columns];
+        // Pixel-major results fill an NHWC (channels-last) output without a transpose.
+        var result = input.Window is { } w ? empty([batch, w.OutHeight, w.OutWidth, _columns], ScalarType.Float32) : empty([batch, _columns], ScalarType.Float32);
+        var output = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(result.bytes));
         var y = ArrayPool<double>.Shared.Rent(pixels * _columnsPerGroup);
         var vectors = input.Window is null ? null : ArrayPool<byte>.Shared.Rent(pixels * _k);
         try
@@ -133,16 +138,14 @@ internal sealed class CrossbarLayerKernel : INodeKernel
                 var driven = input.Vectors(g, vectors, configuration);
                 try { events[g] = Crossbar.Groups[g].Run(driven, y, pixels, configuration, options); }
                 catch (ArgumentException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
-                Parallel.For(0, batch, new ParallelOptions { MaxDegreeOfParallelism = configuration.MaxDegreeOfParallelism > 0 ? configuration.MaxDegreeOfParallelism : -1 }, n =>
+                Parallel.For(0, batch, Parallelism, n =>
                 {
-                    for (int j = 0; j < _columnsPerGroup; j++)
-                    {
-                        int column = g * _columnsPerGroup + j;
-                        double offset = (double)zero * _columnSums[column], factor = scale[column], b = bias[column];
-                        var target = output.AsSpan((n * _columns + column) * positions, positions);
-                        for (int l = 0; l < positions; l++)
-                            target[l] = (float)((y[((long)n * positions + l) * _columnsPerGroup + j] - offset) * factor + b);
-                    }
+                    for (long p = (long)n * positions; p < (long)(n + 1) * positions; p++)
+                        for (int j = 0; j < _columnsPerGroup; j++)
+                        {
+                            int column = g * _columnsPerGroup + j;
+                            output[p * _columns + column] = (float)((y[p * _columnsPerGroup + j] - (double)zero * _columnSums[column]) * scale[column] + bias[column]);
+                        }
                 });
             }
             Book(events);
@@ -152,7 +155,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             ArrayPool<double>.Shared.Return(y);
             if (vectors is not null) ArrayPool<byte>.Shared.Return(vectors);
         }
-        return input.Window is { } w ? tensor(output, [batch, _columns, w.OutHeight, w.OutWidth]) : tensor(output, [batch, _columns]);
+        return input.Window is null ? result : result.permute(0, 3, 1, 2);
     }
 
     /// <summary>
@@ -164,35 +167,81 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// </summary>
     private Tensor LosslessProduct(Node node, Tensor values, LayerInput input, double[] scale, float[] bias)
     {
+        // Channels-last: oneDNN runs its NHWC kernels and returns an NHWC result, which the dequantization keeps, so
+        // the layers after it (and the next crossbar layer's codes) reorder nothing.
         var product = StandardKernels.ByOpType[node.OpType].Run(node, [values.to_type(_integerWeight.dtype), _integerWeight],
-            new ExecutionContext(_model.Model.Graph, false));
-        var result = Dequantize(product.contiguous(), scale, bias);
+            new ExecutionContext(_model.Model.Graph, false) { ChannelsLast = true });
+        var result = Dequantize(product, scale, bias);
         var configuration = _model.Options.Configuration;
         Book(Crossbar.Groups.Select((layer, g) => layer.EventsOfAllDigits(input.DigitStatistics(g, layer, configuration))).ToArray());
         return result;
     }
 
-    /// <summary>y = Y·s_x·s_w[n] + b[n] over contiguous (N, Cout, …) integer results, in float64, rounded once to
-    /// float32: the arithmetic of <see cref="SimulatedProduct"/>, in one pass.</summary>
+    /// <summary>y = Y·s_x·s_w[n] + b[n] over the integer results, in float64, rounded once to float32: the arithmetic
+    /// of <see cref="SimulatedProduct"/> (and of libtorch's separate multiply and add), in one pass that keeps the
+    /// product's layout (NCHW or channels-last).</summary>
     private unsafe Tensor Dequantize(Tensor product, double[] scale, float[] bias)
     {
-        var result = empty(product.shape, ScalarType.Float32);
-        long rows = product.shape[0] * _columns, positions = product.numel() / rows;
+        bool channelsLast = IsChannelsLast(product);
+        var physical = channelsLast ? product.permute(0, 2, 3, 1) : product.contiguous();
+        var result = empty(physical.shape, ScalarType.Float32);
+        int images = (int)physical.shape[0], columns = _columns;
+        long positions = physical.numel() / images / columns;
+        var offset = bias.Select(b => (double)b).ToArray();
         // Both live in native memory, which the GC never moves.
         var target = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(result.bytes));
-        var source = Unsafe.AsPointer(ref MemoryMarshal.GetReference(product.bytes));
-        bool single = product.dtype == ScalarType.Float32;
-        var configuration = _model.Options.Configuration;
-        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = configuration.MaxDegreeOfParallelism > 0 ? configuration.MaxDegreeOfParallelism : -1 }, r =>
+        var source = Unsafe.AsPointer(ref MemoryMarshal.GetReference(physical.bytes));
+        bool single = physical.dtype == ScalarType.Float32;
+        Parallel.For(0, images, Parallelism, n =>
         {
-            int column = (int)(r % _columns);
-            double factor = scale[column], b = bias[column];
-            long first = r * positions;
-            if (single) for (long l = first; l < first + positions; l++) target[l] = (float)(((float*)source)[l] * factor + b);
-            else for (long l = first; l < first + positions; l++) target[l] = (float)(((double*)source)[l] * factor + b);
+            long first = n * positions * columns;
+            if (single) Affine((float*)source + first, target + first, positions, channelsLast, scale, offset);
+            else Affine((double*)source + first, target + first, positions, channelsLast, scale, offset);
         });
-        return result;
+        return channelsLast ? result.permute(0, 3, 1, 2) : result;
     }
+
+    /// <summary>One image: t = (float)(y·scale[c] + bias[c]) with c the column of each element (channels-last: the
+    /// fastest index; else the slowest, <paramref name="positions"/> elements each). Multiply and add round apart, as
+    /// libtorch's separate operators do (never fused), then once to float32.</summary>
+    private static unsafe void Affine<T>(T* y, float* t, long positions, bool channelsLast, double[] scale, double[] bias) where T : unmanaged
+    {
+        int columns = scale.Length;
+        if (channelsLast)
+            for (long p = 0; p < positions * columns; p += columns)
+            {
+                int i = 0;
+                if (Avx.IsSupported)
+                    for (; i + 8 <= columns; i += 8)
+                        Vector256.Narrow(Load(y + p + i) * Vector256.Create(scale.AsSpan(i, 4)) + Vector256.Create(bias.AsSpan(i, 4)),
+                            Load(y + p + i + 4) * Vector256.Create(scale.AsSpan(i + 4, 4)) + Vector256.Create(bias.AsSpan(i + 4, 4))).Store(t + p + i);
+                for (; i < columns; i++) t[p + i] = (float)(Scalar(y + p + i) * scale[i] + bias[i]);
+            }
+        else
+            for (int c = 0; c < columns; c++)
+            {
+                long first = c * positions, i = 0;
+                var factor = Vector256.Create(scale[c]);
+                var offset = Vector256.Create(bias[c]);
+                if (Avx.IsSupported)
+                    for (; i + 8 <= positions; i += 8)
+                        Vector256.Narrow(Load(y + first + i) * factor + offset, Load(y + first + i + 4) * factor + offset).Store(t + first + i);
+                for (; i < positions; i++) t[first + i] = (float)(Scalar(y + first + i) * scale[c] + bias[c]);
+            }
+    }
+
+    private static unsafe Vector256<double> Load<T>(T* y) where T : unmanaged =>
+        typeof(T) == typeof(float) ? Avx.ConvertToVector256Double(Vector128.Load((float*)y)) : Vector256.Load((double*)y);
+
+    private static unsafe double Scalar<T>(T* y) where T : unmanaged => typeof(T) == typeof(float) ? *(float*)y : *(double*)y;
+
+    /// <summary>A rank-4 tensor whose memory is NHWC (and not also plain NCHW, as when C = 1).</summary>
+    private static bool IsChannelsLast(Tensor t) => t.dim() == 4 && !t.is_contiguous() && t.permute(0, 2, 3, 1).is_contiguous();
+
+    private ParallelOptions Parallelism => new()
+    {
+        MaxDegreeOfParallelism = _model.Options.Configuration.MaxDegreeOfParallelism > 0 ? _model.Options.Configuration.MaxDegreeOfParallelism : -1,
+    };
 
     /// <summary>Adds one run's events of every group. Groups sit on arrays of their own, read in parallel: the
     /// run's critical path is the longest group's.</summary>
@@ -286,6 +335,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
 
         public LayerInput(Tensor driven, int batch, int k, ConvWindow? window, byte padding)
         {
+            // Channels-last codes (after a channels-last layer) become NCHW in libtorch's transposing copy.
             using var bytes = driven.to_type(ScalarType.Byte).contiguous();
             var span = bytes.bytes;
             _length = span.Length;

@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace PimQuant.Sim;
 
@@ -112,7 +114,7 @@ public sealed class ConvInput
         int k = w.K, pixels = w.Pixels;
         if (vectors.Length < (long)Pixels * k) throw new ArgumentException($"expected room for {(long)Pixels * k} codes", nameof(vectors));
         Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
-            () => new byte[PaddedBytes], (n, _, padded) =>
+            () => new byte[PaddedBytes + Slack], (n, _, padded) =>
             {
                 Pad(n, padded);
                 var output = vectors.Span.Slice(n * pixels * k, pixels * k);
@@ -167,38 +169,25 @@ public sealed class ConvInput
             partial[g] = rows.ToArray();
         }
 
+        // 1-bit digits are the code's bits, so nonzero digits are a popcount, which 32 output pixels of a row
+        // count at once (stride 1: their windows are consecutive bytes). Sums fit 16-bit lanes.
+        bool vector = configuration.Use256 && layer.Config.DacBits == 1 && w.StrideWidth == 1
+            && (long)Enumerable.Range(0, groups).Max(g => geometry.GroupRows[g]) * digits < ushort.MaxValue;
         var total = new DigitStatistics(groups);
         var gate = new object();
         Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
-            () => (Padded: new byte[PaddedBytes], Sums: new int[plane], Ors: new byte[plane], Counts: new DigitStatistics(groups)),
+            // Slack after each buffer: a row's last vector may read past the plane (those lanes are discarded).
+            () => (Padded: new byte[PaddedBytes + Slack], Sums: vector ? [] : new int[plane], Sums16: vector ? new ushort[plane + Slack] : [],
+                   Ors: new byte[plane + Slack], Counts: new DigitStatistics(groups)),
             (n, _, local) =>
             {
                 Pad(n, local.Padded);
-                var padded = local.Padded;
                 for (int g = 0; g < groups; g++)
                 {
                     var (first, last) = whole[g];
-                    if (last > first)
-                    {
-                        Array.Clear(local.Sums); Array.Clear(local.Ors);
-                        for (int c = first; c < last; c++)
-                        {
-                            var codes = padded.AsSpan(c * plane, plane);
-                            for (int i = 0; i < plane; i++) { local.Sums[i] += nonzeroDigits[codes[i]]; local.Ors[i] |= codes[i]; }
-                        }
-                    }
-                    long nonzero = 0, zero = 0;
-                    var rows = partial[g];
-                    for (int oy = 0; oy < w.OutHeight; oy++)
-                        for (int ox = 0; ox < w.OutWidth; ox++)
-                        {
-                            int origin = oy * w.StrideHeight * wp + ox * w.StrideWidth, sum = 0, any = 0;
-                            if (last > first)
-                                foreach (int offset in windowOffsets) { sum += local.Sums[origin + offset]; any |= local.Ors[origin + offset]; }
-                            foreach (int offset in rows) { byte code = padded[origin + offset]; sum += nonzeroDigits[code]; any |= code; }
-                            nonzero += sum;
-                            zero += digits - nonzeroDigits[any];
-                        }
+                    var (nonzero, zero) = vector
+                        ? CountGroupVector256(local.Padded, local.Sums16, local.Ors, first, last, partial[g], windowOffsets, digits)
+                        : CountGroupScalar(local.Padded, local.Sums, local.Ors, first, last, partial[g], windowOffsets, nonzeroDigits, digits);
                     local.Counts.Record(g, nonzero, zero);
                 }
                 local.Counts.Vectors += w.Pixels;
@@ -208,6 +197,99 @@ public sealed class ConvInput
         return total;
     }
 
+    private const int Slack = 64;
+
+    /// <summary>One image, one row group: the whole channels are summed (nonzero digits) and or-ed per padded position,
+    /// then each output pixel reads them through its window, plus the group's other rows one by one.</summary>
+    private (long Nonzero, long Zero) CountGroupScalar(ReadOnlySpan<byte> padded, Span<int> sums, Span<byte> ors, int first, int last,
+        ReadOnlySpan<int> rows, ReadOnlySpan<int> window, ReadOnlySpan<int> table, int digits)
+    {
+        var w = Window;
+        int wp = w.PaddedWidth;
+        bool hasWhole = last > first;
+        if (hasWhole) WholeChannels(padded, sums, ors, first, last, table);
+        long nonzero = 0, zero = 0;
+        for (int oy = 0; oy < w.OutHeight; oy++)
+            for (int ox = 0, origin = oy * w.StrideHeight * wp; ox < w.OutWidth; ox++, origin += w.StrideWidth)
+            {
+                int sum = 0, any = 0;
+                if (hasWhole)
+                    foreach (int offset in window) { sum += sums[origin + offset]; any |= ors[origin + offset]; }
+                foreach (int offset in rows) { int code = padded[origin + offset]; sum += table[code]; any |= code; }
+                nonzero += sum;
+                zero += digits - table[any];
+            }
+        return (nonzero, zero);
+    }
+
+    private void WholeChannels(ReadOnlySpan<byte> padded, Span<int> sums, Span<byte> ors, int first, int last, ReadOnlySpan<int> table)
+    {
+        int plane = Window.PaddedHeight * Window.PaddedWidth;
+        sums[..plane].Clear(); ors[..plane].Clear();
+        for (int c = first; c < last; c++)
+        {
+            var codes = padded.Slice(c * plane, plane);
+            for (int i = 0; i < codes.Length; i++) { sums[i] += table[codes[i]]; ors[i] |= codes[i]; }
+        }
+    }
+
+    /// <summary><see cref="CountGroupScalar"/> for 1-bit digits and stride 1, 32 output pixels of a row at a time.</summary>
+    private (long Nonzero, long Zero) CountGroupVector256(byte[] padded, ushort[] sums, byte[] ors, int first, int last,
+        int[] rows, int[] window, int digits)
+    {
+        var w = Window;
+        int wp = w.PaddedWidth, plane = w.PaddedHeight * wp;
+        bool hasWhole = last > first;
+        if (hasWhole)
+        {
+            Array.Clear(sums, 0, plane); Array.Clear(ors, 0, plane);
+            for (int c = first; c < last; c++)
+                for (int i = 0; i < plane; i += Vector256<byte>.Count)
+                {
+                    var codes = Vector256.LoadUnsafe(ref padded[c * plane + i]);
+                    var (low, high) = Vector256.Widen(PopCount(codes));
+                    (Vector256.LoadUnsafe(ref sums[i]) + low).StoreUnsafe(ref sums[i]);
+                    (Vector256.LoadUnsafe(ref sums[i + 16]) + high).StoreUnsafe(ref sums[i + 16]);
+                    (Vector256.LoadUnsafe(ref ors[i]) | codes).StoreUnsafe(ref ors[i]);
+                }
+        }
+        long nonzero = 0, zero = 0;
+        Span<ushort> counts = stackalloc ushort[32];
+        Span<byte> present = stackalloc byte[32];
+        for (int oy = 0; oy < w.OutHeight; oy++)
+            for (int ox = 0; ox < w.OutWidth; ox += 32)
+            {
+                int origin = oy * w.StrideHeight * wp + ox, lanes = Math.Min(32, w.OutWidth - ox);
+                Vector256<ushort> low = default, high = default;
+                Vector256<byte> any = default;
+                if (hasWhole)
+                    foreach (int offset in window)
+                    {
+                        low += Vector256.LoadUnsafe(ref sums[origin + offset]);
+                        high += Vector256.LoadUnsafe(ref sums[origin + offset + 16]);
+                        any |= Vector256.LoadUnsafe(ref ors[origin + offset]);
+                    }
+                foreach (int offset in rows)
+                {
+                    var codes = Vector256.LoadUnsafe(ref padded[origin + offset]);
+                    var (l, h) = Vector256.Widen(PopCount(codes));
+                    low += l; high += h; any |= codes;
+                }
+                low.CopyTo(counts); high.CopyTo(counts[16..]);
+                PopCount(any).CopyTo(present);
+                for (int lane = 0; lane < lanes; lane++) { nonzero += counts[lane]; zero += digits - present[lane]; }
+            }
+        return (nonzero, zero);
+    }
+
+    /// <summary>Bits set in each byte: two 4-bit table lookups.</summary>
+    private static Vector256<byte> PopCount(Vector256<byte> v)
+    {
+        var table = Vector256.Create((byte)0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+        var nibble = Vector256.Create((byte)0x0F);
+        return Avx2.Shuffle(table, v & nibble) + Avx2.Shuffle(table, Vector256.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & nibble);
+    }
+
     private int PaddedBytes => Window.ChannelsPerGroup * Window.PaddedHeight * Window.PaddedWidth;
 
     /// <summary>Copies image <paramref name="n"/>'s channels of this group into a padded (C/groups) × Hp × Wp buffer.</summary>
@@ -215,9 +297,9 @@ public sealed class ConvInput
     {
         var w = Window;
         int cg = w.ChannelsPerGroup, hw = w.Height * w.Width, wp = w.PaddedWidth, hp = w.PaddedHeight;
-        var image = Images.Span.Slice((n * w.Channels + Group * cg) * hw, cg * hw);
         bool bordered = w.PadTop + w.PadBottom + w.PadLeft + w.PadRight > 0;
         if (bordered) padded.AsSpan(0, cg * hp * wp).Fill(Padding);
+        var image = Images.Span.Slice((n * w.Channels + Group * cg) * hw, cg * hw);
         for (int c = 0; c < cg; c++)
             for (int y = 0; y < w.Height; y++)
                 image.Slice(c * hw + y * w.Width, w.Width).CopyTo(padded.AsSpan((c * hp + y + w.PadTop) * wp + w.PadLeft, w.Width));

@@ -33,7 +33,8 @@ public class ConvInputTests
         int groups = rng.Next(3) == 0 ? rng.Next(2, 4) : 1;
         var window = new ConvWindow
         {
-            Channels = groups * rng.Next(1, 7), Height = rng.Next(1, 10), Width = rng.Next(1, 10),
+            // Some rows wider than one 32-pixel vector.
+            Channels = groups * rng.Next(1, 7), Height = rng.Next(1, 10), Width = rng.Next(4) == 0 ? rng.Next(30, 80) : rng.Next(1, 10),
             KernelHeight = rng.Next(1, 4), KernelWidth = rng.Next(1, 4),
             StrideHeight = rng.Next(1, 3), StrideWidth = rng.Next(1, 3),
             DilationHeight = rng.Next(1, 3), DilationWidth = rng.Next(1, 3),
@@ -78,7 +79,8 @@ public class ConvInputTests
         {
             var (w, images, count, group, padding, bits) = RandomCase(seed);
             var rng = new Random(seed + 1000);
-            int cellBits = rng.Next(1, 3), dacBits = rng.Next(1, 4), rows = rng.Next(1, 2 * w.K + 2);
+            // Half the cases on 1-bit DACs, the vector path's.
+            int cellBits = rng.Next(1, 3), dacBits = rng.Next(2) == 0 ? 1 : rng.Next(2, 4), rows = rng.Next(1, 2 * w.K + 2);
             var config = CrossbarConfig.Create(new CrossbarSettings
             {
                 Rows = rows, Cols = 32, OuRows = rng.Next(2) == 0 ? rows : rng.Next(1, rows + 1), OuCols = 8, CellBits = cellBits, DacBits = dacBits,
@@ -90,11 +92,15 @@ public class ConvInputTests
             var input = new ConvInput(images, count, w, group, padding);
             var vectors = ReferenceVectors(images, count, w, group, padding);
 
-            var fromImages = input.CountDigits(layer, new SimConfiguration { MaxDegreeOfParallelism = 2 });
             var fromVectors = DigitStatistics.Of(vectors, input.Pixels, layer);
-            Assert.Equal(fromVectors.Vectors, fromImages.Vectors);
-            Assert.Equal(fromVectors.NonzeroDigits, fromImages.NonzeroDigits);
-            Assert.Equal(fromVectors.ZeroDigits, fromImages.ZeroDigits);
+            DigitStatistics fromImages = null!;
+            foreach (var width in new[] { SimdWidth.Scalar, SimdWidth.Auto })
+            {
+                fromImages = input.CountDigits(layer, new SimConfiguration { MaxDegreeOfParallelism = 2, SimdWidth = width });
+                Assert.Equal(fromVectors.Vectors, fromImages.Vectors);
+                Assert.Equal(fromVectors.NonzeroDigits, fromImages.NonzeroDigits);
+                Assert.Equal(fromVectors.ZeroDigits, fromImages.ZeroDigits);
+            }
 
             var y = new double[input.Pixels * n];
             var events = layer.Run(vectors, y, input.Pixels);
