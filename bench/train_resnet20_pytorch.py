@@ -66,14 +66,14 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
     model.train()
     rng = np.random.default_rng(0)
-    pad = 2
+    pad, mean, std = 2, 0.2860, 0.3530
     start = time.perf_counter(); seen = 0
     order = rng.permutation(len(x))
     for i in range(len(x) // a.batch_size):
         idx = order[i * a.batch_size:(i + 1) * a.batch_size]
-        # Same work as pimq's loader: normalise, random crop with zero padding, random flip.
-        imgs = (x[idx].astype(np.float32) / 255.0 - 0.2860) / 0.3530
-        padded = np.pad(imgs, ((0, 0), (pad, pad), (pad, pad)))
+        # Same work as pimq's loader: normalise, random crop with black padding (pixel 0, normalised), random flip.
+        imgs = (x[idx].astype(np.float32) / 255.0 - mean) / std
+        padded = np.pad(imgs, ((0, 0), (pad, pad), (pad, pad)), constant_values=(0.0 - mean) / std)
         batch = np.empty_like(imgs)
         for k in range(len(idx)):
             dy, dx = rng.integers(0, 2 * pad + 1, 2)
