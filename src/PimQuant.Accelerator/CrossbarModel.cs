@@ -56,7 +56,8 @@ public sealed class CrossbarModel
     /// <summary>What the layers do when run.</summary>
     public CrossbarMode Mode { get; set; } = CrossbarMode.Simulate;
 
-    /// <summary>Images run since the last <see cref="ResetEvents"/> (counted at the first crossbar layer).</summary>
+    /// <summary>Images run since the last <see cref="ResetEvents"/> (counted at the first crossbar layer), plus those a
+    /// <see cref="Restore"/> continues from; read noise keys each pixel by its index counted from here.</summary>
     public long Images { get; internal set; }
 
     /// <summary>
@@ -118,6 +119,26 @@ public sealed class CrossbarModel
     {
         foreach (var layer in Layers) layer.Events = default;
         Images = 0;
+    }
+
+    /// <summary>
+    /// Restores the state of a run interrupted after <paramref name="images"/> images: the image count and every
+    /// crossbar layer's events over those images. The next image then draws its read noise with the keys it has
+    /// in an uninterrupted run (its global pixel index counts from <see cref="Images"/>), the events add to
+    /// those restored, and <see cref="CrossbarCost.Evaluate"/> averages over all the images, so the run
+    /// continues as if it had not been interrupted. Call it on a freshly programmed (and ADC-calibrated) model.
+    /// </summary>
+    /// <param name="images">Images run before the interruption.</param>
+    /// <param name="events">Each crossbar layer's events over those images, in the order of <see cref="Layers"/>.</param>
+    /// <exception cref="ArgumentException">Not one count per layer, or a negative image count.</exception>
+    public void Restore(long images, IReadOnlyList<LayerEvents> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentOutOfRangeException.ThrowIfNegative(images);
+        if (events.Count != Layers.Count)
+            throw new ArgumentException($"{events.Count} event counts for {Layers.Count} crossbar layers", nameof(events));
+        for (int i = 0; i < Layers.Count; i++) Layers[i].Events = events[i];
+        Images = images;
     }
 
     private static (int Weight, int Activation) Widths(QuantizedModel model)

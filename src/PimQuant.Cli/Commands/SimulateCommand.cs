@@ -166,12 +166,6 @@ public static class SimulateCommand
     private static SimulationCheckpointPolicy? CheckpointPolicy(SimulationRequest request, Output output, Action<SimulationCheckpoint>? saved)
     {
         if (request.Checkpoint is not { } path) return null;
-        // Read noise is drawn per read, keyed by the pixel's index since the crossbars were programmed
-        // (CrossbarModel.Images); a resumed process restarts that index at 0, so its draws would differ.
-        if (request.Spec.NonIdealities.ReadNoise > 0)
-            throw new UserError($"--checkpoint: a run with read noise ({request.Spec.Name}: read_noise {request.Spec.NonIdealities.ReadNoise}) cannot be resumed " +
-                "bit-identically yet (its draws are keyed by the image's index since programming, which a resumed run restarts at 0); run without --checkpoint or with --read-noise 0",
-                ExitCodes.Usage);
         if (!File.Exists(request.Model)) throw new UserError($"{request.Model}: no such file");
         var key = SimulationCheckpoint.RunKey(request);
         SimulationCheckpoint? from = null;

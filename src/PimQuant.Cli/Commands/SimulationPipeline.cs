@@ -6,12 +6,10 @@ using PimQuant.Data;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
 using PimQuant.Hardware.Cost;
-using PimQuant.Hardware.Mapping;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Config;
 using PimQuant.Quant.Model;
 using PimQuant.Quant.Ptq;
-using LayerEvents = PimQuant.Sim.LayerEvents;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -106,31 +104,6 @@ internal static class SimulationPipeline
             return tensor(values, [count, 1, images.Height, images.Width]);
         }
         return QuantizeCommand.CalibrationImages(train, normalization, count, seed);
-    }
-
-    /// <summary>
-    /// The cost of one image from <paramref name="events"/> (per crossbar layer, in order) counted over
-    /// <paramref name="images"/> images: <see cref="CrossbarCost.Evaluate"/> on counts the model does not hold
-    /// itself, such as a resumed run's (the checkpoint's plus this process's). Same mapping, same
-    /// <see cref="CrossbarCost.PerImage"/>, same cost model; a test holds the two equal on an uninterrupted run.
-    /// </summary>
-    public static SimulationCost Cost(CrossbarModel crossbars, IReadOnlyList<LayerEvents> events, long images)
-    {
-        if (events.Count != crossbars.Layers.Count) throw new ArgumentException($"{events.Count} event counts for {crossbars.Layers.Count} layers", nameof(events));
-        CostModel cost;
-        IMappingStrategy strategy;
-        try
-        {
-            cost = new CostModel(crossbars.Spec);
-            strategy = MappingStrategies.For(crossbars.Spec);
-        }
-        catch (HardwareSpecException e) { return new SimulationCost(null, e.Message); }
-        var work = crossbars.Layers.Select((layer, i) =>
-        {
-            var mapping = strategy.Map(new MappingRequest(layer.Shape, crossbars.Spec, crossbars.Config.WeightBits));
-            return new LayerWork(mapping, CrossbarCost.PerImage(events[i], images, mapping, crossbars.Config.ActivationBits));
-        }).ToList();
-        return new SimulationCost(cost.Evaluate(work), null);
     }
 
     /// <summary>The cost figures of one image as JSON (null when the spec cannot be priced).</summary>

@@ -94,9 +94,9 @@ internal sealed class SimulationSession : IDisposable
     /// <summary>
     /// Simulates the test images <see cref="SimulationCheckpointPolicy.EveryBatches"/> batches at a time from where
     /// <see cref="SimulationCheckpointPolicy.From"/> stopped, saving the images done, the correct count and every
-    /// layer's events after each step. The events of the images before add to those counted here, and the cost is
-    /// priced from the sum, so the result equals an uninterrupted run's: no draw depends on an image's position
-    /// in the run when there is no read noise (pimq simulate refuses a checkpoint with read noise).
+    /// layer's events after each step. A resumed run first restores the crossbars' image count and events to the
+    /// checkpoint's (<see cref="CrossbarModel.Restore"/>), so read noise is drawn with the keys of an uninterrupted
+    /// run, the events add to the restored ones and <see cref="CrossbarCost.Evaluate"/> prices the whole run.
     /// </summary>
     private CrossbarRun RunCheckpointed(CrossbarModel crossbars, double programSeconds, SimulationCheckpointPolicy policy, Output output, CancellationToken cancel)
     {
@@ -105,14 +105,18 @@ internal sealed class SimulationSession : IDisposable
         var from = policy.From;
         from?.CheckChip(policy.Path, chip, names, Test.Count);
         int done = from?.ImagesDone ?? 0, correct = from?.Correct ?? 0;
-        LayerEvents[] before = from is null ? new LayerEvents[names.Length] : [.. from.Layers.Select(l => l.Events)];
         double secondsBefore = from?.Seconds ?? 0;
+        // A fresh run starts from the events ADC calibration left reset (CrossbarModel.CalibrateAdc) or that
+        // programming started with; a resumed one from the checkpoint's.
         if (from is not null)
+        {
+            crossbars.Restore(from.ImagesDone, [.. from.Layers.Select(l => l.Events)]);
             output.Log($"{crossbars.Spec.Name}: resuming from {Path.GetFileName(policy.Path)}: {done:N0} of {Test.Count:N0} test images done, {correct:N0} correct");
+        }
 
         var executor = crossbars.CreateExecutor();
         var watch = Stopwatch.StartNew();
-        LayerEvents[] Totals() => [.. before.Zip(crossbars.Layers, (b, l) => b + l.Events)];
+        LayerEvents[] Events() => [.. crossbars.Layers.Select(l => l.Events)];
         void Simulate(Action<int>? progress)
         {
             while (done < Test.Count)
@@ -125,7 +129,7 @@ internal sealed class SimulationSession : IDisposable
                 var snapshot = new SimulationCheckpoint
                 {
                     Run = policy.Run, Chip = chip, ImagesDone = done, ImagesTotal = Test.Count, Correct = correct,
-                    Seconds = secondsBefore + watch.Elapsed.TotalSeconds, Layers = [.. names.Zip(Totals())],
+                    Seconds = secondsBefore + watch.Elapsed.TotalSeconds, Layers = [.. names.Zip(Events())],
                 };
                 snapshot.Save(policy.Path);
                 policy.Saved?.Invoke(snapshot);
@@ -142,8 +146,7 @@ internal sealed class SimulationSession : IDisposable
 
         var simulated = new EvaluationResult(correct, done, secondsBefore + watch.Elapsed.TotalSeconds);
         output.Log($"{crossbars.Spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s); progress in {policy.Path}");
-        var totals = Totals();
-        return new CrossbarRun(crossbars, simulated, SimulationPipeline.Cost(crossbars, totals, done), programSeconds, totals, from?.ImagesDone ?? 0);
+        return new CrossbarRun(crossbars, simulated, CrossbarCost.Evaluate(crossbars), programSeconds, Events(), from?.ImagesDone ?? 0);
     }
 
     public void Dispose()

@@ -7,7 +7,8 @@ namespace PimQuant.Tests.Cli;
 /// <c>pimq simulate --checkpoint</c> killed with SIGKILL at random moments after its first checkpoint and
 /// resumed each time reports exactly what an uninterrupted run reports: checkpoints are atomic (every
 /// resume reads one), the result file (-o) appears only when the run is done, and the resumed chip and
-/// images give the same accuracies, events and cost.
+/// images give the same accuracies, events and cost, read noise included (drawn with the keys of an
+/// uninterrupted run).
 /// </summary>
 [Collection(IsolatedCollection.Name)]
 public class SimulateKillAndResumeTests : IDisposable
@@ -16,22 +17,30 @@ public class SimulateKillAndResumeTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string[] Args(params string[] extra) =>
-        ["simulate", Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"), "--hw", "isaac", "--images", "384", "--batch-size", "32",
-         "--calibration-images", "64", "--threads", "2", "--json", .. extra];
+    /// <summary>Lossless isaac on 384 images (batches of 32), or with <paramref name="readNoise"/> lossy isaac with read
+    /// noise on the conductance path (6-bit ADC, 2 % variation, 0.2 % stuck-at-0; 24 images in batches of 6).</summary>
+    private static string[] Args(bool readNoise, params string[] extra) =>
+        ["simulate", Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"), "--hw", "isaac", "--calibration-images", "64", "--threads", "2", "--json",
+         .. readNoise
+             ? new[] { "--images", "24", "--batch-size", "6", "--adc-bits", "6", "--variation", "0.02", "--sa0", "0.002", "--read-noise", "0.2" }
+             : ["--images", "384", "--batch-size", "32"],
+         .. extra];
 
     private static int ImagesDone(string checkpoint) => (int)JsonNode.Parse(File.ReadAllText(checkpoint))!["images_done"]!;
 
-    [Fact]
-    public void KilledAtRandomMomentsAndResumedEqualsUninterrupted()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void KilledAtRandomMomentsAndResumedEqualsUninterrupted(bool readNoise)
     {
-        var reference = PimqProcess.Run(Args());
+        var reference = PimqProcess.Run(Args(readNoise));
         Assert.True(reference.ExitCode == 0, reference.Stderr);
 
         string checkpoint = Path.Combine(_dir, "run.ckpt"), result = Path.Combine(_dir, "result.json");
-        string[] checkpointed = Args("--checkpoint", checkpoint, "-o", result);
+        string[] checkpointed = Args(readNoise, "--checkpoint", checkpoint, "-o", result);
+        int images = readNoise ? 24 : 384, batch = readNoise ? 6 : 32;
         // Kill within the first 60 % of the reference run's simulation time after a checkpoint: the first
-        // attempt (32 of 384 images done) is killed unless the load changes sharply, a later one may finish.
+        // attempt (a quarter or a twelfth of the images done) is killed unless the load changes sharply, a later one may finish.
         double simulated = (double)reference.Json()["seconds"]!["simulated"]!;
         var random = new Random(20261123);
         int kills = 0, done = 0;
@@ -54,10 +63,10 @@ public class SimulateKillAndResumeTests : IDisposable
                 Assert.False(File.Exists(result), "the result file appeared before the run was done");
             }
             done = ImagesDone(checkpoint); // parses: a kill never leaves a torn checkpoint
-            if (done == 384) break;
+            if (done == images) break;
         }
         Assert.True(kills > 0, "the run finished before it could be killed; the test proved nothing");
-        Assert.InRange(done, 32, 384);
+        Assert.InRange(done, batch, images);
 
         var finished = PimqProcess.Run([.. checkpointed, "--resume"]);
         Assert.True(finished.ExitCode == 0, finished.Stderr);
