@@ -275,24 +275,32 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         {
             var all = input.Vectors(g, vectors, _model.Options.Configuration).Span;
             for (int i = 0; i < samples; i++) all.Slice(i * stride * _k, _k).CopyTo(sample.AsSpan(i * _k, _k));
-            var peaks = Crossbar.Groups[g].PeakPartialSums(sample, samples, _model.Options.Configuration);
-            double codes = config.AdcCodeMax;
-            double[] steps = _model.Spec.Adc.Calibration == SpecCalibration.Array
-                ? peaks.Select(p => p > 0 ? p / codes : 1.0).ToArray()
-                : [peaks.Max() is var m && m > 0 ? m / codes : 1.0];
-            groups[g] = ProgramGroup(g, steps);
+            var layer = Crossbar.Groups[g];
+            // A reference column's partial sums span a range of their own: its ADC steps are calibrated apart.
+            groups[g] = ProgramGroup(g, Steps(layer.PeakPartialSums(sample, samples, _model.Options.Configuration)),
+                config.ReferenceColumn && config.HasLeakage ? Steps(layer.PeakReferencePartialSums(sample, samples)) : null);
         }
         Crossbar.Groups = groups;
         _adcCalibrated = true;
     }
 
-    private ProgrammedLayer ProgramGroup(int group, IReadOnlyList<double>? adcSteps)
+    /// <summary>Calibrated ADC steps from peak partial sums: the peak on the top code, per array or one for the layer.</summary>
+    private double[] Steps(double[] peaks)
+    {
+        double codes = _model.Config.AdcCodeMax;
+        return _model.Spec.Adc.Calibration == SpecCalibration.Array
+            ? peaks.Select(p => p > 0 ? p / codes : 1.0).ToArray()
+            : [peaks.Max() is var m && m > 0 ? m / codes : 1.0];
+    }
+
+    private ProgrammedLayer ProgramGroup(int group, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps = null)
     {
         var options = new ProgramOptions
         {
             Name = _groupCodes.Length == 1 ? _layer.Name : $"{_layer.Name}#g{group}",
             Seed = unchecked((ulong)_model.Spec.NonIdealities.Seed),
             AdcSteps = adcSteps,
+            ReferenceAdcSteps = referenceSteps,
         };
         try { return ProgrammedLayer.Program(_model.Config, _groupCodes[group], _k, _columnsPerGroup, options, _model.Options.Configuration); }
         catch (ArgumentException e)

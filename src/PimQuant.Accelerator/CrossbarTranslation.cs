@@ -26,6 +26,7 @@ public static class CrossbarTranslation
             AdcStep = spec.Adc.Step == SpecStep.Unit ? AdcStep.Unit : AdcStep.FullRange,
             WeightEncoding = spec.Encoding.Weights == SpecEncoding.Offset ? Sim.WeightEncoding.Offset : Sim.WeightEncoding.Differential,
             ColumnFlip = spec.Encoding.ColumnFlip,
+            ReferenceColumn = spec.Encoding.ReferenceColumn,
             WeightBits = weightBits, ActivationBits = activationBits,
             ColumnLayout = spec.Mapping switch
             {

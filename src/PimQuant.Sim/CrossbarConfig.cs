@@ -8,7 +8,7 @@ public sealed record CrossbarConfig
     {
         Rows = s.Rows; Cols = s.Cols; OuRows = s.OuRows; OuCols = s.OuCols;
         CellBits = s.CellBits; DacBits = s.DacBits; AdcBits = s.AdcBits; AdcStep = s.AdcStep;
-        WeightEncoding = s.WeightEncoding; ColumnFlip = s.ColumnFlip; WeightBits = s.WeightBits;
+        WeightEncoding = s.WeightEncoding; ColumnFlip = s.ColumnFlip; ReferenceColumn = s.ReferenceColumn; WeightBits = s.WeightBits;
         ActivationBits = s.ActivationBits; ColumnLayout = s.ColumnLayout; NonIdealities = s.NonIdealities;
         ConductanceFractionBits = s.ConductanceFractionBits;
         Polarities = s.WeightEncoding == WeightEncoding.Differential ? 2 : 1;
@@ -38,6 +38,8 @@ public sealed record CrossbarConfig
     public WeightEncoding WeightEncoding { get; }
     /// <summary><c>column_flip</c>.</summary>
     public bool ColumnFlip { get; }
+    /// <summary><c>reference_column</c>.</summary>
+    public bool ReferenceColumn { get; }
     /// <summary><c>weight_bits</c> bw.</summary>
     public int WeightBits { get; }
     /// <summary><c>activation_bits</c> ba.</summary>

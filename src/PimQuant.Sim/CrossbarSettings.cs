@@ -135,6 +135,12 @@ public sealed record CrossbarSettings
     /// <summary><c>column_flip</c> (ISAAC's encoding).</summary>
     public bool ColumnFlip { get; init; } = true;
 
+    /// <summary><c>reference_column</c>: every array holds a column of nominal level-0 cells (no variation, faults or
+    /// read noise), read with every OU read and converted by the array's ADC; its code is subtracted from every
+    /// bitline's code of the read, and the analog part scaled by G_max/(G_max − G_min), which cancels the leakage of
+    /// a finite on/off ratio exactly for 1-bit cells (DNN+NeuroSim's dummy column, for its leakage role).</summary>
+    public bool ReferenceColumn { get; init; }
+
     /// <summary><c>weight_bits</c> bw.</summary>
     public int WeightBits { get; init; } = 8;
 

@@ -78,6 +78,11 @@ public sealed record ProgramOptions
     /// <summary>ADC steps overriding the config's: one value for the layer, or one per array
     /// (row tile × column tile, row-major); null keeps the config's step.</summary>
     public IReadOnlyList<double>? AdcSteps { get; init; }
+
+    /// <summary>ADC steps of the reference column's conversions (<see cref="CrossbarSettings.ReferenceColumn"/>), as
+    /// <see cref="AdcSteps"/>: its partial sums G_min·Σ digits span a range of their own, calibrated apart (as
+    /// NeuroSim quantizes its dummy column over the dummy's own range); null converts them with the array's step.</summary>
+    public IReadOnlyList<double>? ReferenceAdcSteps { get; init; }
 }
 
 /// <summary>Options of one run.</summary>

@@ -19,7 +19,7 @@ public sealed class ProgrammedLayer
     private readonly long _tableBudget;
 
     private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
-        IOuSkipPolicy? ouSkip, IReadOnlyList<double>? adcSteps, SimConfiguration configuration)
+        IOuSkipPolicy? ouSkip, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps, SimConfiguration configuration)
     {
         Config = config; Geometry = geometry; Name = name; Seed = seed; LayerKey = SimRandom.LayerKey(name);
         _tableBudget = configuration.TableBudgetBytes;
@@ -35,6 +35,8 @@ public sealed class ProgrammedLayer
         LevelConductance = new int[config.LevelMax + 1];
         for (int level = 1; level <= config.LevelMax; level++) LevelConductance[level] = level << config.ConductanceFractionBits;
         if (config.HasLeakage) LevelConductance[0] = RoundConductance(config.LevelMax / config.NonIdealities.OnOffRatio);
+        long levelMaxConductance = (long)config.LevelMax << config.ConductanceFractionBits;
+        ReferenceGain = config.ReferenceColumn && config.HasLeakage ? (double)levelMaxConductance / (levelMaxConductance - LevelConductance[0]) : 1.0;
 
         ColumnSign = new sbyte[(long)groups * PaddedColumns];
         SliceShift = new int[PaddedColumns];
@@ -72,14 +74,25 @@ public sealed class ProgrammedLayer
             }
         }
         FlipCorrections = corrections.ToArray();
+        ReferenceWeights = new long[(long)groups * n];
+        for (int g = 0; g < groups; g++)
+            for (int pc = 0; pc < c; pc++)
+                ReferenceWeights[(long)g * n + pc / (geometry.Slices * geometry.Polarities)] += (long)ColumnSign[(long)g * PaddedColumns + pc] << SliceShift[pc];
 
         ArraySteps = ResolveSteps(adcSteps);
+        ReferenceSteps = referenceSteps is null ? ArraySteps : ResolveSteps(referenceSteps);
         StepPerColumn = new double[geometry.RowTileCount * n];
         for (int rt = 0; rt < geometry.RowTileCount; rt++)
             for (int j = 0; j < n; j++)
-                StepPerColumn[rt * n + j] = config.IsAdcIdeal
+                StepPerColumn[rt * n + j] = (config.IsAdcIdeal
                     ? Math.ScaleB(1.0, -config.ConductanceFractionBits)
-                    : ArraySteps[rt * geometry.ColumnTileCount + geometry.ColumnTileOf(j)];
+                    : ArraySteps[rt * geometry.ColumnTileCount + geometry.ColumnTileOf(j)]) * ReferenceGain;
+        ReferenceStepPerColumn = new double[geometry.RowTileCount * n];
+        for (int rt = 0; rt < geometry.RowTileCount; rt++)
+            for (int j = 0; j < n; j++)
+                ReferenceStepPerColumn[rt * n + j] = (config.IsAdcIdeal
+                    ? Math.ScaleB(1.0, -config.ConductanceFractionBits)
+                    : ReferenceSteps[rt * geometry.ColumnTileCount + geometry.ColumnTileOf(j)]) * ReferenceGain;
         MaxGroupPartialSum = ComputeMaxGroupPartialSum();
         CheckAccumulatorRange();
         IsLossless = config.IsIdealDevice && skipsLossless
@@ -118,7 +131,7 @@ public sealed class ProgrammedLayer
         foreach (int w in weights)
             if (w < min || w > max)
                 throw new ArgumentException($"weight code {w} lies outside [{min}, {max}] ({config.WeightBits}-bit, {config.WeightEncoding} encoding)", nameof(weights));
-        return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.AdcSteps, configuration);
+        return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.AdcSteps, options.ReferenceAdcSteps, configuration);
     }
 
     /// <summary>The crossbar.</summary>
@@ -164,8 +177,17 @@ public sealed class ProgrammedLayer
     /// <summary>Row groups × column tiles: the OUs of the group read in that array.</summary>
     internal int[] ReadsPerGroupTile { get; }
     internal double[] ArraySteps { get; }
-    /// <summary>Row tiles × N: the factor of a tile's integer sum (2^−F with an ideal ADC).</summary>
+    /// <summary>ADC step of each array's reference-column conversions.</summary>
+    internal double[] ReferenceSteps { get; }
+    /// <summary>Row tiles × N: the factor of a tile's integer sum (2^−F with an ideal ADC), times <see cref="ReferenceGain"/>.</summary>
     internal double[] StepPerColumn { get; }
+    /// <summary>Row tiles × N: the factor of a tile's reference codes, as <see cref="StepPerColumn"/> with the reference steps.</summary>
+    internal double[] ReferenceStepPerColumn { get; }
+    /// <summary>G_max/(G_max − G_min) with a reference column under leakage, else 1.</summary>
+    internal double ReferenceGain { get; }
+    /// <summary>Row groups × N: Σ over the logical column's bitlines of sign·2^(c·s) (0 where the OU is skipped), the
+    /// weight of a reference code in the column's shift-and-add.</summary>
+    internal long[] ReferenceWeights { get; }
     /// <summary>Largest (2^d−1)·Σ_(i in group) G over row groups and enabled columns, in units of 2^−F.</summary>
     internal long MaxGroupPartialSum { get; }
     internal int OuIds => Geometry.ColumnTileCount * Geometry.OusPerColumnTile;
@@ -289,13 +311,102 @@ public sealed class ProgrammedLayer
         return peaks.Select(v => Math.ScaleB(v, -Config.ConductanceFractionBits)).ToArray();
     }
 
-    private static EventTally RunPath(SimulationPath path, RunContext run) => path switch
+    /// <summary>The largest partial sum of the reference column (<see cref="CrossbarSettings.ReferenceColumn"/>),
+    /// G_min·Σ_(rows of a group) digit, over the reads of these pixels, per array as <see cref="PeakPartialSums"/>
+    /// (0 without leakage): the statistic from which <see cref="ProgramOptions.ReferenceAdcSteps"/> are calibrated.</summary>
+    public double[] PeakReferencePartialSums(ReadOnlyMemory<byte> activations, int pixels)
     {
-        SimulationPath.Exact => ExactKernel.Run(run),
-        SimulationPath.OuTable => OuTableKernel.Run(run),
-        SimulationPath.BitCount => BitCountKernel.Run(run),
-        _ => ConductanceKernel.Run(run),
-    };
+        int k = Geometry.K, tiles = Geometry.ColumnTileCount, d = Config.DacBits;
+        if (activations.Length < (long)pixels * k) throw new ArgumentException($"expected {(long)pixels * k} activation codes", nameof(activations));
+        var peaks = new long[Geometry.RowTileCount * tiles];
+        for (int p = 0; p < pixels; p++)
+        {
+            var a = activations.Span.Slice(p * k, k);
+            for (int g = 0; g < Geometry.RowGroupCount; g++)
+                for (int t = 0; t < Config.Digits; t++)
+                {
+                    long sum = 0;
+                    foreach (byte code in a.Slice(Geometry.GroupStart[g], Geometry.GroupRows[g])) sum += code >> (d * t) & Config.DigitMax;
+                    for (int ct = 0; ct < tiles; ct++)
+                        if (ReadsPerGroupTile[g * tiles + ct] > 0)
+                        {
+                            int array = Geometry.GroupTile[g] * tiles + ct;
+                            peaks[array] = Math.Max(peaks[array], sum * LevelConductance[0]);
+                        }
+                }
+        }
+        return peaks.Select(v => Math.ScaleB(v, -Config.ConductanceFractionBits)).ToArray();
+    }
+
+    private EventTally RunPath(SimulationPath path, RunContext run)
+    {
+        var tally = path switch
+        {
+            SimulationPath.Exact => ExactKernel.Run(run),
+            SimulationPath.OuTable => OuTableKernel.Run(run),
+            SimulationPath.BitCount => BitCountKernel.Run(run),
+            _ => ConductanceKernel.Run(run),
+        };
+        if (Config.ReferenceColumn && Config.HasLeakage) SubtractReference(run);
+        return tally;
+    }
+
+    /// <summary>The reference column (<see cref="CrossbarSettings.ReferenceColumn"/>): for each pixel, row group and
+    /// streamed digit its partial sum G_min·Σ digits is converted by every array's ADC, and
+    /// y_j −= Σ_rt step_rt,j·Σ_(g in rt) W_j(g)·Σ_t 2^(d·t)·code(g, t, array of j), with W_j(g) from
+    /// <see cref="ReferenceWeights"/>: each bitline's code less the reference's, shift-added alike and, like the
+    /// exact digital terms, after the kernel's tiles. Draws nothing, so it adds no randomness.</summary>
+    private void SubtractReference(RunContext run)
+    {
+        var geometry = Geometry;
+        int k = geometry.K, n = geometry.N, groups = geometry.RowGroupCount, tiles = geometry.ColumnTileCount;
+        int digits = Config.Digits, d = Config.DacBits, digitMax = Config.DigitMax;
+        long leak = LevelConductance[0];
+        var adcs = Config.IsAdcIdeal ? null : ReferenceSteps.Select(s => new AdcQuantizer(s, Config.ConductanceFractionBits, Config.AdcCodeMax)).ToArray();
+        var policy = run.Options.DigitPolicy;
+        Parallel.For(0, run.Pixels, new ParallelOptions { MaxDegreeOfParallelism = run.Configuration.Threads },
+            () => (Masks: new uint[groups], Codes: new long[groups * tiles]),
+            (p, _, local) =>
+            {
+                var a = run.Activations.Span.Slice(p * k, k);
+                local.Masks.AsSpan().Fill(run.AllDigits);
+                if (policy is not null)
+                {
+                    policy.SelectDigits(run.Options.FirstPixel + p, a, geometry, local.Masks);
+                    for (int g = 0; g < groups; g++) local.Masks[g] &= run.AllDigits;
+                }
+                Array.Clear(local.Codes);
+                for (int g = 0; g < groups; g++)
+                {
+                    var rows = a.Slice(geometry.GroupStart[g], geometry.GroupRows[g]);
+                    int rowTile = geometry.GroupTile[g];
+                    for (int t = 0; t < digits; t++)
+                    {
+                        if ((local.Masks[g] >> t & 1) == 0) continue;
+                        long sum = 0;
+                        foreach (byte code in rows) sum += code >> (d * t) & digitMax;
+                        for (int ct = 0; ct < tiles; ct++)
+                            local.Codes[g * tiles + ct] += (adcs is null ? sum * leak : adcs[rowTile * tiles + ct].Code(sum * leak)) << (d * t);
+                    }
+                }
+                var y = run.Output.Span.Slice(p * n, n);
+                for (int j = 0; j < n; j++)
+                {
+                    int ct = geometry.ColumnTileOf(j);
+                    double correction = 0;
+                    for (int rt = 0; rt < geometry.RowTileCount; rt++)
+                    {
+                        long sum = 0;
+                        for (int g = geometry.TileFirstGroup[rt]; g < geometry.TileFirstGroup[rt + 1]; g++)
+                            sum += local.Codes[g * tiles + ct] * ReferenceWeights[(long)g * n + j];
+                        correction += ReferenceStepPerColumn[rt * n + j] * sum;
+                    }
+                    y[j] -= correction;
+                }
+                return local;
+            },
+            _ => { });
+    }
 
     /// <summary>The digits of an inner schedule (all digits without one) that lie in a fixed set.</summary>
     private sealed class DigitSubset(IInputDigitPolicy? inner, uint allowed) : IInputDigitPolicy

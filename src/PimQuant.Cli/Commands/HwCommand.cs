@@ -72,7 +72,7 @@ public static class HwCommand
             Row($"array {a.Name}", $"{a.Rows}×{a.Cols}, OU {a.OuRows}×{a.OuCols}" + (a.Tiles is { } tiles ? $", {tiles} tiles" : ""));
         Row("cell / DAC", $"{s.Cell.Bits}-bit cells, {s.Dac.Bits}-bit DAC");
         Row("ADC", s.Adc.IsIdeal ? "ideal" : $"{s.Adc.Bits} bits, step {Snake(s.Adc.Step)}" + (s.Adc.Calibration is { } c ? $" per {Snake(c)}" : ""));
-        Row("encoding", $"{Snake(s.Encoding.Weights)}, column flip {(s.Encoding.ColumnFlip ? "on" : "off")}");
+        Row("encoding", $"{Snake(s.Encoding.Weights)}, column flip {(s.Encoding.ColumnFlip ? "on" : "off")}, reference column {(s.Encoding.ReferenceColumn ? "on" : "off")}");
         Row("mapping", s.Mapping);
         Row("defaults", $"{s.Defaults.WeightBits}-bit weights, {s.Defaults.ActivationBits}-bit activations");
         Row("organisation", s.Organisation is { } o

@@ -168,8 +168,13 @@ public enum WeightEncoding
     Differential,
 }
 
-/// <summary>Weight encoding and ISAAC's column flip.</summary>
-public sealed record EncodingSpec(WeightEncoding Weights, bool ColumnFlip)
+/// <summary>Weight encoding, ISAAC's column flip, and a reference column that cancels the leakage of level-0 cells.</summary>
+/// <param name="Weights">Offset or differential.</param>
+/// <param name="ColumnFlip">ISAAC's per-column complement encoding.</param>
+/// <param name="ReferenceColumn">Every array holds a column of level-0 cells, read and converted with every OU read;
+/// its code is subtracted from each bitline's and the difference scaled by G_max/(G_max − G_min) (DNN+NeuroSim's
+/// dummy column, for its leakage role; the offset stays digital).</param>
+public sealed record EncodingSpec(WeightEncoding Weights, bool ColumnFlip, bool ReferenceColumn = false)
 {
     /// <summary>Physical columns per slice of a logical column: 2 for differential, 1 for offset.</summary>
     public int Polarities => Weights == WeightEncoding.Differential ? 2 : 1;

@@ -99,7 +99,8 @@ internal sealed class SpecBuilder
         string path = e?.Path ?? "encoding";
         var weights = Enum<WeightEncoding>(Need(e?.Weights, Join(path, "weights"), "must be offset or differential"), ["offset", "differential"]);
         bool flip = e!.ColumnFlip is not null && Bool(e.ColumnFlip);
-        return new EncodingSpec(weights, flip);
+        bool reference = e.ReferenceColumn is not null && Bool(e.ReferenceColumn);
+        return new EncodingSpec(weights, flip, reference);
     }
 
     private PrecisionDefaults BuildDefaults(DefaultsDto? d)

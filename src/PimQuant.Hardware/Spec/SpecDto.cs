@@ -54,7 +54,7 @@ internal sealed class AdcDto
 internal sealed class EncodingDto
 {
     public required string Path;
-    public Scalar? Weights, ColumnFlip;
+    public Scalar? Weights, ColumnFlip, ReferenceColumn;
 }
 
 internal sealed class DefaultsDto

@@ -23,7 +23,7 @@ internal sealed partial class SpecReader
     internal static readonly string[] CellFields = ["bits"];
     internal static readonly string[] DacFields = ["bits"];
     internal static readonly string[] AdcFields = ["bits", "step", "calibration"];
-    internal static readonly string[] EncodingFields = ["weights", "column_flip"];
+    internal static readonly string[] EncodingFields = ["weights", "column_flip", "reference_column"];
     internal static readonly string[] DefaultsFields = ["weight_bits", "activation_bits"];
     internal static readonly string[] OrganisationFields = ["imas_per_tile", "arrays_per_ima", "adcs_per_ima", "read_cycle_ns", "pipeline"];
     internal static readonly string[] ComponentFields =
@@ -142,7 +142,8 @@ internal sealed partial class SpecReader
         foreach (var (key, n, p) in Fields(node, path, EncodingFields))
         {
             if (key == "weights") e.Weights = Value(n, p);
-            else e.ColumnFlip = Value(n, p);
+            else if (key == "column_flip") e.ColumnFlip = Value(n, p);
+            else e.ReferenceColumn = Value(n, p);
         }
         return e;
     }

@@ -72,7 +72,8 @@ internal sealed class EventTally(int groups)
             long perDigit = layer.ReadsPerGroup[g];
             reads += _streamed[g] * perDigit;
             zero += _zero[g] * perDigit;
-            conversions += _streamed[g] * layer.ColumnsPerGroup[g];
+            // A reference column is converted with every read.
+            conversions += _streamed[g] * (layer.ColumnsPerGroup[g] + (layer.Config.ReferenceColumn ? perDigit : 0));
             drives += _streamed[g] * perDigit * geometry.GroupRows[g];
             cells += _streamed[g] * layer.ColumnsPerGroup[g] * geometry.GroupRows[g];
             nonzero += _nonzero[g] * perDigit;

@@ -14,7 +14,7 @@ namespace PimQuant.Tests.Accelerator;
 
 /// <summary>The quantized graph on simulated crossbars: lossless configurations equal the ideal integer
 /// model, the libtorch lossless product equals the simulator's own exact path bit for bit, simulated event
-/// counts equal the mapping's dense counts, and non-idealities cost accuracy monotonically.</summary>
+/// counts equal the mapping's dense counts, and a coarser ADC or more variation costs accuracy.</summary>
 public class CrossbarModelTests
 {
     private static QuantizedModel QuantizedLeNet(int weightBits = 8, int activationBits = 8)
@@ -78,30 +78,44 @@ public class CrossbarModelTests
     }
 
     [Fact]
-    public void A_3_bit_adc_costs_accuracy_that_5_bits_keep()
+    public void Neurosim_rram_loses_accuracy_to_a_3_bit_adc_and_monotonically_to_variation()
     {
         Torch.Ensure();
         using var scope = NewDisposeScope();
         using var model = QuantizedLeNet();
-        var images = QuantFixtures.Images(5000, 300);
-        var labels = QuantFixtures.Labels(5000, 300);
+        var images = QuantFixtures.Images(5000, 400);
+        var labels = QuantFixtures.Labels(5000, 400);
         double ideal = QuantFixtures.Accuracy(QuantFixtures.Logits(model.CreateExecutor(), images, 100), labels);
-        // neurosim-rram with an on/off ratio of 100 instead of 10: PimQuant's level-0 cells leak into every
-        // partial sum uncompensated (crossbar-model.md §6), which at a ratio of 10 alone takes LeNet near chance
-        // (NeuroSim cancels it with a reference column, not modelled yet) and would leave nothing to fall.
+        // The preset as shipped: on/off ratio 10 with its reference column, ADC steps calibrated per array.
         var neurosim = PresetCatalog.Load("neurosim-rram");
-        double Accuracy(int adcBits)
+        // Mean accuracy over programmed chips (device seeds); the chips share their draws across sigma (the same
+        // cells, scaled). One chip's accuracy is not monotone in sigma: each chip recalibrates its ADC steps, and a
+        // small perturbation can dither a 5-bit ADC's rounding bias away (measured: the mean squared logit error
+        // against the ideal model was 0.61 at sigma 0 and 0.53 at 0.05). Measured means over 6 chips:
+        // 0.7200, 0.6813, 0.6813, 0.6483.
+        double Measure(int adcBits, double sigma, int chips)
         {
-            var spec = neurosim with { Adc = neurosim.Adc with { Bits = adcBits }, NonIdealities = neurosim.NonIdealities with { OnOffRatio = 100 } };
-            var crossbars = CrossbarModel.Program(model, spec);
-            crossbars.CalibrateAdc(QuantFixtures.Calibration(64));
-            return QuantFixtures.Accuracy(Logits(crossbars, images), labels);
+            double accuracy = 0;
+            for (long seed = 0; seed < chips; seed++)
+            {
+                var spec = neurosim with
+                {
+                    Adc = neurosim.Adc with { Bits = adcBits },
+                    NonIdealities = neurosim.NonIdealities with { Variation = new VariationSpec(PimQuant.Hardware.Spec.VariationKind.Gaussian, sigma, null), Seed = seed },
+                };
+                var crossbars = CrossbarModel.Program(model, spec);
+                crossbars.CalibrateAdc(QuantFixtures.Calibration(64));
+                accuracy += QuantFixtures.Accuracy(Logits(crossbars, images), labels) / chips;
+            }
+            return accuracy;
         }
-        double five = Accuracy(5), three = Accuracy(3);
-        Assert.True(five < ideal && three < five - 0.05, $"ideal {ideal}, 5-bit ADC {five}, 3-bit {three}");
-        // Not asserted: accuracy falling monotonically as variation sigma rises over 0, 0.05, 0.1, 0.2. Measured on
-        // this model it does not (issue 15's note): each programmed chip recalibrates its ADC steps, and at 3 or 5
-        // bits a small perturbation already moves the outputs as much as a large one.
+        var five = Measure(5, 0, 1);
+        var three = Measure(3, 0, 1);
+        Assert.True(five > ideal - 0.03 && three < five - 0.1, $"ideal {ideal}, 5-bit ADC {five}, 3-bit {three}");
+        var sweep = new[] { 0.0, 0.05, 0.1, 0.2 }.Select(sigma => sigma == 0 ? five : Measure(5, sigma, 6)).ToArray();
+        string measured = string.Join(", ", sweep.Select(a => a.ToString("F4")));
+        for (int i = 1; i < sweep.Length; i++) Assert.True(sweep[i] <= sweep[i - 1], $"accuracy rose with sigma: {measured}");
+        Assert.True(sweep[^1] < sweep[0] - 0.05, $"sigma 0.2 costs little: {measured}");
     }
 
     [Fact]

@@ -130,6 +130,14 @@ internal static class CrossbarReference
         };
         double Step(int rt, int j) => program.AdcSteps is null ? nominal
             : program.AdcSteps.Count == 1 ? program.AdcSteps[0] : program.AdcSteps[rt * columnTiles + j / perTile];
+        double ReferenceStep(int rt, int j) => program.ReferenceAdcSteps is null ? Step(rt, j)
+            : program.ReferenceAdcSteps.Count == 1 ? program.ReferenceAdcSteps[0] : program.ReferenceAdcSteps[rt * columnTiles + j / perTile];
+
+        // The reference column: nominal level-0 cells, converted with every read; the analog part is scaled by
+        // G_max/(G_max − G_min), both in units of 2^−F.
+        bool reference = cfg.ReferenceColumn && !double.IsPositiveInfinity(ni.OnOffRatio);
+        long leak = reference ? (long)Math.Floor(levelMax / ni.OnOffRatio * scale + 0.5) : 0;
+        double gain = reference ? (double)((long)levelMax << fraction) / (((long)levelMax << fraction) - leak) : 1.0;
 
         var output = new double[pixels * n];
         long reads = 0, zeroReads = 0, conversions = 0, drives = 0, nonzeroDrives = 0, digitSkipped = 0, ouSkipped = 0, cellReads = 0, digitSums = 0;
@@ -152,11 +160,11 @@ internal static class CrossbarReference
               for (int part = 0; part < parts.Length; part++)
               {
                 bool InPart(int t) => parts[part](t);
-                double y = 0;
+                double y = 0, referenceSum = 0;
                 long exact = 0;
                 for (int rt = 0; rt < rowTiles; rt++)
                 {
-                    long acc = 0;
+                    long acc = 0, referenceAcc = 0;
                     for (int g = 0; g < groups; g++)
                     {
                         if (groupTile[g] != rt) continue;
@@ -183,13 +191,21 @@ internal static class CrossbarReference
                                     int shift = cfg.DacBits * t + cfg.CellBits * s;
                                     int polaritySign = pol == 1 ? -1 : 1;
                                     acc += polaritySign * (flipped[g, c] ? -1 : 1) * (code << shift);
+                                    if (reference)
+                                    {
+                                        long pReference = digitSum * leak;
+                                        long referenceCode = cfg.AdcBits == 0 ? pReference : AdcCode(pReference, ReferenceStep(rt, j), fraction, (1 << cfg.AdcBits) - 1);
+                                        referenceAcc += polaritySign * (flipped[g, c] ? -1 : 1) * (referenceCode << shift);
+                                    }
                                     // Column flip recovery: p = (2^c − 1)·Σa_t − p_flipped.
                                     if (flipped[g, c]) exact += polaritySign * (levelMax * digitSum << shift);
                                 }
                         }
                     }
-                    double step = cfg.AdcBits == 0 ? 1.0 / scale : Step(rt, j);
+                    double step = (cfg.AdcBits == 0 ? 1.0 / scale : Step(rt, j)) * gain;
                     y += step * acc;
+                    // The reference codes are shift-added as a sum of their own, subtracted after the exact terms.
+                    referenceSum += (cfg.AdcBits == 0 ? 1.0 / scale : ReferenceStep(rt, j)) * gain * referenceAcc;
                 }
                 if (cfg.WeightEncoding == WeightEncoding.Offset)
                 {
@@ -201,8 +217,8 @@ internal static class CrossbarReference
                     exact -= (1L << (cfg.WeightBits - 1)) * streamedSum;
                 }
                 // Left to right, as the simulator: the magnitude part is written, the sign part subtracted.
-                if (part == 0) output[m * n + j] = y + exact;
-                else output[m * n + j] -= y + exact;
+                if (part == 0) output[m * n + j] = y + exact - referenceSum;
+                else output[m * n + j] -= y + exact - referenceSum;
               }
             }
 
@@ -222,7 +238,7 @@ internal static class CrossbarReference
                         arrayReads[groupTile[g], ou / ousPerTile]++;
                         arraysRead.Add(ou / ousPerTile);
                         cellReads += (long)groupRows[g] * ouUsed[ou];
-                        conversions += ouUsed[ou];
+                        conversions += ouUsed[ou] + (cfg.ReferenceColumn ? 1 : 0);
                         drives += groupRows[g];
                         nonzeroDrives += nonzero;
                         if (nonzero == 0) zeroReads++;

@@ -10,7 +10,7 @@ internal sealed record SimCase(CrossbarConfig Config, int[] Weights, int K, int 
     public override string ToString() =>
         $"K={K} N={N} pixels={Pixels} rows={Config.Rows} cols={Config.Cols} ou={Config.OuRows}x{Config.OuCols} c={Config.CellBits} d={Config.DacBits} " +
         $"A={Config.AdcBits} step={Config.AdcStep.Mode}:{Config.NominalStep} {Config.WeightEncoding} flip={Config.ColumnFlip} bw={Config.WeightBits} " +
-        $"ba={Config.ActivationBits} {Config.ColumnLayout} F={Config.ConductanceFractionBits} steps={(Program.AdcSteps is null ? "config" : string.Join('/', Program.AdcSteps))} {Config.NonIdealities}";
+        $"ba={Config.ActivationBits} {Config.ColumnLayout} reference={Config.ReferenceColumn} F={Config.ConductanceFractionBits} steps={(Program.AdcSteps is null ? "config" : string.Join('/', Program.AdcSteps))} {Config.NonIdealities}";
 }
 
 /// <summary>Which device effects a random case switches on.</summary>
@@ -85,6 +85,8 @@ internal static class SimCases
             Rows = rows, Cols = cols, OuRows = ouRows, OuCols = ouCols, CellBits = cellBits, DacBits = dacBits,
             AdcBits = adcBits, AdcStep = step, WeightEncoding = encoding, ColumnFlip = flip, WeightBits = weightBits,
             ActivationBits = activationBits, ColumnLayout = layout, NonIdealities = nonIdealities,
+            // Half the leaky cases cancel the leakage with a reference column (from the seed: the draws stay as they were).
+            ReferenceColumn = (effects & Effects.Leakage) != 0 && seed % 2 == 0,
             ConductanceFractionBits = effects == Effects.None ? 16 : new[] { 16, 16, 9, 3 }[rng.Next(4)],
         });
 
@@ -100,7 +102,12 @@ internal static class SimCases
         var weights = new int[k * n];
         for (int i = 0; i < weights.Length; i++) weights[i] = rng.Next(4) == 0 ? 0 : rng.Next(min, max + 1);
         var activations = RandomActivations(rng, pixels * k, activationBits);
-        var program = new ProgramOptions { Name = $"layer{seed}", Seed = (ulong)seed * 7919, AdcSteps = steps };
+        var program = new ProgramOptions
+        {
+            Name = $"layer{seed}", Seed = (ulong)seed * 7919, AdcSteps = steps,
+            // The reference column's own, finer steps where steps are given per array.
+            ReferenceAdcSteps = config.ReferenceColumn ? steps?.Select(s => s / 4).ToArray() : null,
+        };
         return new SimCase(config, weights, k, n, activations, pixels, program);
     }
 
