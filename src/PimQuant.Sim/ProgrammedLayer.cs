@@ -311,6 +311,14 @@ public sealed class ProgrammedLayer
         return peaks.Select(v => Math.ScaleB(v, -Config.ConductanceFractionBits)).ToArray();
     }
 
+    /// <summary>Per code: bit t moved to bit 8·t, so that adding the words of up to 255 codes counts each bit in a byte.</summary>
+    private static readonly ulong[] BitSpread = Enumerable.Range(0, 256).Select(code =>
+    {
+        ulong spread = 0;
+        for (int t = 0; t < 8; t++) spread |= (ulong)(code >> t & 1) << (8 * t);
+        return spread;
+    }).ToArray();
+
     /// <summary>The largest partial sum of the reference column (<see cref="CrossbarSettings.ReferenceColumn"/>),
     /// G_min·Σ_(rows of a group) digit, over the reads of these pixels, per array as <see cref="PeakPartialSums"/>
     /// (0 without leakage): the statistic from which <see cref="ProgramOptions.ReferenceAdcSteps"/> are calibrated.</summary>
@@ -364,6 +372,7 @@ public sealed class ProgrammedLayer
         long leak = LevelConductance[0];
         var adcs = Config.IsAdcIdeal ? null : ReferenceSteps.Select(s => new AdcQuantizer(s, Config.ConductanceFractionBits, Config.AdcCodeMax)).ToArray();
         var policy = run.Options.DigitPolicy;
+        bool bitCounters = d == 1 && Config.OuRows <= byte.MaxValue;
         Parallel.For(0, run.Pixels, new ParallelOptions { MaxDegreeOfParallelism = run.Configuration.Threads },
             () => (Masks: new uint[groups], Codes: new long[groups * tiles]),
             (p, _, local) =>
@@ -380,11 +389,15 @@ public sealed class ProgrammedLayer
                 {
                     var rows = a.Slice(geometry.GroupStart[g], geometry.GroupRows[g]);
                     int rowTile = geometry.GroupTile[g];
+                    // 1-bit digits of up to 255 rows: eight byte-wide counters in one word, one addition per row.
+                    ulong counters = 0;
+                    if (bitCounters) foreach (byte code in rows) counters += BitSpread[code];
                     for (int t = 0; t < digits; t++)
                     {
                         if ((local.Masks[g] >> t & 1) == 0) continue;
                         long sum = 0;
-                        foreach (byte code in rows) sum += code >> (d * t) & digitMax;
+                        if (bitCounters) sum = (long)(counters >> (8 * t) & 0xFF);
+                        else foreach (byte code in rows) sum += code >> (d * t) & digitMax;
                         for (int ct = 0; ct < tiles; ct++)
                             local.Codes[g * tiles + ct] += (adcs is null ? sum * leak : adcs[rowTile * tiles + ct].Code(sum * leak)) << (d * t);
                     }

@@ -10,7 +10,7 @@ namespace PimQuant.Sim.Kernels;
 /// column per byte, and the ADC as a table. With 1-bit cells and a 1-bit DAC and no per-cell variation,
 /// an OU partial sum is P = n1·G(1) + (na − n1)·G(0), where na is the number of driven rows (the same
 /// for every column of the read) and n1 the number of driven rows whose cell holds 1; the code is
-/// therefore a function of (na, n1), tabulated per row tile: CODE[rt][na][n1].</summary>
+/// therefore a function of (na, n1), tabulated per array (each with its ADC step): CODE[array][na][n1].</summary>
 internal sealed class BitCountWeights
 {
     /// <summary>Rows per packed unit: 7 bits index a 128-entry table (two registers for vpermi2b).</summary>
@@ -19,21 +19,27 @@ internal sealed class BitCountWeights
     /// <summary>Stride of a CODE row: counts 0..128.</summary>
     public const int CodeStride = 129;
 
-    private BitCountWeights(byte[] units, long[] groupOffset, byte[] codes) => (Units, GroupOffset, Codes) = (units, groupOffset, codes);
+    private BitCountWeights(byte[] units, long[] groupOffset, byte[] codes, int[] chunkTile) =>
+        (Units, GroupOffset, Codes, ChunkTile) = (units, groupOffset, codes, chunkTile);
 
     /// <summary>Per row group g and 64-bitline chunk the units are contiguous (units of one chunk a
     /// multiple of 4 KiB apart would share an L1 set): rows [7u, 7u + 7) of column pc sit at
     /// GroupOffset[g] + (pc / 64)·Units(g)·64 + u·64 + pc % 64, row 7u + i at bit i.</summary>
     public byte[] Units { get; }
     public long[] GroupOffset { get; }
-    /// <summary>CODE[(rt·(ou_rows + 1) + na)·CodeStride + n1], with 64 spare bytes for vector loads.</summary>
+    /// <summary>CODE[((rt·column tiles + ct)·(ou_rows + 1) + na)·CodeStride + n1], with 64 spare bytes for vector loads.</summary>
     public byte[] Codes { get; }
+    /// <summary>The column tile of each 64-bitline chunk (all its bitlines lie in one).</summary>
+    public int[] ChunkTile { get; }
+
+    /// <summary>Offset in <see cref="Codes"/> of the table of row tile <paramref name="rowTile"/> for the chunk at bitline <paramref name="c0"/>.</summary>
+    public int CodeBase(int rowTile, int c0, int columnTiles, int ouRows) => (rowTile * columnTiles + ChunkTile[c0 / 64]) * (ouRows + 1) * CodeStride;
 
     public static int UnitsOf(int rows) => (rows + UnitRows - 1) / UnitRows;
 
     /// <summary>Builds the packed cells, or returns null when the path does not apply: cells or DAC wider
     /// than 1 bit, ideal or wider than 8-bit ADC, programming variation, read noise, OUs over 128 rows,
-    /// ADC steps that differ between the column tiles of a row tile, or tile sums beyond 32 bits.</summary>
+    /// a 64-bitline chunk across two column tiles, or tile sums beyond 32 bits.</summary>
     public static BitCountWeights? TryBuild(ProgrammedLayer layer)
     {
         var cfg = layer.Config;
@@ -41,9 +47,14 @@ internal sealed class BitCountWeights
         if (cfg.CellBits != 1 || cfg.DacBits != 1 || cfg.IsAdcIdeal || cfg.AdcBits > 8 || cfg.HasVariation || cfg.HasReadNoise || cfg.OuRows > 128)
             return null;
         int tiles = geometry.RowTileCount, columnTiles = geometry.ColumnTileCount;
-        for (int rt = 0; rt < tiles; rt++)
-            for (int ct = 1; ct < columnTiles; ct++)
-                if (layer.ArraySteps[rt * columnTiles + ct] != layer.ArraySteps[rt * columnTiles]) return null;
+        // Each chunk of 64 bitlines looks its codes up in one array's table.
+        var chunkTile = new int[layer.PaddedColumns / 64];
+        for (int pc = 0; pc < geometry.PhysicalColumns; pc++)
+        {
+            int ct = geometry.OuColumnTile[geometry.OuOfColumn[pc]];
+            if (pc % 64 == 0) chunkTile[pc / 64] = ct;
+            else if (chunkTile[pc / 64] != ct) return null;
+        }
 
         // 32-bit tile sums of sign·2^(c·s)·Σ_t 2^t·code per bitline must not overflow.
         int groupsPerTile = 0;
@@ -63,16 +74,16 @@ internal sealed class BitCountWeights
         }
 
         int counts = cfg.OuRows + 1;
-        var codes = new byte[tiles * counts * CodeStride + 64];
+        var codes = new byte[tiles * columnTiles * counts * CodeStride + 64];
         long g1 = layer.LevelConductance[1], g0 = layer.LevelConductance[0];
-        for (int rt = 0; rt < tiles; rt++)
+        for (int array = 0; array < tiles * columnTiles; array++)
         {
-            var adc = new AdcQuantizer(layer.ArraySteps[rt * columnTiles], cfg.ConductanceFractionBits, cfg.AdcCodeMax);
+            var adc = new AdcQuantizer(layer.ArraySteps[array], cfg.ConductanceFractionBits, cfg.AdcCodeMax);
             for (int na = 0; na < counts; na++)
                 for (int n1 = 0; n1 <= na; n1++)
-                    codes[(rt * counts + na) * CodeStride + n1] = (byte)adc.Code(n1 * g1 + (na - n1) * g0);
+                    codes[(array * counts + na) * CodeStride + n1] = (byte)adc.Code(n1 * g1 + (na - n1) * g0);
         }
-        return new BitCountWeights(units, offsets, codes);
+        return new BitCountWeights(units, offsets, codes, chunkTile);
     }
 }
 
@@ -122,7 +133,6 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
         for (int rt = 0; rt < geometry.RowTileCount; rt++)
         {
             Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
-            int codeBase = rt * (run.Config.OuRows + 1) * BitCountWeights.CodeStride;
             for (int g = geometry.TileFirstGroup[rt]; g < geometry.TileFirstGroup[rt + 1]; g++)
             {
                 int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
@@ -160,7 +170,7 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
                     ws.Events.Record(g, streamed, digits - streamed, nonzero, zero);
                 }
                 for (int c0 = 0; c0 < padded; c0 += Chunk)
-                    for (int p = 0; p < count; p++)
+                    for (int p = 0, codeBase = weights.CodeBase(rt, c0, geometry.ColumnTileCount, run.Config.OuRows); p < count; p++)
                     {
                         if (vbmi) Read512(ws, g, c0, p, codeBase);
                         else ReadPortable(ws, g, c0, p, codeBase);

@@ -30,6 +30,30 @@ public class SimulatorExactnessTests
     public void Lossy_bit_count_layers_equal_reference(DoNotSize<int> seed) =>
         AssertMatchesReference(SimCases.Random(seed.Item, bitCount: true, effects: seed.Item % 2 == 0 ? Effects.None : Effects.Leakage | Effects.Faults));
 
+    [Fact]
+    public void Bit_count_layers_with_a_step_per_array_equal_reference()
+    {
+        // 64-bitline arrays: every chunk of the bit-count path lies in one array and looks up that array's codes.
+        var rng = new Random(12);
+        int k = 150, n = 20, pixels = 7;
+        foreach (bool reference in new[] { false, true })
+        {
+            var config = CrossbarConfig.Create(new CrossbarSettings
+            {
+                Rows = 64, Cols = 64, OuRows = 64, OuCols = 64, CellBits = 1, DacBits = 1, AdcBits = 5, ColumnFlip = false,
+                WeightBits = 8, ActivationBits = 8, NonIdealities = new NonIdealities { OnOffRatio = 10 }, ReferenceColumn = reference,
+            });
+            var geometry = LayerGeometry.For(config, k, n);
+            Assert.True(geometry.ColumnTileCount > 1 && geometry.RowTileCount > 1);
+            var steps = Enumerable.Range(0, geometry.RowTileCount * geometry.ColumnTileCount).Select(a => 0.5 + 0.25 * a).ToArray();
+            var c = new SimCase(config, Enumerable.Range(0, k * n).Select(_ => rng.Next(-128, 128)).ToArray(), k, n,
+                SimCases.RandomActivations(rng, pixels * k, 8), pixels,
+                new ProgramOptions { Name = "tiles", AdcSteps = steps, ReferenceAdcSteps = reference ? steps.Select(x => x / 3).ToArray() : null });
+            Assert.True(c.Programmed().Supports(SimulationPath.BitCount));
+            AssertMatchesReference(c);
+        }
+    }
+
     [Theory]
     [InlineData(Effects.Variation)]
     [InlineData(Effects.Leakage)]
