@@ -43,7 +43,7 @@ public static class DemoCommand
             foreach (var (name, run) in runs)
                 table.AddRow(Markup.Escape($"{name} simulated"), $"{run.Simulated.Accuracy:P2}", $"{run.Simulated.ImagesPerSecond:F1}", Markup.Escape(SimulationPipeline.CostLine(run.Cost)));
             output.Err.Write(table);
-            output.Log("neurosim-rram: level-0 cells leak at its on/off ratio of 10 into every partial sum, uncompensated (docs/simulation.md)");
+            output.Log("neurosim-rram: 5-bit ADC steps calibrated per array on 64 calibration images; a reference column cancels the leakage of its on/off ratio of 10 (docs/simulation.md)");
 
             static JsonObject Row(string name, double accuracy, double seconds, double imagesPerSecond) => new()
             {
