@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using PimQuant.Engine.Graph;
+using PimQuant.Engine.Runtime;
 using PimQuant.Onnx.Proto;
 using static TorchSharp.torch;
 using AttributeType = PimQuant.Onnx.Proto.AttributeProto.Types.AttributeType;
@@ -46,20 +47,9 @@ public static class OnnxExporter
     public static void ExportFile(ModelGraph graph, string path, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var model = ToModel(graph, metadata);
-        string target = Path.GetFullPath(path);
-        string temp = Path.Combine(Path.GetDirectoryName(target)!, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                model.WriteTo(file);
-                file.Flush(flushToDisk: true);
-            }
-            File.Move(temp, target, overwrite: true);
-        }
+        try { AtomicFile.Write(path, model.WriteTo); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            if (File.Exists(temp)) File.Delete(temp);
             throw new OnnxException($"{path}: cannot write the file: {e.Message}");
         }
     }

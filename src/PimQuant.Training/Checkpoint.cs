@@ -1,5 +1,6 @@
 using System.Text;
 using PimQuant.Engine.Graph;
+using PimQuant.Engine.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -32,11 +33,10 @@ public sealed class Checkpoint
     /// must differ from the graph's.</param>
     public void Save(string path, ModelGraph graph, optim.Optimizer optimizer, IReadOnlyList<(string Name, Tensor Value)>? extra = null)
     {
-        string tmp = path + ".tmp";
         using var scope = NewDisposeScope();
-        using (var stream = File.Create(tmp))
-        using (var w = new BinaryWriter(stream, Encoding.UTF8))
+        AtomicFile.Write(path, stream =>
         {
+            using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
             w.Write(Magic);
             w.Write(FormatVersion);
             w.Write(RunKey);
@@ -61,9 +61,7 @@ public sealed class Checkpoint
             }
             ((TorchSharp.Modules.OptimizerHelper)optimizer).save_state_dict(w);
             w.Write(Magic);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
+        });
     }
 
     /// <summary>The graph's tensors and the extra ones, by name; a name used twice is a programming error.</summary>

@@ -21,7 +21,12 @@ public sealed record EvaluationResult(int Correct, int Total, double Seconds)
 public static class Evaluator
 {
     /// <summary>Evaluates <paramref name="executor"/> on every image of <paramref name="data"/>.</summary>
+    /// <param name="executor">The model's executor (inference mode).</param>
+    /// <param name="data">Images and labels.</param>
+    /// <param name="normalization">Preprocessing of the pixels.</param>
+    /// <param name="batchSize">Images per batch.</param>
     /// <param name="progress">Called after each batch with (images done, total).</param>
+    /// <param name="cancellation">Stops between batches.</param>
     public static EvaluationResult Evaluate(GraphExecutor executor, ImageDataset data, Normalization normalization,
         int batchSize = 256, Action<int, int>? progress = null, CancellationToken cancellation = default)
     {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json.Nodes;
 using PimQuant.Accelerator;
 using PimQuant.Cli.Terminal;
+using PimQuant.Engine.Runtime;
 using PimQuant.Hardware.Presets;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Config;

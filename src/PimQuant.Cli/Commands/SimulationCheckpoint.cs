@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using PimQuant.Accelerator;
 using PimQuant.Data;
+using PimQuant.Engine.Runtime;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Model;
 using PimQuant.Sim;

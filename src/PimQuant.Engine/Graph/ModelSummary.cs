@@ -1,6 +1,8 @@
 namespace PimQuant.Engine.Graph;
 
 /// <summary>One node's line in a model summary.</summary>
+/// <param name="Name">The node's name.</param>
+/// <param name="OpType">The node's operator.</param>
 /// <param name="OutputShape">Output shape, batch dimension as -1.</param>
 /// <param name="Parameters">Trainable scalars the node reads.</param>
 /// <param name="Macs">Multiply-accumulates per image (Conv, Gemm, MatMul; 0 otherwise).</param>
