@@ -14,6 +14,19 @@ namespace PimQuant.Tests.Reliability;
 /// </summary>
 public class FuzzRegressionTests
 {
+    /// <summary>
+    /// The fuzzer's model (tests/PimQuant.Fuzz, Seeds.TinyCnnGraph): its layer names conv1 and gemm1
+    /// decide which resolution paths a kept config reaches, so the replay uses the same graph. Declared before
+    /// <see cref="Readers"/>, whose initializer refers to it.
+    /// </summary>
+    private static readonly Lazy<ModelGraph> QuantModel = new(() =>
+    {
+        var b = new GraphBuilder("tiny", 1, 6, 6, seed: 1, opset: 17);
+        string x = b.Relu(b.BatchNorm(b.Conv(b.Input, 1, 2, 3, padding: 1), 2));
+        x = b.Flatten(b.MaxPool(x, 2, 2));
+        return b.Finish(b.Linear(x, 18, 3));
+    });
+
     private static readonly Dictionary<string, (Action<byte[]> read, Func<Exception, bool> expected)> Readers = new()
     {
         ["onnx"] = (bytes => { using var g = OnnxImporter.Import(bytes, "fuzz.onnx"); }, e => e is GraphException),
@@ -23,18 +36,6 @@ public class FuzzRegressionTests
         ["hardware-yaml"] = (bytes => HardwareSpecLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml"), e => e is HardwareSpecException),
         ["quant-config"] = (bytes => QuantConfigLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml").Resolve(QuantModel.Value), e => e is QuantConfigException),
     };
-
-    /// <summary>
-    /// The fuzzer's model (tests/PimQuant.Fuzz, Seeds.TinyCnnGraph): its layer names conv1 and gemm1
-    /// decide which resolution paths a kept config reaches, so the replay uses the same graph.
-    /// </summary>
-    private static readonly Lazy<ModelGraph> QuantModel = new(() =>
-    {
-        var b = new GraphBuilder("tiny", 1, 6, 6, seed: 1, opset: 17);
-        string x = b.Relu(b.BatchNorm(b.Conv(b.Input, 1, 2, 3, padding: 1), 2));
-        x = b.Flatten(b.MaxPool(x, 2, 2));
-        return b.Finish(b.Linear(x, 18, 3));
-    });
 
     public static TheoryData<string, string> Inputs()
     {
