@@ -138,14 +138,13 @@ internal sealed class CrossbarLayerKernel : INodeKernel
                 var driven = input.Vectors(g, vectors, configuration);
                 try { events[g] = Crossbar.Groups[g].Run(driven, y, pixels, configuration, options); }
                 catch (ArgumentException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
+                int first = g * _columnsPerGroup;
+                var offset = Enumerable.Range(first, _columnsPerGroup).Select(column => (double)zero * _columnSums[column]).ToArray();
                 Parallel.For(0, batch, Parallelism, n =>
                 {
                     for (long p = (long)n * positions; p < (long)(n + 1) * positions; p++)
                         for (int j = 0; j < _columnsPerGroup; j++)
-                        {
-                            int column = g * _columnsPerGroup + j;
-                            output[p * _columns + column] = (float)((y[p * _columnsPerGroup + j] - (double)zero * _columnSums[column]) * scale[column] + bias[column]);
-                        }
+                            output[p * _columns + first + j] = (float)((y[p * _columnsPerGroup + j] - offset[j]) * scale[first + j] + bias[first + j]);
                 });
             }
             Book(events);

@@ -81,18 +81,8 @@ public sealed class ProgrammedLayer
 
         ArraySteps = ResolveSteps(adcSteps);
         ReferenceSteps = referenceSteps is null ? ArraySteps : ResolveSteps(referenceSteps);
-        StepPerColumn = new double[geometry.RowTileCount * n];
-        for (int rt = 0; rt < geometry.RowTileCount; rt++)
-            for (int j = 0; j < n; j++)
-                StepPerColumn[rt * n + j] = (config.IsAdcIdeal
-                    ? Math.ScaleB(1.0, -config.ConductanceFractionBits)
-                    : ArraySteps[rt * geometry.ColumnTileCount + geometry.ColumnTileOf(j)]) * ReferenceGain;
-        ReferenceStepPerColumn = new double[geometry.RowTileCount * n];
-        for (int rt = 0; rt < geometry.RowTileCount; rt++)
-            for (int j = 0; j < n; j++)
-                ReferenceStepPerColumn[rt * n + j] = (config.IsAdcIdeal
-                    ? Math.ScaleB(1.0, -config.ConductanceFractionBits)
-                    : ReferenceSteps[rt * geometry.ColumnTileCount + geometry.ColumnTileOf(j)]) * ReferenceGain;
+        StepPerColumn = PerColumn(ArraySteps);
+        ReferenceStepPerColumn = PerColumn(ReferenceSteps);
         MaxGroupPartialSum = ComputeMaxGroupPartialSum();
         CheckAccumulatorRange();
         IsLossless = config.IsIdealDevice && skipsLossless
@@ -551,6 +541,20 @@ public sealed class ProgrammedLayer
             if (!double.IsFinite(s) || s <= 0 || Math.ScaleB(s, Config.ConductanceFractionBits) > 1e300)
                 throw new ArgumentException($"ADC step {s} must be finite and > 0");
         return steps.Count == 1 ? Enumerable.Repeat(steps[0], arrays).ToArray() : steps.ToArray();
+    }
+
+    /// <summary>Row tiles × N: the factor of a tile's integer sum of codes from <paramref name="arraySteps"/> (2^−F with an
+    /// ideal ADC), times <see cref="ReferenceGain"/>.</summary>
+    private double[] PerColumn(double[] arraySteps)
+    {
+        int n = Geometry.N;
+        var steps = new double[Geometry.RowTileCount * n];
+        for (int rt = 0; rt < Geometry.RowTileCount; rt++)
+            for (int j = 0; j < n; j++)
+                steps[rt * n + j] = (Config.IsAdcIdeal
+                    ? Math.ScaleB(1.0, -Config.ConductanceFractionBits)
+                    : arraySteps[rt * Geometry.ColumnTileCount + Geometry.ColumnTileOf(j)]) * ReferenceGain;
+        return steps;
     }
 
     /// <summary>The conductance of a cell in units of 2^−F.</summary>

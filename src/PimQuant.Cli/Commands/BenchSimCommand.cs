@@ -3,8 +3,6 @@ using System.Text.Json.Nodes;
 using PimQuant.Accelerator;
 using PimQuant.Cli.Terminal;
 using PimQuant.Data;
-using PimQuant.Engine.Execution;
-using PimQuant.Engine.Passes;
 using PimQuant.Hardware.Presets;
 using PimQuant.Models;
 using PimQuant.Onnx;
