@@ -45,13 +45,16 @@ public static class HwCommand
     {
         var json = CommonOptions.Json();
         var spec = new Argument<string>("spec") { Description = $"A preset ({string.Join(", ", PresetCatalog.Names)}) or a hardware spec YAML file" };
-        var command = new Command("show", "Validate a preset or spec file and print it resolved, with tile power, area and per-event energies") { spec, json };
+        var wbits = Bits("--wbits", "Weight bits of the peak figures (default: the spec's defaults.weight_bits)", 2, 16);
+        var abits = Bits("--abits", "Activation bits of the peak figures (default: the spec's defaults.activation_bits)", 1, 16);
+        var command = new Command("show", "Validate a preset or spec file and print it resolved, with the component table scaled to its geometry, tile power, area, peak efficiency and per-event energies") { spec, wbits, abits, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             var s = HardwareSpecLoader.Load(parse.GetValue(spec)!);
-            var derived = Derived(s, out string summary);
+            var derived = Derived(s, parse.GetValue(wbits) ?? s.Defaults.WeightBits, parse.GetValue(abits) ?? s.Defaults.ActivationBits, out string summary);
             output.Err.Write(SpecTable(s));
             if (s.Components.Count > 0) output.Err.Write(ComponentTable(s));
+            if (derived["scaled_components"] is JsonArray scaled) output.Err.Write(ScaledTable(scaled));
             output.Err.Write(DerivedTable(derived));
             var result = new JsonObject { ["ok"] = true, ["spec"] = JsonSerializer.SerializeToNode(s, SpecJson), ["derived"] = derived };
             output.Result(result, summary);
@@ -76,8 +79,10 @@ public static class HwCommand
         Row("mapping", s.Mapping);
         Row("defaults", $"{s.Defaults.WeightBits}-bit weights, {s.Defaults.ActivationBits}-bit activations");
         Row("organisation", s.Organisation is { } o
-            ? $"{o.ImasPerTile} IMAs/tile, {o.ArraysPerIma} arrays/IMA, {o.AdcsPerIma} ADCs/IMA, read cycle {Num(o.ReadCycleNs)} ns, pipeline {Snake(o.Pipeline)}"
+            ? $"{o.ImasPerTile} IMAs/tile, {o.ArraysPerIma} arrays/IMA, {o.AdcsPerIma} ADCs/IMA at {Num(o.AdcRateGsps)} GS/s, settle {Num(o.SettleNs)} ns, pipeline {Snake(o.Pipeline)}"
             : "not given (the cost model refuses this spec)");
+        if (s.ComponentBasis is { } b)
+            Row("component basis", $"table published for {b.Rows}×{b.Cols} arrays, {b.ArraysPerIma} arrays/IMA, {b.AdcsPerIma} ADCs/IMA, {b.AdcBits}-bit ADC at {Num(b.AdcRateGsps)} GS/s");
         var n = s.NonIdealities;
         Row("non-idealities", n.IsIdeal ? "none" :
             $"variation {Snake(n.Variation.Kind)} σ={Num(n.Variation.Sigma)}{(n.Variation.SigmaPerLevel is { } pl ? " per level [" + string.Join(", ", pl.Select(x => Num(x))) + "]" : "")}, " +
@@ -87,12 +92,33 @@ public static class HwCommand
 
     private static Table ComponentTable(HardwareSpec s)
     {
-        var t = new Table().Title("components (rows are totals for `count` instances)")
-            .AddColumns("name", "level", "count", "power mW", "area mm²", "leakage mW", "events (pJ)");
+        var t = new Table().Title("components as published (rows are totals for `count` instances of the component basis)")
+            .AddColumns("name", "level", "count", "power mW", "area mm²", "leakage mW", "scales with", "events (pJ)");
         foreach (var c in s.Components)
             t.AddRow(Markup.Escape(c.Name), Snake(c.Level), Num(c.Count) + (c.SharedBy != 1 ? $" (÷{Num(c.SharedBy)})" : ""),
-                Num(c.PowerMw), Num(c.AreaMm2), Num(c.LeakageMw),
+                Num(c.PowerMw), Num(c.AreaMm2), Num(c.LeakageMw), Snake(c.ScalesWith),
                 Markup.Escape(string.Join("; ", c.Events.Select(EventText))));
+        return t;
+    }
+
+    /// <summary>Each row scaled to one unit of its level on each geometry of the spec (IMA rows: one IMA of that geometry).</summary>
+    private static JsonArray Scaled(HardwareSpec s) => new(s.Arrays.SelectMany(g => s.Components.Select(c =>
+    {
+        var row = ComponentTotals.Row(s, c, g);
+        return (JsonNode)new JsonObject
+        {
+            ["geometry"] = g.Name, ["name"] = c.Name, ["level"] = Snake(c.Level),
+            ["power_mw"] = row.PowerMw, ["area_mm2"] = row.AreaMm2, ["leakage_mw"] = row.LeakageMw,
+        };
+    })).ToArray());
+
+    private static Table ScaledTable(JsonArray scaled)
+    {
+        var t = new Table().Title("components scaled to this spec (per unit of their level, before sharing)")
+            .AddColumns("geometry", "name", "level", "power mW", "area mm²", "leakage mW");
+        foreach (var r in scaled)
+            t.AddRow(Markup.Escape((string)r!["geometry"]!), Markup.Escape((string)r["name"]!), (string)r["level"]!,
+                Num((double)r["power_mw"]!), Num((double)r["area_mm2"]!), Num((double)r["leakage_mw"]!));
         return t;
     }
 
@@ -105,7 +131,7 @@ public static class HwCommand
     }
 
     /// <summary>Derived figures: exactness of the ADC per geometry, power and area sums, per-event energies.</summary>
-    private static JsonObject Derived(HardwareSpec s, out string summary)
+    private static JsonObject Derived(HardwareSpec s, int weightBits, int activationBits, out string summary)
     {
         var derived = new JsonObject
         {
@@ -123,11 +149,21 @@ public static class HwCommand
         {
             JsonObject Pa(PowerArea p) => new() { ["power_mw"] = p.PowerMw, ["area_mm2"] = p.AreaMm2, ["leakage_mw"] = p.LeakageMw };
             var tile = ComponentTotals.Tile(s);
+            derived["scaled_components"] = Scaled(s);
             derived["ima"] = Pa(ComponentTotals.Ima(s));
             derived["tile_level"] = Pa(ComponentTotals.TileLevel(s));
             derived["tile"] = Pa(tile);
             derived["chip"] = Pa(ComponentTotals.Chip(s));
-            summary += string.Create(CultureInfo.InvariantCulture, $"; tile {tile.PowerMw:F2} mW, {tile.AreaMm2:F4} mm²");
+            derived["read_ns"] = new JsonObject(s.Arrays.Select(g => KeyValuePair.Create(g.Name,
+                (JsonNode?)(ReadTiming.Seconds(s.Organisation, g.OuCols + (s.Encoding.ReferenceColumn ? 1 : 0)) * 1e9))));
+            var peak = PeakThroughput.Of(s, weightBits, activationBits);
+            derived["peak"] = new JsonObject
+            {
+                ["weight_bits"] = weightBits, ["activation_bits"] = activationBits,
+                ["gops"] = peak.OpsPerSecond / 1e9, ["gops_per_mm2"] = peak.GopsPerMm2, ["gops_per_w"] = peak.GopsPerWatt,
+            };
+            summary += string.Create(CultureInfo.InvariantCulture,
+                $"; tile {tile.PowerMw:F2} mW, {tile.AreaMm2:F4} mm²; peak W{weightBits}A{activationBits} {peak.GopsPerMm2:F2} GOPs/s/mm², {peak.GopsPerWatt:F2} GOPs/W");
         }
         if (s.Components.Count > 0)
         {
@@ -163,12 +199,24 @@ public static class HwCommand
             if (derived[part] is JsonObject pa)
                 t.AddRow(part.Replace('_', ' '), string.Create(CultureInfo.InvariantCulture,
                     $"{(double)pa["power_mw"]!:F3} mW, {(double)pa["area_mm2"]!:F5} mm², leakage {(double)pa["leakage_mw"]!:F3} mW"));
+        if (derived["read_ns"] is JsonObject reads)
+            foreach (var (name, ns) in reads)
+                t.AddRow($"one OU read on {Markup.Escape(name)}", string.Create(CultureInfo.InvariantCulture, $"{(double)ns!:G4} ns"));
+        if (derived["peak"] is JsonObject p)
+            t.AddRow($"peak at W{p["weight_bits"]}A{p["activation_bits"]}", string.Create(CultureInfo.InvariantCulture,
+                $"{(double)p["gops"]!:F0} GOPs/s, {(double)p["gops_per_mm2"]!:F2} GOPs/s/mm², {(double)p["gops_per_w"]!:F2} GOPs/W"));
         if (derived["energy_pj"] is JsonObject energies)
             foreach (var (name, value) in energies)
                 t.AddRow(Markup.Escape(name), string.Create(CultureInfo.InvariantCulture, $"{(double)value!:G4} pJ"));
         t.AddRow("cost model", Markup.Escape((string)derived["cost_model"]!));
         return t;
     }
+
+    private static Option<int?> Bits(string name, string description, int min, int max) => new(name)
+    {
+        Description = description,
+        Validators = { r => { if (r.GetValueOrDefault<int?>() is { } v && (v < min || v > max)) r.AddError($"{name} must lie in [{min}, {max}]"); } },
+    };
 
     private static string Num(double? v) => v is { } x ? x.ToString("G6", CultureInfo.InvariantCulture) : "n/a";
 

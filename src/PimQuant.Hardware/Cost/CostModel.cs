@@ -13,7 +13,7 @@ public sealed record LayerWork(LayerMapping Mapping, EventCounts Counts, int? Ad
 /// Energy, latency, area and the derived figures of merit from event counts (crossbar-model.md
 /// §7; exact definitions in docs/hardware.md):
 /// <list type="bullet">
-/// <item>Latency of a layer = critical-path OU reads × read cycle. Pipeline <c>layer</c>: one image
+/// <item>Latency of a layer = critical-path OU reads × the time of one of its busiest array's reads (<see cref="ReadTiming"/>). Pipeline <c>layer</c>: one image
 /// per period = the longest layer latency; <c>none</c>: period = sum of latencies. Image latency
 /// is the sum either way. FPS = 1 / period.</item>
 /// <item>Allocation: a layer gets ceil(arrays / arrays_per_ima) IMAs of its own; layers share
@@ -49,8 +49,7 @@ public sealed class CostModel
     public CostReport Evaluate(IReadOnlyList<LayerWork> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
-        double cycle = Organisation.ReadCycleNs * 1e-9;
-        var latencies = layers.Select(l => l.Counts.CriticalPathOuReads * cycle).ToArray();
+        var latencies = layers.Select(l => l.Counts.CriticalPathOuReads * ReadTiming.CriticalReadSeconds(l.Mapping)).ToArray();
         double latency = latencies.Sum();
         double period = Organisation.Pipeline == PipelineMode.Layer ? (latencies.Length == 0 ? 0 : latencies.Max()) : latency;
         var tileLevel = ComponentTotals.TileLevel(Spec);
@@ -74,8 +73,8 @@ public sealed class CostModel
             foreach (var c in Spec.Components)
             {
                 if (c.LeakageMw == 0 || c.Level == ComponentLevel.Chip) continue;
-                double units = c.Level == ComponentLevel.Ima ? imas * c.Scale(mapping.Geometry, Spec.DefaultArray) : tileShare;
-                double pj = units * c.LeakageMw / c.SharedBy * 1e-3 * period * 1e12;
+                double units = c.Level == ComponentLevel.Ima ? imas : tileShare;
+                double pj = units * ComponentTotals.Row(Spec, c, mapping.Geometry).LeakageMw / c.SharedBy * 1e-3 * period * 1e12;
                 byComponent[c.Name] = byComponent.GetValueOrDefault(c.Name) + pj;
                 staticPj += pj;
             }

@@ -13,7 +13,9 @@ public sealed record PricedEvent(string Component, int ComponentIndex, Component
 /// Per-event energies built from a spec's component table (Accelergy style: energy = action
 /// counts × per-action energy). A bit event (buffer, router) priced at E pJ per B bits costs
 /// bits / B · E (fractional accesses count pro rata). An ADC conversion priced by resolution
-/// costs the table's entry at the layer's ADC bits.
+/// (<c>energy_pj_by_bits</c>) costs <see cref="AdcEnergyLaw"/> at the layer's ADC bits, so any
+/// resolution from 1 to 16 bits is priced; one priced by <c>energy_pj</c> (a sample-and-hold)
+/// costs the same at every resolution.
 /// </summary>
 public sealed class EnergyTable
 {
@@ -54,6 +56,9 @@ public sealed class EnergyTable
             if (entries.All(e => e.Event.Event != required))
                 throw HardwareSpecException.Missing(spec.Origin, "components[].events",
                     $"no component prices '{Snake(required)}'; the cost model needs a price for each of {string.Join(", ", Required.Select(Snake))}");
+        if (entries.All(e => e.Event.EnergyPjByBits is null))
+            throw HardwareSpecException.Missing(spec.Origin, "components[].events",
+                "no component prices 'adc_conversion' by resolution (energy_pj_by_bits); the cost model needs it to price every ADC resolution");
         return new EnergyTable(spec, entries);
     }
 
@@ -84,15 +89,11 @@ public sealed class EnergyTable
             if (adcBits == 0)
                 throw HardwareSpecException.Invalid(Spec.Origin, "adc.bits", "ideal",
                     "the cost model prices ADC conversions by resolution: give adc.bits, or the layer's ADC bits");
-            if (!byBits.TryGetValue(adcBits, out double pj))
-                throw HardwareSpecException.Invalid(Spec.Origin, $"components[{e.ComponentIndex}].events", Snake(e.Event.Event),
-                    $"energy_pj_by_bits has no entry for {adcBits} ADC bits (has {string.Join(", ", byBits.Keys.Order())})");
-            return pj;
+            if (adcBits is < AdcEnergyLaw.MinBits or > AdcEnergyLaw.MaxBits)
+                throw HardwareSpecException.Invalid(Spec.Origin, "adc.bits", adcBits.ToString(CultureInfo.InvariantCulture),
+                    $"the cost model prices ADC resolutions from {AdcEnergyLaw.MinBits} to {AdcEnergyLaw.MaxBits} bits");
+            return AdcEnergyLaw.EnergyPj(byBits, adcBits);
         }
-        if (e.Event.Event == EventKind.AdcConversion && adcBits != Spec.Adc.Bits)
-            throw HardwareSpecException.Invalid(Spec.Origin, $"components[{e.ComponentIndex}].events", Snake(e.Event.Event),
-                string.Create(CultureInfo.InvariantCulture,
-                    $"energy_pj prices conversions at adc.bits = {Spec.Adc.Bits} only; a layer asks for {adcBits} bits: give energy_pj_by_bits"));
         return e.Event.EnergyPj!.Value;
     }
 

@@ -23,6 +23,7 @@ namespace PimQuant.Hardware.Spec;
 /// <param name="Mapping">Name of the mapping strategy the hardware is designed for (<see cref="MappingNames"/>).</param>
 /// <param name="Defaults">The integer bit-widths the preset was designed for.</param>
 /// <param name="Organisation">Tiles, IMAs and timing; null when the source does not give them (then the cost model refuses).</param>
+/// <param name="ComponentBasis">The design the component table was published for (every geometry scales from it); null without components.</param>
 /// <param name="Components">Power, area, per-event energy and leakage of every component (empty when not available).</param>
 /// <param name="NonIdealities">Device non-idealities, all off unless set.</param>
 public sealed record HardwareSpec(
@@ -41,6 +42,7 @@ public sealed record HardwareSpec(
     string Mapping,
     PrecisionDefaults Defaults,
     OrganisationSpec? Organisation,
+    ComponentBasis? ComponentBasis,
     IReadOnlyList<ComponentSpec> Components,
     NonIdealitySpec NonIdealities)
 {
@@ -221,10 +223,27 @@ public enum PipelineMode
 /// <summary>Chip organisation and timing.</summary>
 /// <param name="ImasPerTile">In-situ multiply-accumulate units (IMAs, processing elements) per tile.</param>
 /// <param name="ArraysPerIma">Crossbar arrays per IMA.</param>
-/// <param name="AdcsPerIma">ADCs per IMA.</param>
-/// <param name="ReadCycleNs">Time of one OU read of one array, in ns (ISAAC: 100).</param>
+/// <param name="AdcsPerIma">ADCs per IMA, shared evenly by its arrays (adcs_per_ima / arrays_per_ima per array, fewer than one meaning arrays take turns).</param>
+/// <param name="AdcRateGsps">Conversions per second of one ADC, in GS/s (ISAAC: 1.28).</param>
+/// <param name="SettleNs">Analog settle time of one read, in ns: a read never takes less.</param>
 /// <param name="Pipeline">Layer pipelining.</param>
-public sealed record OrganisationSpec(int ImasPerTile, int ArraysPerIma, int AdcsPerIma, double ReadCycleNs, PipelineMode Pipeline);
+public sealed record OrganisationSpec(int ImasPerTile, int ArraysPerIma, int AdcsPerIma, double AdcRateGsps, double SettleNs, PipelineMode Pipeline)
+{
+    /// <summary>ADCs one array has to itself: adcs_per_ima / arrays_per_ima.</summary>
+    public double AdcsPerArray => (double)AdcsPerIma / ArraysPerIma;
+}
+
+/// <summary>
+/// The design a component table was published for: its array geometry, IMA make-up and ADC.
+/// Components scale from it to each geometry and ADC of the spec (docs/hardware.md §5).
+/// </summary>
+/// <param name="Rows">Wordlines of the source's arrays.</param>
+/// <param name="Cols">Bitlines of the source's arrays.</param>
+/// <param name="ArraysPerIma">Arrays per IMA in the source.</param>
+/// <param name="AdcsPerIma">ADCs per IMA in the source.</param>
+/// <param name="AdcBits">The ADC resolution the table's ADC row is for.</param>
+/// <param name="AdcRateGsps">The conversion rate the table's ADC power is for, GS/s.</param>
+public sealed record ComponentBasis(int Rows, int Cols, int ArraysPerIma, int AdcsPerIma, int AdcBits, double AdcRateGsps);
 
 /// <summary>Where a component sits; its power and area count once per unit of that level.</summary>
 public enum ComponentLevel
@@ -238,19 +257,21 @@ public enum ComponentLevel
 }
 
 /// <summary>
-/// What a component's power and area scale with when an IMA holds arrays of another geometry
-/// than the reference (the first of the pool): nothing, cells, rows or columns.
+/// What an IMA component's power and area scale with, from the <see cref="ComponentBasis"/> to an
+/// IMA of the spec: the IMA's cells, wordlines, bitlines or ADCs over the basis IMA's.
 /// </summary>
 public enum ScaleBasis
 {
     /// <summary>Fixed.</summary>
     None,
-    /// <summary>rows × cols of the IMA's geometry over the reference's.</summary>
+    /// <summary>arrays_per_ima × rows × cols.</summary>
     Cells,
-    /// <summary>rows over the reference's.</summary>
+    /// <summary>arrays_per_ima × rows (one wordline driver per row).</summary>
     Rows,
-    /// <summary>cols over the reference's.</summary>
+    /// <summary>arrays_per_ima × cols (one sample-and-hold per bitline).</summary>
     Cols,
+    /// <summary>adcs_per_ima, and for the row pricing conversions by resolution, the energy law at the spec's ADC bits (and the rate, for power).</summary>
+    Adcs,
 }
 
 /// <summary>The events the cost model counts (docs/hardware.md defines each exactly).</summary>
@@ -295,7 +316,7 @@ public sealed record ComponentEvent(EventKind Event, double? EnergyPj, IReadOnly
 /// <param name="AreaMm2">Area of the row, mm².</param>
 /// <param name="SharedBy">Units of <see cref="Level"/> sharing the row (ISAAC's router: 4 tiles), so 1/SharedBy counts per unit.</param>
 /// <param name="LeakageMw">Power charged for the whole time the component is allocated, mW (before sharing).</param>
-/// <param name="ScalesWith">How power and area scale for other geometries of the pool.</param>
+/// <param name="ScalesWith">How power and area scale from the component basis to the spec's IMAs.</param>
 /// <param name="Events">Events it prices.</param>
 /// <param name="Source">Where the row's numbers come from, when it differs from the spec's source.</param>
 public sealed record ComponentSpec(
@@ -309,17 +330,7 @@ public sealed record ComponentSpec(
     double LeakageMw,
     ScaleBasis ScalesWith,
     IReadOnlyList<ComponentEvent> Events,
-    string? Source)
-{
-    /// <summary>The factor power and area are multiplied by for an IMA of <paramref name="geometry"/>.</summary>
-    public double Scale(ArrayGeometry geometry, ArrayGeometry reference) => ScalesWith switch
-    {
-        ScaleBasis.Cells => (double)geometry.Cells / reference.Cells,
-        ScaleBasis.Rows => (double)geometry.Rows / reference.Rows,
-        ScaleBasis.Cols => (double)geometry.Cols / reference.Cols,
-        _ => 1.0,
-    };
-}
+    string? Source);
 
 /// <summary>Programming-variation model.</summary>
 public enum VariationKind

@@ -45,11 +45,15 @@ internal sealed class SpecBuilder
         var encoding = BuildEncoding(d.Encoding);
         string mapping = d.Mapping is null ? MappingNames.Dense : OneOf(d.Mapping, MappingNames.All);
         var defaults = BuildDefaults(d.Defaults);
-        var components = BuildComponents(d.Components, adc, organisation);
+        var basis = d.ComponentBasis is null ? null : BuildComponentBasis(d.ComponentBasis);
+        var components = BuildComponents(d.Components, basis);
+        if (components.Count > 0 && basis is null)
+            throw HardwareSpecException.Missing(_file, "component_basis",
+                "must give the design the component table was published for (rows, cols, arrays_per_ima, adcs_per_ima, adc_bits, adc_rate_gsps): every geometry and ADC scales from it");
         var nonIdeal = BuildNonIdealities(d.NonIdealities, cell);
 
         return new HardwareSpec(HardwareSpec.CurrentVersion, name, description, source, _file, tech, clock,
-            arrays, cell, dac, adc, encoding, mapping, defaults, organisation, components, nonIdeal);
+            arrays, cell, dac, adc, encoding, mapping, defaults, organisation, basis, components, nonIdeal);
     }
 
     private IReadOnlyList<ArrayGeometry> BuildArrays(ListDto<ArrayDto>? list, bool needTiles)
@@ -116,9 +120,22 @@ internal sealed class SpecBuilder
         int imas = Integer(Need(o.ImasPerTile, Join(o.Path, "imas_per_tile"), "must be an integer from 1 to 1024"), 1, 1024);
         int arrays = Integer(Need(o.ArraysPerIma, Join(o.Path, "arrays_per_ima"), "must be an integer from 1 to 1024"), 1, 1024);
         int adcs = Integer(Need(o.AdcsPerIma, Join(o.Path, "adcs_per_ima"), "must be an integer from 1 to 65536"), 1, 65536);
-        double cycle = Number(Need(o.ReadCycleNs, Join(o.Path, "read_cycle_ns"), "must be a number greater than 0 (ns per OU read)"), 0, 1e9, exclusiveMin: true);
+        double rate = Number(Need(o.AdcRateGsps, Join(o.Path, "adc_rate_gsps"), "must be a number greater than 0 (conversions per second of one ADC, GS/s)"), 0, 1e6, exclusiveMin: true);
+        double settle = Number(Need(o.SettleNs, Join(o.Path, "settle_ns"), "must be a number from 0 (analog settle time of one read, ns)"), 0, 1e9);
         var pipeline = o.Pipeline is null ? PipelineMode.Layer : Enum<PipelineMode>(o.Pipeline, ["layer", "none"]);
-        return new OrganisationSpec(imas, arrays, adcs, cycle, pipeline);
+        return new OrganisationSpec(imas, arrays, adcs, rate, settle, pipeline);
+    }
+
+    private ComponentBasis BuildComponentBasis(ComponentBasisDto b)
+    {
+        string dims = $"must be an integer from 1 to {MaxArrayDim}";
+        int rows = Integer(Need(b.Rows, Join(b.Path, "rows"), dims), 1, MaxArrayDim);
+        int cols = Integer(Need(b.Cols, Join(b.Path, "cols"), dims), 1, MaxArrayDim);
+        int arrays = Integer(Need(b.ArraysPerIma, Join(b.Path, "arrays_per_ima"), "must be an integer from 1 to 1024"), 1, 1024);
+        int adcs = Integer(Need(b.AdcsPerIma, Join(b.Path, "adcs_per_ima"), "must be an integer from 1 to 65536"), 1, 65536);
+        int bits = Integer(Need(b.AdcBits, Join(b.Path, "adc_bits"), "must be an integer from 1 to 16"), 1, 16);
+        double rate = Number(Need(b.AdcRateGsps, Join(b.Path, "adc_rate_gsps"), "must be a number greater than 0 (GS/s)"), 0, 1e6, exclusiveMin: true);
+        return new ComponentBasis(rows, cols, arrays, adcs, bits, rate);
     }
 
     private static readonly string[] EventNames =
@@ -126,7 +143,7 @@ internal sealed class SpecBuilder
 
     private static bool IsBitEvent(EventKind e) => e is EventKind.BufferRead or EventKind.BufferWrite or EventKind.RouterTransfer;
 
-    private IReadOnlyList<ComponentSpec> BuildComponents(ListDto<ComponentDto>? list, AdcSpec adc, OrganisationSpec? organisation)
+    private IReadOnlyList<ComponentSpec> BuildComponents(ListDto<ComponentDto>? list, ComponentBasis? basis)
     {
         if (list is null) return [];
         var result = new List<ComponentSpec>();
@@ -141,7 +158,7 @@ internal sealed class SpecBuilder
             double area = Number(Need(c.AreaMm2, Join(c.Path, "area_mm2"), "must be a number from 0 (mm², the row's total)"), 0, 1e6);
             double shared = c.SharedBy is null ? 1 : Number(c.SharedBy, 1, 1e6);
             double leakage = c.LeakageMw is null ? 0 : Number(c.LeakageMw, 0, 1e9);
-            var scales = c.ScalesWith is null ? ScaleBasis.None : Enum<ScaleBasis>(c.ScalesWith, ["none", "cells", "rows", "cols"]);
+            var scales = c.ScalesWith is null ? ScaleBasis.None : Enum<ScaleBasis>(c.ScalesWith, ["none", "cells", "rows", "cols", "adcs"]);
 
             var events = new List<ComponentEvent>();
             foreach (var e in c.Events?.Items ?? [])
@@ -171,9 +188,6 @@ internal sealed class SpecBuilder
                     }
                     if (byBits.Count == 0)
                         throw HardwareSpecException.Invalid(_file, e.EnergyPjByBits.Path, "{}", "must map at least one ADC resolution to pJ");
-                    if (!adc.IsIdeal && !byBits.ContainsKey(adc.Bits))
-                        throw HardwareSpecException.Invalid(_file, e.EnergyPjByBits.Path, "{" + string.Join(", ", byBits.Keys.Order()) + "}",
-                            $"has no entry for adc.bits = {adc.Bits}");
                 }
                 else
                 {
@@ -182,14 +196,14 @@ internal sealed class SpecBuilder
                 events.Add(new ComponentEvent(kind, energy, byBits?.AsReadOnly(), bits));
             }
 
-            if (organisation is not null && level == ComponentLevel.Ima && c.Count is not null)
+            if (basis is not null && level == ComponentLevel.Ima && c.Count is not null)
             {
-                if (events.Any(e => e.Event == EventKind.AdcConversion) && count != organisation.AdcsPerIma)
+                if (events.Any(e => e.EnergyPjByBits is not null) && count != basis.AdcsPerIma)
                     throw HardwareSpecException.Invalid(_file, c.Count.Path, c.Count.Text,
-                        $"must equal organisation.adcs_per_ima = {organisation.AdcsPerIma} (this component prices adc_conversion)");
-                if (events.Any(e => e.Event == EventKind.CellRead) && count != organisation.ArraysPerIma)
+                        $"must equal component_basis.adcs_per_ima = {basis.AdcsPerIma} (this component prices adc_conversion by resolution)");
+                if (events.Any(e => e.Event == EventKind.CellRead) && count != basis.ArraysPerIma)
                     throw HardwareSpecException.Invalid(_file, c.Count.Path, c.Count.Text,
-                        $"must equal organisation.arrays_per_ima = {organisation.ArraysPerIma} (this component prices cell_read)");
+                        $"must equal component_basis.arrays_per_ima = {basis.ArraysPerIma} (this component prices cell_read)");
             }
             result.Add(new ComponentSpec(name, level, count, c.Detail?.Text, power, area, shared, leakage, scales, events.AsReadOnly(), c.Source?.Text));
         }

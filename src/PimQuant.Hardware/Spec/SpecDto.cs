@@ -23,6 +23,7 @@ internal sealed class SpecDto
     public EncodingDto? Encoding;
     public DefaultsDto? Defaults;
     public OrganisationDto? Organisation;
+    public ComponentBasisDto? ComponentBasis;
     public ListDto<ComponentDto>? Components;
     public NonIdealityDto? NonIdealities;
 }
@@ -66,7 +67,13 @@ internal sealed class DefaultsDto
 internal sealed class OrganisationDto
 {
     public required string Path;
-    public Scalar? ImasPerTile, ArraysPerIma, AdcsPerIma, ReadCycleNs, Pipeline;
+    public Scalar? ImasPerTile, ArraysPerIma, AdcsPerIma, AdcRateGsps, SettleNs, Pipeline;
+}
+
+internal sealed class ComponentBasisDto
+{
+    public required string Path;
+    public Scalar? Rows, Cols, ArraysPerIma, AdcsPerIma, AdcBits, AdcRateGsps;
 }
 
 internal sealed class ComponentDto

@@ -18,14 +18,15 @@ internal sealed partial class SpecReader
 
     internal static readonly string[] RootFields =
         ["version", "name", "description", "source", "technology_nm", "clock_ghz", "arrays", "cell", "dac", "adc",
-         "encoding", "mapping", "defaults", "organisation", "components", "non_idealities"];
+         "encoding", "mapping", "defaults", "organisation", "component_basis", "components", "non_idealities"];
     internal static readonly string[] ArrayFields = ["name", "rows", "cols", "ou_rows", "ou_cols", "tiles"];
     internal static readonly string[] CellFields = ["bits"];
     internal static readonly string[] DacFields = ["bits"];
     internal static readonly string[] AdcFields = ["bits", "step", "calibration"];
     internal static readonly string[] EncodingFields = ["weights", "column_flip", "reference_column"];
     internal static readonly string[] DefaultsFields = ["weight_bits", "activation_bits"];
-    internal static readonly string[] OrganisationFields = ["imas_per_tile", "arrays_per_ima", "adcs_per_ima", "read_cycle_ns", "pipeline"];
+    internal static readonly string[] OrganisationFields = ["imas_per_tile", "arrays_per_ima", "adcs_per_ima", "adc_rate_gsps", "settle_ns", "pipeline"];
+    internal static readonly string[] ComponentBasisFields = ["rows", "cols", "arrays_per_ima", "adcs_per_ima", "adc_bits", "adc_rate_gsps"];
     internal static readonly string[] ComponentFields =
         ["name", "level", "count", "detail", "power_mw", "area_mm2", "shared_by", "leakage_mw", "scales_with", "events", "source"];
     internal static readonly string[] EventFields = ["event", "energy_pj", "energy_pj_by_bits", "bits"];
@@ -94,6 +95,7 @@ internal sealed partial class SpecReader
                 case "encoding": dto.Encoding = ReadEncoding(node, path); break;
                 case "defaults": dto.Defaults = ReadDefaults(node, path); break;
                 case "organisation": dto.Organisation = ReadOrganisation(node, path); break;
+                case "component_basis": dto.ComponentBasis = ReadComponentBasis(node, path); break;
                 case "components": dto.Components = List(node, path, ReadComponent); break;
                 case "non_idealities": dto.NonIdealities = ReadNonIdealities(node, path); break;
             }
@@ -170,11 +172,31 @@ internal sealed partial class SpecReader
                 case "imas_per_tile": o.ImasPerTile = v; break;
                 case "arrays_per_ima": o.ArraysPerIma = v; break;
                 case "adcs_per_ima": o.AdcsPerIma = v; break;
-                case "read_cycle_ns": o.ReadCycleNs = v; break;
+                case "adc_rate_gsps": o.AdcRateGsps = v; break;
+                case "settle_ns": o.SettleNs = v; break;
                 case "pipeline": o.Pipeline = v; break;
             }
         }
         return o;
+    }
+
+    private ComponentBasisDto ReadComponentBasis(YamlNode node, string path)
+    {
+        var b = new ComponentBasisDto { Path = path };
+        foreach (var (key, n, p) in Fields(node, path, ComponentBasisFields))
+        {
+            var v = Value(n, p);
+            switch (key)
+            {
+                case "rows": b.Rows = v; break;
+                case "cols": b.Cols = v; break;
+                case "arrays_per_ima": b.ArraysPerIma = v; break;
+                case "adcs_per_ima": b.AdcsPerIma = v; break;
+                case "adc_bits": b.AdcBits = v; break;
+                case "adc_rate_gsps": b.AdcRateGsps = v; break;
+            }
+        }
+        return b;
     }
 
     private ComponentDto ReadComponent(YamlNode node, string path)

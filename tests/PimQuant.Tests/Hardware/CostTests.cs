@@ -75,7 +75,8 @@ public sealed class CostTests
         //   crossbar:  8640 × 0.125                                                = 1080
         //   shift_add: 3200 × 0.5 + 800 digit sums × 0.75 = 1600 + 600             = 2200
         //   total                                                                  = 7936
-        // Latency: 96 critical OU reads × 10 ns = 960 ns; one layer, so the period is 960 ns.
+        // Latency: 96 critical OU reads × 10 ns (2 conversions on half an ADC per array at 0.4 GS/s:
+        // ceil(2 / 0.5) / 0.4 GS/s) = 960 ns; one layer, so the period is 960 ns.
         // Allocation: ceil(20 arrays / 4) = 5 IMAs = 2.5 tiles' worth (2 IMAs per tile).
         // Leakage over the period: buffer 3 mW × 2.5 × 960 ns = 7200 pJ; shift_add 1 mW × 5 × 960 ns = 4800 pJ.
         Assert.Equal(7936e-12, layer.DynamicEnergyJ, 1e-18);
@@ -114,8 +115,13 @@ public sealed class CostTests
         double at4 = model.Evaluate([new LayerWork(m, counts)]).Total.DynamicEnergyJ;
         double at3 = model.Evaluate([new LayerWork(m, counts, AdcBits: 3)]).Total.DynamicEnergyJ;
         Assert.Equal(3200 * (1 - 0.5) * 1e-12, at4 - at3, 1e-18);
-        var e = Assert.Throws<HardwareSpecException>(() => model.Evaluate([new LayerWork(m, counts, AdcBits: 5)]));
-        Assert.Equal("tiny.yaml: field 'components[1].events' = adc_conversion: energy_pj_by_bits has no entry for 5 ADC bits (has 3, 4)", e.Message);
+        // Beyond the table {3: 0.5, 4: 1}: ×4 per bit above (5 bits: 4 pJ), ×2 per bit below (1 bit: 0.125 pJ).
+        double at5 = model.Evaluate([new LayerWork(m, counts, AdcBits: 5)]).Total.DynamicEnergyJ;
+        double at1 = model.Evaluate([new LayerWork(m, counts, AdcBits: 1)]).Total.DynamicEnergyJ;
+        Assert.Equal(3200 * (4 - 1) * 1e-12, at5 - at4, 1e-18);
+        Assert.Equal(3200 * (0.5 - 0.125) * 1e-12, at3 - at1, 1e-18);
+        var e = Assert.Throws<HardwareSpecException>(() => model.Evaluate([new LayerWork(m, counts, AdcBits: 17)]));
+        Assert.Equal("tiny.yaml: field 'adc.bits' = 17: the cost model prices ADC resolutions from 1 to 16 bits", e.Message);
     }
 
     [Fact]
@@ -146,15 +152,16 @@ public sealed class CostTests
 
         var layer = new CostModel(isaac).Evaluate([new LayerWork(m, counts)]).Layers[0];
         var e = layer.EnergyByComponentJ.ToDictionary(kv => kv.Key, kv => kv.Value * 1e12);
-        double period = 128 * 100e-9;                                     // 12.8 µs, the only layer
+        // A read converts the block's 20 bitlines on the array's one ADC at 1.28 GS/s: 15.625 ns.
+        double period = 128 * 20 / 1.28e9;                                // 2 µs, the only layer
         Assert.Equal(2560 * 1.67, e["adc"], 1e-9);                        // 4275.2 pJ
         Assert.Equal(3456 * 0.417, e["dac"], 1e-9);                       // 1441.152 pJ
         Assert.Equal(69120 * 0.001831, e["crossbar"], 1e-9);              // 126.55872 pJ
         Assert.Equal((2560 + 128) * 0.021, e["shift_add_ima"], 1e-9);     // 56.448 pJ
         Assert.Equal((3456 + 640) / 256.0 * 20.45, e["edram_buffer"], 1e-9); // 16 accesses = 327.2 pJ
         // Leakage: 1 IMA, 1/12 of a tile, over 12.8 µs (mW × s × 1e9 = pJ).
-        Assert.Equal(1.24 * period * 1e9, e["input_register"], 1e-6);     // 15872 pJ
-        Assert.Equal(42.0 / 4 / 12 * period * 1e9, e["router"], 1e-6);    // 11200 pJ
+        Assert.Equal(1.24 * period * 1e9, e["input_register"], 1e-6);     // 2480 pJ
+        Assert.Equal(42.0 / 4 / 12 * period * 1e9, e["router"], 1e-6);    // 1750 pJ
         Assert.False(e.ContainsKey("hypertransport"));
         Assert.Equal(6226.55872e-12, layer.DynamicEnergyJ, 1e-18);
         Assert.Equal(period, layer.LatencySeconds, 1e-18);

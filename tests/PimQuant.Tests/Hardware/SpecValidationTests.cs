@@ -23,7 +23,7 @@ public sealed class SpecValidationTests
     [InlineData("cell:\n  bits: 2", "cell:\n  bits: two", "cell.bits", "two", "must be an integer from 1 to 8")]
     [InlineData("  column_flip: true", "  column_flip: yes please", "encoding.column_flip", "yes please", "must be true or false")]
     [InlineData("cell:\n  bits: 2", "cell: 2", "cell", "2", "must be a mapping with fields bits")]
-    [InlineData("  read_cycle_ns: 100", "  read_cycle_ns: [100]", "organisation.read_cycle_ns", "[100]", "must be a single value")]
+    [InlineData("  settle_ns: 1 ", "  settle_ns: [1] ", "organisation.settle_ns", "[1]", "must be a single value")]
     // out of range
     [InlineData("  bits: 8                 #", "  bits: 40                #", "adc.bits", "40", "must be an integer from 0 to 16, or ideal")]
     [InlineData("    ou_rows: 128", "    ou_rows: 129", "arrays[0].ou_rows", "129", "must be an integer from 1 to rows = 128")]
@@ -41,10 +41,10 @@ public sealed class SpecValidationTests
     [InlineData("    level: tile\n    count: 1\n    detail: 64 KB", "    level: rack\n    count: 1\n    detail: 64 KB", "components[0].level", "rack", "must be one of chip, tile, ima")]
     [InlineData("{event: dac_drive,", "{event: dac_driving,", "components[8].events[0].event", "dac_driving", "must be one of ou_read, cell_read")]
     // fields that contradict each other
-    [InlineData("  adcs_per_ima: 8", "  adcs_per_ima: 4", "components[7].count", "8", "must equal organisation.adcs_per_ima = 4")]
+    [InlineData("  adcs_per_ima: 8\n", "  adcs_per_ima: 4\n", "components[7].count", "8", "must equal component_basis.adcs_per_ima = 4")]
     [InlineData("  step: unit", "  step: unit\n  calibration: layer", "adc.calibration", "layer", "only allowed with step: calibrated")]
     [InlineData("{kind: gaussian, sigma: 0}", "{kind: gaussian, sigma: 0.1, sigma_per_level: [0.1, 0.2]}", "non_idealities.variation.sigma_per_level", "[0.1, 0.2]", "4 values for cell.bits = 2")]
-    [InlineData("  bits: 8                 #", "  bits: 3                 #", "components[7].events[0].energy_pj_by_bits", "{4, 5, 6, 7, 8, 9, 10}", "has no entry for adc.bits = 3")]
+    [InlineData("  adc_bits: 8\n", "  adc_bits: 17\n", "component_basis.adc_bits", "17", "must be an integer from 1 to 16")]
     [InlineData("{event: dac_drive, energy_pj: 0.417}", "{event: dac_drive, energy_pj: 0.417, bits: 8}", "components[8].events[0].bits", "8", "only allowed for buffer_read")]
     public void AMistakeIsReportedWithFileFieldValueAndWhatIsAllowed(string find, string replace, string field, string value, string allowed)
     {

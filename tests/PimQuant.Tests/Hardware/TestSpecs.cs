@@ -37,7 +37,8 @@ internal static class TestSpecs
         dac: {bits: 1}
         adc: {bits: 4}
         encoding: {weights: offset, column_flip: false}
-        organisation: {imas_per_tile: 2, arrays_per_ima: 4, adcs_per_ima: 2, read_cycle_ns: 10, pipeline: layer}
+        organisation: {imas_per_tile: 2, arrays_per_ima: 4, adcs_per_ima: 2, adc_rate_gsps: 0.4, settle_ns: 1, pipeline: layer}
+        component_basis: {rows: 8, cols: 4, arrays_per_ima: 4, adcs_per_ima: 2, adc_bits: 4, adc_rate_gsps: 0.4}
         components:
           - name: buffer
             level: tile
