@@ -36,7 +36,7 @@ public sealed class EnergyTable
     /// <summary>Every (component, event, energy), in the spec's order.</summary>
     public IReadOnlyList<PricedEvent> Entries { get; }
 
-    /// <summary>Events no component prices: counted, but free (e.g. ISAAC's router is charged as leakage instead).</summary>
+    /// <summary>Events no component prices: counted, but free (isaac: ou_read, whose cost is in its cell reads, drives and conversions).</summary>
     public IReadOnlyList<EventKind> Unpriced { get; }
 
     /// <summary>

@@ -159,11 +159,14 @@ public sealed class CostTests
         Assert.Equal(69120 * 0.001831, e["crossbar"], 1e-9);              // 126.55872 pJ
         Assert.Equal((2560 + 128) * 0.021, e["shift_add_ima"], 1e-9);     // 56.448 pJ
         Assert.Equal((3456 + 640) / 256.0 * 20.45, e["edram_buffer"], 1e-9); // 16 accesses = 327.2 pJ
-        // Leakage: 1 IMA, 1/12 of a tile, over 12.8 µs (mW × s × 1e9 = pJ).
-        Assert.Equal(1.24 * period * 1e9, e["input_register"], 1e-6);     // 2480 pJ
-        Assert.Equal(42.0 / 4 / 12 * period * 1e9, e["router"], 1e-6);    // 1750 pJ
+        // Activity-charged rows: per access, plus leakage of 1 IMA and 1/12 of a tile over 2 µs (mW × s × 1e9 = pJ).
+        Assert.Equal(3456 * 0.10898 + 0.124 * period * 1e9, e["input_register"], 1e-6);        // 376.63 + 248 pJ
+        Assert.Equal(640 / 8.0 * 4.9219 + 4.2 / 4 / 12 * period * 1e9, e["router"], 1e-6);     // 393.75 + 175 pJ
         Assert.False(e.ContainsKey("hypertransport"));
-        Assert.Equal(6226.55872e-12, layer.DynamicEnergyJ, 1e-18);
+        // Dynamic energy = Σ events × per-event price, over every priced event.
+        var table = EnergyTable.From(isaac);
+        double sum = System.Enum.GetValues<EventKind>().Except(table.Unpriced).Sum(k => counts.Of(k) * table.PerEventPj(k));
+        Assert.Equal(sum * 1e-12, layer.DynamicEnergyJ, 1e-18);
         Assert.Equal(period, layer.LatencySeconds, 1e-18);
     }
 
