@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
+using PimQuant.Accelerator;
 using PimQuant.Cli.Terminal;
 using PimQuant.Data;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
+using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Config;
 using PimQuant.Quant.Export;
 using PimQuant.Quant.Model;
@@ -59,10 +61,11 @@ public static class QuantizeCommand
         biasCorrection.AcceptOnlyFromAmong("auto", "on", "off");
         var verify = new Option<bool>("--verify") { Description = "Run the written QDQ model in ONNX Runtime on the test split and report its accuracy" };
         var batch = CommonOptions.BatchSize(256);
+        var hw = new Option<string>("--hw") { Description = "Check the config against a hardware preset or spec YAML before any work (what its crossbars can hold)" };
 
         var command = new Command("quantize", "Post-training quantization from a YAML config; reports FP32 and quantized accuracy and bit statistics, writes ONNX QDQ")
         {
-            modelPath, config, outputPath, dataset, data, calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, seed, threads, json,
+            modelPath, config, outputPath, dataset, data, calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw, seed, threads, json,
         };
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
@@ -73,6 +76,7 @@ public static class QuantizeCommand
             int batchSize = parse.GetValue(batch);
             var session = Session.Open(path, parse.GetValue(config)!, parse.GetValue(dataset), parse.GetValue(data), output);
             using var graph = session.Graph;
+            if (parse.GetValue(hw) is { } hardware) CheckHardware(graph, session.Config, HardwareCapabilities.Of(HardwareSpecLoader.Load(hardware)));
 
             var full = EvalCommand.Run(output, new GraphExecutor(graph), session.Test, session.Normalization, batchSize, cancel);
             output.Log($"FP32 accuracy {full.Accuracy:P2} on {session.Test.Count} test images");
@@ -193,6 +197,13 @@ public static class QuantizeCommand
         catch (QuantConfigException e) { throw new UserError(e.Message); }
     }
 
+    /// <summary>Resolves <paramref name="config"/> against <paramref name="graph"/> and checks it against <paramref name="hardware"/>; a mismatch is a user error naming the layer and reason.</summary>
+    internal static void CheckHardware(ModelGraph graph, QuantConfig config, QuantCapabilities hardware)
+    {
+        try { hardware.Require(config.Resolve(graph)); }
+        catch (Exception e) when (e is QuantConfigException or CapabilityException) { throw new UserError(e.Message); }
+    }
+
     /// <summary>The seeded choice of <paramref name="count"/> training images, normalised, as (N, C, H, W) in the caller's scope.</summary>
     internal static Tensor CalibrationImages(ImageDataset train, Normalization normalization, int count, long seed)
     {
@@ -267,6 +278,7 @@ public static class QuantizeCommand
         ["name"] = s.Name,
         ["format"] = s.Format,
         ["bits"] = s.Bits,
+        ["mean_bits"] = s.MeanBits,
         ["weights"] = s.Weights,
         ["max_bits_used"] = s.MaxBitsUsed,
         ["mean_group_bits"] = s.MeanGroupBits,

@@ -153,7 +153,7 @@ public static class SimulateCommand
         using var scope = NewDisposeScope();
         using var session = SimulationSession.Open(request.Model, request.Dataset, request.Data, request.Images,
             config ?? SimulationPipeline.Config(request.WeightBits ?? request.Spec.Defaults.WeightBits, request.ActivationBits ?? request.Spec.Defaults.ActivationBits),
-            request.CalibrationImages, request.Seed, request.BatchSize, output, cancel);
+            request.CalibrationImages, request.Seed, request.BatchSize, output, cancel, HardwareCapabilities.Of(request.Spec));
         var run = session.Run(request.Spec, new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = request.Path },
             output, cancel, checkpoint);
         return new SimulationResult(session.DatasetName, session.Test.Count, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits,

@@ -46,13 +46,15 @@ internal sealed class SimulationSession : IDisposable
     public int BatchSize { get; }
 
     /// <summary>Loads the model and the test split (its first <paramref name="images"/>), evaluates FP32,
-    /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model.</summary>
+    /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model;
+    /// with <paramref name="hardware"/>, the config is first checked against what its crossbars hold.</summary>
     public static SimulationSession Open(string path, string? dataset, DirectoryInfo? dataDir, int? images, QuantConfig config,
-        int calibrationImages, long seed, int batchSize, Output output, CancellationToken cancel)
+        int calibrationImages, long seed, int batchSize, Output output, CancellationToken cancel, QuantCapabilities? hardware = null)
     {
         var graph = ModelFiles.Load(path);
         try
         {
+            if (hardware is not null) QuantizeCommand.CheckHardware(graph, config, hardware);
             var (normalization, _) = ModelFiles.ResolvePreprocessing(graph, null, null);
             string name = dataset ?? graph.Metadata.GetValueOrDefault(ModelFiles.DatasetKey) ?? "fashion-mnist";
             var test = Workspace.LoadDataset(name, "test", dataDir);

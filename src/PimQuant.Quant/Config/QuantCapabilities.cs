@@ -14,6 +14,9 @@ public sealed record CapabilityMismatch(string Layer, QuantizerRole Role, string
     public override string ToString() => $"layer {Layer}, {Role.ToString().ToLowerInvariant()}: {Reason}";
 }
 
+/// <summary>A quantization plan the hardware cannot carry out; the message names the hardware, every layer and reason.</summary>
+public sealed class CapabilityException(string message) : Exception(message);
+
 /// <summary>
 /// What a CIM accelerator can execute, declared apart from what the user asks (torch.ao's backend
 /// config); the hardware project builds one from its spec (e.g. weight bits = cell bits × slices,
@@ -24,8 +27,15 @@ public sealed record QuantCapabilities
 {
     /// <summary>How mismatch reasons name the hardware, e.g. a preset name.</summary>
     public string Name { get; init; } = "the hardware";
-    /// <summary>Most weight bits the crossbar stores (sign included).</summary>
+    /// <summary>Most weight bits the crossbar stores (sign included), for a layer or any group of a precision map.</summary>
     public int MaxWeightBits { get; init; } = 16;
+    /// <summary>Fewest weight bits (sign included) of a layer or of a non-pruned group (e.g. 2 when the sign needs a bit of its own).</summary>
+    public int MinWeightBits { get; init; } = 1;
+    /// <summary>Granularity kinds (tensor, channel, array, ou) a weight precision map may use; empty: one bit-width per layer.
+    /// Array and OU tiles must equal <see cref="Array"/> and <see cref="OperationUnit"/>.</summary>
+    public IReadOnlySet<string> WeightPrecisionGranularities { get; init; } = new HashSet<string>();
+    /// <summary>Whether a precision map may prune groups (0 bits: all-zero, never programmed or read).</summary>
+    public bool PrunedWeightGroups { get; init; }
     /// <summary>Most activation bits the inputs stream.</summary>
     public int MaxActivationBits { get; init; } = 16;
     /// <summary>Whether inputs may be negative (two's complement streaming); false means unsigned only.</summary>
@@ -63,18 +73,42 @@ public sealed record QuantCapabilities
         return mismatches;
     }
 
+    /// <summary>Throws when <paramref name="plan"/> does not fit: call it before any work.</summary>
+    /// <exception cref="CapabilityException">Every mismatch (<see cref="Check"/>), e.g. "isaac cannot run this
+    /// quantization: layer conv2, weight: OU blocks of 9x8 differ from isaac's 128x128 operation units".</exception>
+    public void Require(QuantizationPlan plan)
+    {
+        var mismatches = Check(plan);
+        if (mismatches.Count > 0)
+            throw new CapabilityException($"{Name} cannot run this quantization: {string.Join("; ", mismatches)}");
+    }
+
     private IEnumerable<string> Weight(QuantizerSpec spec)
     {
-        if (spec.Format.Bits > MaxWeightBits)
-            yield return $"{spec.Format.Bits}-bit weights exceed the {MaxWeightBits} bits {Name} stores";
-        if (!WeightFormats.Contains(spec.Format.Kind))
-            yield return $"{spec.Format.Name} weights: {Name} maps {string.Join(", ", WeightFormats.Select(QuantizerSettings.FormatName))} weights only";
+        // With a precision map the groups' formats are what the crossbar stores; the quantizer's format is only their family.
+        var formats = spec.Precision?.Formats.OfType<NumberFormat>().Distinct().ToList() ?? [spec.Format];
+        if (formats.Count > 0 && formats.Max(f => f.Bits) is var widest && widest > MaxWeightBits)
+            yield return $"{widest}-bit weights{(spec.Precision is null ? "" : " (widest group)")} exceed the {MaxWeightBits} bits {Name} stores";
+        if (formats.Count > 0 && formats.Min(f => f.Bits) is var narrowest && narrowest < MinWeightBits)
+            yield return $"{narrowest}-bit weights{(spec.Precision is null ? "" : " (narrowest group)")} are below the {MinWeightBits} bits {Name} needs";
+        foreach (var f in formats.Where(f => !WeightFormats.Contains(f.Kind)).DistinctBy(f => f.Kind))
+            yield return $"{f.Name} weights: {Name} maps {string.Join(", ", WeightFormats.Select(QuantizerSettings.FormatName))} weights only";
         if (!WeightGranularities.Contains(spec.Granularity.Kind))
             yield return $"{spec.Granularity.Kind} weight scales: {Name} supports {string.Join(", ", WeightGranularities)}";
-        else if (spec.Granularity is ScaleGranularity.PerArray a && (a.Rows, a.Columns) != Array)
-            yield return $"array tiles of {a.Rows}x{a.Columns} differ from {Name}'s {Array.Rows}x{Array.Columns} crossbars";
-        else if (spec.Granularity is ScaleGranularity.PerOuBlock o && (o.Rows, o.Columns) != OperationUnit)
-            yield return $"OU blocks of {o.Rows}x{o.Columns} differ from {Name}'s {OperationUnit.Rows}x{OperationUnit.Columns} operation units";
+        else if (TileProblem(spec.Granularity) is { } tile)
+            yield return tile;
+        if (spec.Precision is { } precision)
+        {
+            var groups = precision.Granularity;
+            if (!WeightPrecisionGranularities.Contains(groups.Kind))
+                yield return WeightPrecisionGranularities.Count == 0
+                    ? $"a precision per {groups.Kind} group: {Name} holds one bit-width per layer"
+                    : $"a precision per {groups.Kind} group: {Name} supports precision per {string.Join(", ", WeightPrecisionGranularities)}";
+            else if (TileProblem(groups) is { } tile)
+                yield return $"precision groups: {tile}";
+            if (precision.HasPrunedGroups && !PrunedWeightGroups)
+                yield return $"{precision.Formats.Count(f => f is null)} pruned (0-bit) groups: {Name} cannot leave groups out";
+        }
         if (spec.Affine && !AffineWeights)
             yield return $"weights with a zero point: {Name} stores symmetric weights only";
         foreach (var reason in Common(spec)) yield return reason;
@@ -96,6 +130,16 @@ public sealed record QuantCapabilities
             yield return $"activations with a zero point: {Name} streams symmetric inputs only";
         foreach (var reason in Common(spec)) yield return reason;
     }
+
+    /// <summary>Why array or OU tiles of <paramref name="granularity"/> do not fit this hardware, or null.</summary>
+    private string? TileProblem(ScaleGranularity granularity) => granularity switch
+    {
+        ScaleGranularity.PerArray a when (a.Rows, a.Columns) != Array =>
+            $"array tiles of {a.Rows}x{a.Columns} differ from {Name}'s {Array.Rows}x{Array.Columns} crossbars",
+        ScaleGranularity.PerOuBlock o when (o.Rows, o.Columns) != OperationUnit =>
+            $"OU blocks of {o.Rows}x{o.Columns} differ from {Name}'s {OperationUnit.Rows}x{OperationUnit.Columns} operation units",
+        _ => null,
+    };
 
     private IEnumerable<string> Common(QuantizerSpec spec)
     {

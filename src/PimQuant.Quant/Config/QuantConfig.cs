@@ -59,7 +59,7 @@ public sealed record QuantConfig(string Source, RuleSettings? Default, IReadOnly
                 continue;
             }
             var layerErrors = new List<string>();
-            var weight = Merge(QuantizerRole.Weight, rules).Resolve(QuantizerRole.Weight, layer, layerErrors);
+            var weight = Merge(QuantizerRole.Weight, rules).Resolve(QuantizerRole.Weight, layer, layerErrors, layer.Lowering(graph));
             var activation = Merge(QuantizerRole.Activation, rules).Resolve(QuantizerRole.Activation, layer, layerErrors);
             errors.AddRange(layerErrors.Distinct().Select(e => $"{e} (layer {layer.Name})"));
             plans.Add(new LayerPlan(layer, weight, activation));

@@ -31,12 +31,15 @@ public static class QuantConfigLoader
         {
             throw new QuantConfigException($"{path}: cannot read the file: {e.Message}");
         }
-        return Parse(text, Path.GetFileName(path));
+        return Parse(text, Path.GetFileName(path), Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 
     /// <summary>Parses and validates a configuration; <paramref name="source"/> starts every message.</summary>
+    /// <param name="yaml">The configuration text.</param>
+    /// <param name="source">How messages name the configuration.</param>
+    /// <param name="directory">Where relative file names in the configuration (a precision map's <c>bits_file</c>) are found; null: the current directory.</param>
     /// <exception cref="QuantConfigException">The text is not valid YAML or not a valid configuration.</exception>
-    public static QuantConfig Parse(string yaml, string source = "quantization config")
+    public static QuantConfig Parse(string yaml, string source = "quantization config", string? directory = null)
     {
         var stream = new YamlStream();
         try { stream.Load(new StringReader(yaml)); }
@@ -48,10 +51,10 @@ public static class QuantConfigLoader
         {
             throw new QuantConfigException($"{source}: not valid YAML: {e.Message}");
         }
-        return new Reader(source).Read(stream);
+        return new Reader(source, directory).Read(stream);
     }
 
-    private sealed class Reader(string source)
+    private sealed class Reader(string source, string? directory)
     {
         private QuantConfigException Fail(YamlNode node, string path, string problem) =>
             new($"{source}: {path}: {problem} (line {node.Start.Line})");
@@ -114,7 +117,7 @@ public static class QuantConfigLoader
         private static readonly string[] QuantizerKeys =
         [
             "format", "bits", "signed", "narrow_range", "affine", "terms", "exponent_bits", "mantissa_bits", "bias",
-            "granularity", "observer", "scale", "rounding", "learn",
+            "granularity", "observer", "scale", "rounding", "learn", "precision",
         ];
 
         private QuantizerSettings Quantizer(YamlNode node, string path, SettingLevel level, QuantizerRole role)
@@ -143,7 +146,56 @@ public static class QuantConfigLoader
                 Scale = e.TryGetValue("scale", out var sc) ? S(Scale(sc, P("scale")), "scale") : null,
                 Rounding = e.TryGetValue("rounding", out var r) ? S(Choice(r, P("rounding"), Roundings), "rounding") : null,
                 Learn = e.TryGetValue("learn", out var l) ? S(Choice(l, P("learn"), Learnings), "learn") : null,
+                Precision = e.TryGetValue("precision", out var pr) ? S(Precision(pr, P("precision"), level, role), "precision") : null,
             };
+        }
+
+        /// <summary>
+        /// <c>precision: {granularity: G, bits: [b0, b1, ...]}</c> or <c>{granularity: G, bits_file: FILE}</c>
+        /// (integers separated by white space or commas, <c>#</c> comments), a layer's weight only.
+        /// </summary>
+        private PrecisionSetting Precision(YamlNode node, string path, SettingLevel level, QuantizerRole role)
+        {
+            if (role != QuantizerRole.Weight) throw Fail(node, path, "a per-group precision applies to weights only");
+            if (level != SettingLevel.Layer)
+                throw Fail(node, path, "a precision map belongs to one layer (its group count is the layer's): set it under layers.NAME.weight");
+            var e = Entries(node, path, ["granularity", "bits", "bits_file"]);
+            var granularity = e.TryGetValue("granularity", out var g) ? Granularity(g, $"{path}.granularity") : null;
+            if (granularity is ScaleGranularity.DynamicGroup) throw Fail(g!, $"{path}.granularity", "dynamic groups apply to activations only (tensor, channel, array, ou)");
+            bool hasBits = e.TryGetValue("bits", out var bitsNode), hasFile = e.TryGetValue("bits_file", out var fileNode);
+            if (hasBits == hasFile) throw Fail(node, path, "give exactly one of bits (a list, one per group) and bits_file (a file of integers)");
+            List<(string Text, string Where, YamlNode At)> values = [];
+            if (hasBits)
+            {
+                if (bitsNode is not YamlSequenceNode sequence) throw Fail(bitsNode!, $"{path}.bits", "expected a list of integers, one per group");
+                for (int i = 0; i < sequence.Children.Count; i++)
+                    values.Add((Text(sequence.Children[i], $"{path}.bits[{i}]"), $"{path}.bits[{i}]", sequence.Children[i]));
+            }
+            else
+            {
+                string file = Text(fileNode!, $"{path}.bits_file");
+                string full = Path.Combine(directory ?? Directory.GetCurrentDirectory(), file);
+                string text;
+                try { text = File.ReadAllText(full); }
+                catch (Exception x) when (x is IOException or UnauthorizedAccessException)
+                {
+                    throw Fail(fileNode!, $"{path}.bits_file", $"{file}: cannot read the file: {x.Message}");
+                }
+                var tokens = string.Join('\n', text.Split('\n').Select(line => line.Split('#')[0]))
+                    .Split([' ', '\t', '\r', '\n', ','], StringSplitOptions.RemoveEmptyEntries);
+                for (int i = 0; i < tokens.Length; i++) values.Add((tokens[i], $"{path}.bits_file: {file}: value {i + 1}", fileNode!));
+            }
+            if (values.Count == 0) throw Fail(node, path, "the precision map has no groups");
+            var bits = new int[values.Count];
+            for (int i = 0; i < values.Count; i++)
+            {
+                var (text, at, yamlNode) = values[i];
+                if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out bits[i]))
+                    throw Fail(yamlNode, at, $"'{text}' is not an integer");
+                if (bits[i] is < 0 or > WeightPrecision.MaxBits)
+                    throw Fail(yamlNode, at, $"{bits[i]} is not allowed (0 for a pruned group, else 1..{WeightPrecision.MaxBits})");
+            }
+            return new PrecisionSetting(granularity, bits);
         }
 
         private static readonly Dictionary<string, FormatKind> FormatKinds = new(StringComparer.Ordinal)

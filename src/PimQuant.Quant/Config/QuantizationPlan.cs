@@ -17,6 +17,10 @@ namespace PimQuant.Quant.Config;
 /// pooling, reshaping, concatenating or adding values that are), which makes an unsigned activation format lossless at 0.</param>
 public sealed record QuantizableLayer(string Name, string OpType, string WeightName, WeightOrientation Orientation, int ConvolutionGroups, bool InputCanBeNegative)
 {
+    /// <summary>The lowering of this layer's weight in <paramref name="graph"/>.</summary>
+    public WeightLowering Lowering(ModelGraph graph) =>
+        new([.. graph.Initializers[WeightName].Value.shape], Orientation, ConvolutionGroups);
+
     /// <summary>The quantizable layers of <paramref name="graph"/>, in graph order.</summary>
     public static IReadOnlyList<QuantizableLayer> Find(ModelGraph graph)
     {

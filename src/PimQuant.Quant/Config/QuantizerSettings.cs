@@ -21,6 +21,11 @@ public enum SettingLevel
 /// <summary>A configured value, where it was written (YAML path, e.g. <c>layers.conv3.weight.bits</c>) and at which level.</summary>
 public readonly record struct Setting<T>(T Value, string Path, SettingLevel Level);
 
+/// <summary>A layer's precision map as written: the groups (null: the weight's scale granularity) and one bit-width per group, 0 for a pruned group.</summary>
+/// <param name="Granularity">How the groups are cut; null for the weight quantizer's granularity.</param>
+/// <param name="Bits">Bits of each group, in the groups' order.</param>
+public sealed record PrecisionSetting(ScaleGranularity? Granularity, IReadOnlyList<int> Bits);
+
 /// <summary>
 /// The quantizer fields one section sets; null where the section is silent. Sections merge field by
 /// field, the most specific section that sets a field winning (<see cref="Merge"/>).
@@ -49,6 +54,8 @@ public sealed record QuantizerSettings
     public Setting<ScaleRestriction>? Scale { get; init; }
     public Setting<RoundingMode>? Rounding { get; init; }
     public Setting<LearningMode>? Learn { get; init; }
+    /// <summary>A weight's precision map (a layer's own section only).</summary>
+    public Setting<PrecisionSetting>? Precision { get; init; }
 
     /// <summary>PimQuant's defaults: W8 signed narrow-range per-channel, A8 per-tensor with the sign from the graph; min/max observers, float scales, nearest rounding.</summary>
     public static QuantizerSettings BuiltIn(QuantizerRole role)
@@ -98,6 +105,7 @@ public sealed record QuantizerSettings
                 Scale = s.Scale ?? merged.Scale,
                 Rounding = s.Rounding ?? merged.Rounding,
                 Learn = s.Learn ?? merged.Learn,
+                Precision = s.Precision ?? merged.Precision,
             };
         return merged;
     }
@@ -107,8 +115,9 @@ public sealed record QuantizerSettings
     /// disabled; problems go to <paramref name="errors"/> as "PATH: problem" lines. Format fields that do
     /// not apply to the format (say narrow_range for a float) are an error when written at the level
     /// that chose the format or a more specific one, and ignored when inherited from a more general one.
+    /// A precision map is checked against <paramref name="lowering"/> (the layer's weight) when given.
     /// </summary>
-    public QuantizerSpec? Resolve(QuantizerRole role, QuantizableLayer layer, List<string> errors)
+    public QuantizerSpec? Resolve(QuantizerRole role, QuantizableLayer layer, List<string> errors, WeightLowering? lowering = null)
     {
         if (Enabled is { Value: false }) return null;
         var kind = Format!.Value;
@@ -156,6 +165,12 @@ public sealed record QuantizerSettings
             Affine = Affine?.Value ?? false,
             Learning = Learn!.Value.Value,
         };
+        if (Precision is { Value: var p } precision)
+        {
+            spec = spec with { Precision = WeightPrecision.FromBits(p.Granularity ?? spec.Granularity, p.Bits, format) };
+            if (lowering is not null && spec.Precision.LayoutProblem(lowering) is { } problem)
+                errors.Add($"{precision.Path}.bits: {problem}");
+        }
         foreach (var (field, problem) in spec.Problems(role))
             errors.Add($"{PathOf(field)}: {problem}");
         return spec;
@@ -188,6 +203,7 @@ public sealed record QuantizerSettings
             "scale" => Scale?.Path,
             "rounding" => Rounding?.Path,
             "learn" => Learn?.Path,
+            "precision" => Precision?.Path,
             _ => null,
         };
         return (path ?? $"{Path}.{head}") + rest;

@@ -26,7 +26,10 @@ public sealed record QdqGraph(ModelGraph Graph, IReadOnlyList<string> Notes);
 /// [s·(qmin − z), s·(qmax − z)] is inserted when the format's range is narrower than the 8-bit type's
 /// (fewer than 8 bits, or narrow range), because QuantizeLinear saturates to the type's range only;</item>
 /// <item>each quantized weight becomes an int8 (uint8 when unsigned) tensor of codes → DequantizeLinear
-/// (per tensor, or per output channel: axis 0 for Conv and Gemm with transB, 1 for MatMul);</item>
+/// (per tensor, or per output channel: axis 0 for Conv and Gemm with transB, 1 for MatMul); with a
+/// precision map of integer groups (ONNX has no per-block type) the 8-bit type is the container of
+/// every group: a narrower group's codes are a subset of its codes and the scales are the same, so
+/// the dequantized values are identical;</item>
 /// <item>a bias the layer quantizes (<see cref="BiasQuantization"/>) becomes int32 levels →
 /// DequantizeLinear with scale s_x·s_w, so ONNX Runtime does not requantize it on its own;</item>
 /// <item>a weight whose quantization QDQ cannot express (non-integer format, more than 8 bits, array or
@@ -120,11 +123,13 @@ public static class QdqExport
         var integers = quantizer.ToIntegers(weight);
         var lowering = integers.Lowering;
         using var scope = NewDisposeScope();
-        bool qdq = integers.Format is IntegerFormat { Bits: <= 8 } && quantizer.Spec.Granularity is ScaleGranularity.PerTensor or ScaleGranularity.PerChannel;
+        bool qdq = integers.Format is IntegerFormat && integers.GroupFormats.All(f => f is null or IntegerFormat { Bits: <= 8 })
+            && quantizer.Spec.Granularity is ScaleGranularity.PerTensor or ScaleGranularity.PerChannel;
         if (!qdq)
         {
             var values = lowering.FromLowered(tensor(integers.Dequantize(), [lowering.Rows, lowering.Columns]));
-            notes.Add($"layer {layer.Name}: weight written as float32 fake-quantized values ({integers.Format.Name}, {quantizer.Spec.Granularity} scales have no opset-{MinimumOpset} QDQ form)");
+            string formats = string.Join(", ", integers.GroupFormats.OfType<NumberFormat>().Select(f => f.Name).Distinct());
+            notes.Add($"layer {layer.Name}: weight written as float32 fake-quantized values ({formats}, {quantizer.Spec.Granularity} scales have no opset-{MinimumOpset} QDQ form)");
             string baked = graph.UniqueName($"{layer.Plan.Layer.WeightName}_fake_quantized");
             graph.AddInitializer(baked, values, InitializerKind.Parameter);
             return baked;

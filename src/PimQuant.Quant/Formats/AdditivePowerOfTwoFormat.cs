@@ -103,6 +103,9 @@ public sealed record AdditivePowerOfTwoFormat(int Bits, bool Signed, int Additiv
     }
 
     /// <inheritdoc/>
+    public override NumberFormat WithBits(int bits) => new AdditivePowerOfTwoFormat(bits, Signed, AdditiveTerms);
+
+    /// <inheritdoc/>
     public override IEnumerable<(string Field, string Problem)> Problems()
     {
         if (Bits is < 2 or > 16)

@@ -88,6 +88,9 @@ public sealed record FloatFormat(int ExponentBits, int MantissaBits, bool Signed
     }
 
     /// <inheritdoc/>
+    public override NumberFormat WithBits(int bits) => new FloatFormat(ExponentBits, bits - ExponentBits - (Signed ? 1 : 0), Signed, Bias);
+
+    /// <inheritdoc/>
     public override IEnumerable<(string Field, string Problem)> Problems()
     {
         if (ExponentBits is < 1 or > 8)

@@ -62,6 +62,9 @@ public sealed record IntegerFormat(int Bits, bool Signed, bool NarrowRange = fal
     }
 
     /// <inheritdoc/>
+    public override NumberFormat WithBits(int bits) => new IntegerFormat(bits, Signed, NarrowRange);
+
+    /// <inheritdoc/>
     public override IEnumerable<(string Field, string Problem)> Problems()
     {
         if (Bits is < MinBits or > MaxBits)

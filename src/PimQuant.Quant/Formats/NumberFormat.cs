@@ -68,6 +68,13 @@ public abstract record NumberFormat
     /// <summary>What is wrong with the parameters, as (field, problem) pairs; empty when valid.</summary>
     public abstract IEnumerable<(string Field, string Problem)> Problems();
 
+    /// <summary>
+    /// The same family, sign and options with <paramref name="bits"/> bits (a weight group's precision,
+    /// <see cref="Granularity.WeightPrecision"/>); floats keep their exponent bits and give the rest to
+    /// the mantissa. Not validated: check <see cref="Problems"/>.
+    /// </summary>
+    public abstract NumberFormat WithBits(int bits);
+
     /// <summary>This format, or an <see cref="ArgumentException"/> naming the first problem.</summary>
     public NumberFormat Validated()
     {

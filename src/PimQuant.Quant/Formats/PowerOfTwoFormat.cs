@@ -69,6 +69,9 @@ public sealed record PowerOfTwoFormat(int Bits, bool Signed) : NumberFormat
     }
 
     /// <inheritdoc/>
+    public override NumberFormat WithBits(int bits) => new PowerOfTwoFormat(bits, Signed);
+
+    /// <inheritdoc/>
     public override IEnumerable<(string Field, string Problem)> Problems()
     {
         if (Signed && Bits is < 2 or > 8)

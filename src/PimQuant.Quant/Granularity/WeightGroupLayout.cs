@@ -28,14 +28,7 @@ public sealed class WeightGroupLayout : IDisposable
         Lowering = lowering;
         Granularity = granularity;
         Groups = groups;
-        var groupOf = new int[lowering.Rows * lowering.Columns];
-        for (int g = 0; g < groups.Length; g++)
-        {
-            var group = groups[g];
-            for (int r = group.RowStart; r < group.RowStart + group.RowCount; r++)
-                for (int c = group.ColumnStart; c < group.ColumnStart + group.ColumnCount; c++)
-                    groupOf[r * lowering.Columns + c] = g;
-        }
+        var groupOf = GroupOfElements(lowering, groups);
         GroupOfElement = groupOf;
 
         MaxGroupSize = groups.Max(g => g.Count);
@@ -62,10 +55,18 @@ public sealed class WeightGroupLayout : IDisposable
 
     /// <summary>Lays out the groups of <paramref name="granularity"/> over the weight <paramref name="lowering"/> describes.</summary>
     /// <exception cref="ArgumentException">A dynamic granularity (activations only) or a tile size below 1.</exception>
-    public static WeightGroupLayout Create(WeightLowering lowering, ScaleGranularity granularity)
+    public static WeightGroupLayout Create(WeightLowering lowering, ScaleGranularity granularity) =>
+        new(lowering, granularity, Rectangles(lowering, granularity));
+
+    /// <summary>
+    /// The groups of <paramref name="granularity"/> over <paramref name="lowering"/>'s matrix, in the
+    /// documented order, without the index tensors (what a precision map is checked against).
+    /// </summary>
+    /// <exception cref="ArgumentException">A dynamic granularity (activations only) or a tile size below 1.</exception>
+    public static ScaleGroup[] Rectangles(WeightLowering lowering, ScaleGranularity granularity)
     {
         int k = lowering.Rows, n = lowering.Columns;
-        ScaleGroup[] groups = granularity switch
+        return granularity switch
         {
             ScaleGranularity.PerTensor => [new ScaleGroup(0, k, 0, n)],
             ScaleGranularity.PerChannel => [.. Enumerable.Range(0, n).Select(c => new ScaleGroup(0, k, c, 1))],
@@ -73,7 +74,20 @@ public sealed class WeightGroupLayout : IDisposable
             ScaleGranularity.PerOuBlock o => Tiles(lowering, o.Rows, o.Columns),
             _ => throw new ArgumentException($"granularity '{granularity}' does not apply to weights", nameof(granularity)),
         };
-        return new WeightGroupLayout(lowering, granularity, groups);
+    }
+
+    /// <summary>The group of each element of M (row-major, index row·N + column) for <paramref name="groups"/> partitioning it.</summary>
+    public static int[] GroupOfElements(WeightLowering lowering, IReadOnlyList<ScaleGroup> groups)
+    {
+        var groupOf = new int[lowering.Rows * lowering.Columns];
+        for (int g = 0; g < groups.Count; g++)
+        {
+            var group = groups[g];
+            for (int r = group.RowStart; r < group.RowStart + group.RowCount; r++)
+                for (int c = group.ColumnStart; c < group.ColumnStart + group.ColumnCount; c++)
+                    groupOf[r * lowering.Columns + c] = g;
+        }
+        return groupOf;
     }
 
     private static ScaleGroup[] Tiles(WeightLowering lowering, int rows, int columns)

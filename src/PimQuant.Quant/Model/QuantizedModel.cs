@@ -97,8 +97,7 @@ public sealed class QuantizedModel : IDisposable
             var layerPlan = plan.Layers[index];
             if (layerPlan.Skipped) continue;
             var layer = layerPlan.Layer;
-            var weightShape = graph.Initializers[layer.WeightName].Value.shape;
-            var lowering = new WeightLowering(weightShape, layer.Orientation, layer.ConvolutionGroups);
+            var lowering = layer.Lowering(graph);
             long layerSeed = unchecked(seed * 1_000_003 + index * 2);
             var quantized = new QuantizedLayer(layerPlan,
                 layerPlan.Weight is null ? null : new WeightQuantizer(layerPlan.Weight, lowering, layerSeed),

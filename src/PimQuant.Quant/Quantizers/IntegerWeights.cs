@@ -16,12 +16,29 @@ namespace PimQuant.Quant.Quantizers;
 /// </list>
 /// The products are computed in float32 exactly as fake quantization computes them, so
 /// <see cref="Dequantize"/> equals the fake-quantized weight bit for bit.
+/// With a precision map (<see cref="Precision"/>) each element's code and level belong to its
+/// precision group's format (<see cref="FormatAt"/>, <see cref="BitsAt"/>); a pruned group's codes
+/// and levels are 0. Without one, every element has <see cref="Format"/> and there is one precision group.
 /// </summary>
 public sealed record IntegerWeights
 {
-    internal IntegerWeights(NumberFormat format, WeightLowering lowering, WeightGroupLayout layout, int[] codes, float[] levels, float[] scales, int[] zeroPoints)
+    internal IntegerWeights(NumberFormat format, WeightPrecision? precision, WeightLowering lowering, WeightGroupLayout layout, int[] codes, float[] levels, float[] scales, int[] zeroPoints)
     {
         Format = format;
+        Precision = precision;
+        if (precision is null)
+        {
+            PrecisionGroups = [new ScaleGroup(0, lowering.Rows, 0, lowering.Columns)];
+            PrecisionGroupOfElement = new int[codes.Length];
+            GroupFormats = [format];
+        }
+        else
+        {
+            var groups = WeightGroupLayout.Rectangles(lowering, precision.Granularity);
+            PrecisionGroups = groups;
+            PrecisionGroupOfElement = WeightGroupLayout.GroupOfElements(lowering, groups);
+            GroupFormats = precision.Formats;
+        }
         Lowering = lowering;
         Groups = layout.Groups;
         GroupOfElement = layout.GroupOfElement;
@@ -31,8 +48,32 @@ public sealed record IntegerWeights
         ZeroPoints = zeroPoints;
     }
 
-    /// <summary>The number format of the codes.</summary>
+    /// <summary>The quantizer's number format: every element's without a precision map, the family and sign of every group's with one.</summary>
     public NumberFormat Format { get; }
+
+    /// <summary>The precision map the weights were quantized with, or null (all <see cref="Format"/>).</summary>
+    public WeightPrecision? Precision { get; }
+
+    /// <summary>The precision groups (the map's, or one group of all of M); <see cref="GroupFormats"/>[p] belongs to group p.</summary>
+    public IReadOnlyList<ScaleGroup> PrecisionGroups { get; }
+
+    /// <summary>The precision group of each element of M, row-major.</summary>
+    public IReadOnlyList<int> PrecisionGroupOfElement { get; }
+
+    /// <summary>The format of each precision group; null for a pruned group (0 bits, all codes 0).</summary>
+    public IReadOnlyList<NumberFormat?> GroupFormats { get; }
+
+    /// <summary>The format of element <paramref name="index"/> of M (row-major), null when pruned.</summary>
+    public NumberFormat? FormatOfElement(int index) => GroupFormats[PrecisionGroupOfElement[index]];
+
+    /// <summary>The format of M[row, column], null when its group is pruned.</summary>
+    public NumberFormat? FormatAt(int row, int column) => FormatOfElement(row * Columns + column);
+
+    /// <summary>The bits of M[row, column] (sign included), 0 when its group is pruned.</summary>
+    public int BitsAt(int row, int column) => FormatAt(row, column)?.Bits ?? 0;
+
+    /// <summary>Bits per weight averaged over M (configured bits, a pruned group counting 0).</summary>
+    public double MeanBits => Precision?.MeanBits(Lowering) ?? Format.Bits;
 
     /// <summary>The lowering (K, N, convolution groups, weight shape).</summary>
     public WeightLowering Lowering { get; }

@@ -85,6 +85,15 @@ public sealed record QuantizerSpec
     /// <summary>How the parameters learn in quantization-aware training.</summary>
     public LearningMode Learning { get; init; } = LearningMode.None;
 
+    /// <summary>
+    /// Weights only: the format of every weight group (a precision map, e.g. bits per OU block), or
+    /// null for <see cref="Format"/> everywhere. Each group's format must have <see cref="Format"/>'s
+    /// sign; a scale group spanning several precision groups takes its scale from the widest format
+    /// among them, the narrower groups clamping to their own levels (BWQ: a block of precision p keeps
+    /// the layer's step and only its p low bits).
+    /// </summary>
+    public WeightPrecision? Precision { get; init; }
+
     /// <summary>Signed integer weights, one scale per output channel, symmetric, narrow range, max-calibrated.</summary>
     public static QuantizerSpec IntWeightPerChannel(int bits) =>
         new() { Format = new IntegerFormat(bits, Signed: true, NarrowRange: true), Granularity = ScaleGranularity.Channel };
@@ -117,6 +126,12 @@ public sealed record QuantizerSpec
                 yield return ("granularity", $"ou {o.Rows}x{o.Columns}: rows and cols must be at least 1");
                 break;
         }
+        if (Precision is { } precision)
+        {
+            if (!weight) yield return ("precision", "a per-group precision applies to weights only");
+            if (Affine) yield return ("precision", "a per-group precision needs symmetric weights (remove affine): one zero point cannot serve several bit-widths");
+            foreach (var p in precision.Problems(Format)) yield return p;
+        }
         if (Affine && Format.Kind != FormatKind.Integer)
             yield return ("affine", $"a zero point needs an integer format, not {Format.Name}");
         if (Rounding == RoundingMode.Learned && !weight)
@@ -146,5 +161,5 @@ public sealed record QuantizerSpec
 
     /// <inheritdoc/>
     public override string ToString() =>
-        $"{Format.Name} {Granularity} {Observer} scale {Scale} {Rounding.ToString().ToLowerInvariant()}{(Affine ? " affine" : "")}{(Learning == LearningMode.None ? "" : " " + Learning.ToString().ToLowerInvariant())}";
+        $"{Format.Name} {Granularity} {Observer} scale {Scale} {Rounding.ToString().ToLowerInvariant()}{(Affine ? " affine" : "")}{(Learning == LearningMode.None ? "" : " " + Learning.ToString().ToLowerInvariant())}{(Precision is null ? "" : $" {Precision}")}";
 }

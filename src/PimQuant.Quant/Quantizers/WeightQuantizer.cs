@@ -16,7 +16,7 @@ namespace PimQuant.Quant.Quantizers;
 /// </summary>
 public sealed class WeightQuantizer : IDisposable
 {
-    private readonly LevelGrid _grid;
+    private readonly PrecisionGrids _grids;
     private readonly long _seed;
     private readonly Generator _trainingGenerator;
     private Tensor? _scale, _zeroPoint;
@@ -26,12 +26,14 @@ public sealed class WeightQuantizer : IDisposable
     /// <param name="spec">The quantizer; validated for the weight role.</param>
     /// <param name="lowering">The weight's geometry.</param>
     /// <param name="seed">Seed of stochastic rounding.</param>
-    /// <exception cref="ArgumentException">The spec is not valid for weights.</exception>
+    /// <exception cref="ArgumentException">The spec is not valid for weights, or its precision map does not fit the weight's groups.</exception>
     public WeightQuantizer(QuantizerSpec spec, WeightLowering lowering, long seed = 0)
     {
         Spec = spec.Validated(QuantizerRole.Weight);
+        if (spec.Precision?.LayoutProblem(lowering) is { } problem)
+            throw new ArgumentException($"weight quantizer {spec}: precision: {problem}", nameof(spec));
         Layout = WeightGroupLayout.Create(lowering, spec.Granularity);
-        _grid = new LevelGrid(spec.Format);
+        _grids = new PrecisionGrids(spec, Layout);
         _seed = seed;
         _trainingGenerator = new Generator(unchecked((ulong)seed));
     }
@@ -68,7 +70,7 @@ public sealed class WeightQuantizer : IDisposable
         using var observer = Spec.Observer.Create((long)Layout.Groups.Count * Layout.MaxGroupSize);
         var w = weight.detach().to_type(ScalarType.Float32);
         observer.Observe(Layout.Grouped(w), Layout.GatherMask);
-        var (scale, zero) = QuantParameters.FromObserver(observer, Spec, _grid);
+        var (scale, zero) = _grids.Parameters(observer, Spec);
         QuantParameters.Replace(ref _scale, scale);
         QuantParameters.Replace(ref _zeroPoint, zero);
         if (_learnedScale is not null) _learnedScale.copy_(scale);
@@ -87,7 +89,7 @@ public sealed class WeightQuantizer : IDisposable
     {
         RequireCalibrated();
         if (_learnedScale is null) return _scale!.alias();
-        return Lsq.Step(_learnedScale, (double)Layout.GroupIndex.numel() / Layout.Groups.Count, Spec.Format, Spec.Scale);
+        return Lsq.Step(_learnedScale, (double)Layout.GroupIndex.numel() / Layout.Groups.Count, _grids.Widest, Spec.Scale);
     }
 
     /// <summary>The zero point of every group, (groups), float32 holding integers; null when symmetric.</summary>
@@ -115,9 +117,9 @@ public sealed class WeightQuantizer : IDisposable
         RequireCalibrated();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var u = FakeQuantization.Clamped(weight.detach(), Layout.Spread(_scale!), _zeroPoint is null ? null : Layout.Spread(_zeroPoint), Spec.Format);
+        var u = _grids.Clamped(weight.detach(), Layout.Spread(_scale!), _zeroPoint is null ? null : Layout.Spread(_zeroPoint));
         _logits?.Dispose();
-        _logits = new Parameter(_grid.InitialLogits(u), requires_grad: true);
+        _logits = new Parameter(_grids.InitialLogits(u), requires_grad: true);
         _logits.DetachFromDisposeScope();
         SoftRounding = true;
         return _logits;
@@ -143,7 +145,7 @@ public sealed class WeightQuantizer : IDisposable
         if (training && _learnedScale is null && _logits is null) Calibrate(weight);
         var scale = Layout.Spread(Scale());
         var zero = _zeroPoint is null ? null : Layout.Spread(_zeroPoint);
-        var u = FakeQuantization.Clamped(weight, scale, zero, Spec.Format);
+        var u = _grids.Clamped(weight, scale, zero);
         return Level(u, training) * scale;
     }
 
@@ -151,12 +153,12 @@ public sealed class WeightQuantizer : IDisposable
     private Tensor Level(Tensor u, bool training)
     {
         if (_logits is not null)
-            return SoftRounding ? _grid.Soft(u, _logits) : FakeQuantization.StraightThrough(u, _grid.Hard(u, _logits));
+            return SoftRounding ? _grids.Soft(u, _logits) : FakeQuantization.StraightThrough(u, _grids.Hard(u, _logits));
         if (Spec.Rounding != RoundingMode.Stochastic)
-            return FakeQuantization.StraightThrough(u, _grid.Round(u.detach(), RoundingMode.Nearest));
-        if (training) return FakeQuantization.StraightThrough(u, _grid.Round(u.detach(), RoundingMode.Stochastic, _trainingGenerator));
+            return FakeQuantization.StraightThrough(u, _grids.Round(u.detach(), RoundingMode.Nearest));
+        if (training) return FakeQuantization.StraightThrough(u, _grids.Round(u.detach(), RoundingMode.Stochastic, _trainingGenerator));
         using var replay = new Generator(unchecked((ulong)_seed));
-        return FakeQuantization.StraightThrough(u, _grid.Round(u.detach(), RoundingMode.Stochastic, replay));
+        return FakeQuantization.StraightThrough(u, _grids.Round(u.detach(), RoundingMode.Stochastic, replay));
     }
 
     /// <summary>The integer view of <paramref name="weight"/> as quantized in evaluation (hard rounding).</summary>
@@ -169,15 +171,15 @@ public sealed class WeightQuantizer : IDisposable
         try
         {
             var scale = Scale();
-            var u = FakeQuantization.Clamped(weight.detach(), Layout.Spread(scale), _zeroPoint is null ? null : Layout.Spread(_zeroPoint), Spec.Format);
+            var u = _grids.Clamped(weight.detach(), Layout.Spread(scale), _zeroPoint is null ? null : Layout.Spread(_zeroPoint));
             var level = Level(u, training: false).detach();
             var stored = _zeroPoint is null ? level : level + Layout.Spread(_zeroPoint);
             var lowering = Layout.Lowering;
-            int[] codes = lowering.ToLowered(_grid.CodesOf(stored)).contiguous().data<int>().ToArray();
+            int[] codes = lowering.ToLowered(_grids.CodesOf(stored)).contiguous().data<int>().ToArray();
             float[] levels = lowering.ToLowered(level).contiguous().data<float>().ToArray();
             float[] scales = scale.contiguous().data<float>().ToArray();
             int[] zeros = _zeroPoint is null ? new int[scales.Length] : _zeroPoint.to_type(ScalarType.Int32).data<int>().ToArray();
-            return new IntegerWeights(Spec.Format, lowering, Layout, codes, levels, scales, zeros);
+            return new IntegerWeights(Spec.Format, Spec.Precision, lowering, Layout, codes, levels, scales, zeros);
         }
         finally
         {
@@ -195,7 +197,7 @@ public sealed class WeightQuantizer : IDisposable
     /// <inheritdoc/>
     public void Dispose()
     {
-        _grid.Dispose();
+        _grids.Dispose();
         Layout.Dispose();
         _trainingGenerator.Dispose();
         _scale?.Dispose();

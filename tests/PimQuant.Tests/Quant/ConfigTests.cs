@@ -11,7 +11,8 @@ namespace PimQuant.Tests.Quant;
 
 public class ConfigTests
 {
-    private static ModelGraph LeNet()
+    /// <summary>An untrained LeNet-5 (conv1, conv2, gemm1..gemm3), for resolving configs.</summary>
+    internal static ModelGraph LeNet()
     {
         Torch.Ensure();
         return ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 1);

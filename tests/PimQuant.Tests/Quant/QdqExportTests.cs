@@ -85,6 +85,52 @@ public class QdqExportTests
         Assert.True(Math.Abs(fused - fakeAccuracy) <= 0.001, $"ONNX Runtime {fused:P3}, PimQuant {fakeAccuracy:P3}");
     }
 
+    /// <summary>
+    /// A precision map of integer groups (conv2: bits per 9 × 8 OU block, some pruned, with channel
+    /// scales; gemm1: bits per output channel) has no ONNX type of its own: the int8 container holds
+    /// every group's codes, DequantizeLinear gives the fake-quantized weights bit for bit, and ONNX
+    /// Runtime running the file gives PimQuant's accuracy.
+    /// </summary>
+    [Fact]
+    public void APrecisionMapOfIntegerGroupsRoundTripsExactlyThroughInt8Qdq()
+    {
+        using var graph = QuantFixtures.LeNet();
+        using var scope = NewDisposeScope();
+        string conv2 = string.Join(", ", Enumerable.Range(0, 34).Select(i => i % 17 == 16 ? 0 : 5 + i % 4));
+        string gemm1 = string.Join(", ", Enumerable.Range(0, 120).Select(i => 4 + i % 5));
+        string yaml = "version: 1\ndefault: {weight: {bits: 8}, activation: {bits: 8}}\nlayers:\n"
+            + $"  conv2: {{weight: {{precision: {{granularity: {{kind: ou, rows: 9, cols: 8}}, bits: [{conv2}]}}}}}}\n"
+            + $"  gemm1: {{weight: {{precision: {{bits: [{gemm1}]}}}}}}\n";
+        using var model = new QuantizedModel(graph, QuantConfigLoader.Parse(yaml, "q.yaml").Resolve(graph), seed: 1);
+        PostTrainingQuantization.Run(model, QuantFixtures.Calibration(512), new PtqOptions());
+        var result = QdqExport.Rewrite(model);
+        using var qdq = result.Graph;
+        Assert.Empty(result.Notes);
+        foreach (string name in new[] { "conv2", "gemm1" })
+        {
+            var layer = model.Layer(name)!;
+            var dequantize = qdq.Nodes.Single(n => n.OpType == "DequantizeLinear" && n.Name.StartsWith($"{name}.weight"));
+            var codes = qdq.Initializers[dequantize.Inputs[0]].Value;
+            var scale = qdq.Initializers[dequantize.Inputs[1]].Value;
+            Assert.Equal(ScalarType.Int8, codes.dtype);
+            // DequantizeLinear along axis 0 (Conv, Gemm with transB): code · scale of the output channel.
+            var shape = Enumerable.Repeat(1L, (int)codes.dim()).ToArray();
+            shape[0] = -1;
+            var dequantized = codes.to_type(ScalarType.Float32) * scale.reshape(shape);
+            var fake = layer.Weight!.Quantize(model.WeightOf(layer), training: false);
+            Assert.Equal(fake.contiguous().data<float>().ToArray(), dequantized.contiguous().data<float>().ToArray());
+        }
+        Assert.Contains(model.Layer("conv2")!.Weight!.ToIntegers(model.WeightOf(model.Layer("conv2")!)).Codes, c => c == 0);
+
+        const int count = 2000;
+        var images = QuantFixtures.Images(EvalStart, count);
+        var labels = QuantFixtures.Labels(EvalStart, count);
+        double fakeAccuracy = QuantFixtures.Accuracy(QuantFixtures.Logits(model.CreateExecutor(), images), labels);
+        Assert.True(fakeAccuracy > 0.6, $"fake-quantized accuracy {fakeAccuracy:P2}");
+        double literal = Accuracy(OrtLogits(OnnxExporter.Export(qdq), images.contiguous().data<float>().ToArray(), count, optimized: false), labels);
+        Assert.True(Math.Abs(literal - fakeAccuracy) <= 0.0005, $"ONNX Runtime (unoptimised) {literal:P3}, PimQuant {fakeAccuracy:P3}");
+    }
+
     [Fact]
     public void ActivationsQdqCannotExpressAreRefusedWithTheLayerNamed()
     {
