@@ -74,13 +74,24 @@ public sealed record QuantCapabilities
     }
 
     /// <summary>Throws when <paramref name="plan"/> does not fit: call it before any work.</summary>
-    /// <exception cref="CapabilityException">Every mismatch (<see cref="Check"/>), e.g. "isaac cannot run this
-    /// quantization: layer conv2, weight: OU blocks of 9x8 differ from isaac's 128x128 operation units".</exception>
+    /// <exception cref="CapabilityException">Every mismatch (<see cref="Check"/>), one line, layers with the same
+    /// reason named together, e.g. "isaac cannot run this quantization: layers conv1, conv2, conv3 and 19 more,
+    /// weight: OU blocks of 9x8 differ from isaac's 128x128 operation units".</exception>
     public void Require(QuantizationPlan plan)
     {
-        var mismatches = Check(plan);
-        if (mismatches.Count > 0)
-            throw new CapabilityException($"{Name} cannot run this quantization: {string.Join("; ", mismatches)}");
+        var reasons = Check(plan).GroupBy(m => (m.Role, m.Reason)).Select(g =>
+        {
+            var layers = g.Select(m => m.Layer).ToList();
+            string named = layers.Count switch
+            {
+                1 => $"layer {layers[0]}",
+                <= 3 => $"layers {string.Join(", ", layers.SkipLast(1))} and {layers[^1]}",
+                _ => $"layers {string.Join(", ", layers.Take(3))} and {layers.Count - 3} more",
+            };
+            return $"{named}, {g.Key.Role.ToString().ToLowerInvariant()}: {g.Key.Reason}";
+        }).ToList();
+        if (reasons.Count > 0)
+            throw new CapabilityException($"{Name} cannot run this quantization: {string.Join("; ", reasons)}");
     }
 
     private IEnumerable<string> Weight(QuantizerSpec spec)

@@ -48,6 +48,15 @@ public class HardwareCapabilitiesTests
     }
 
     [Fact]
+    public void RequireNamesLayersWithTheSameReasonTogetherOnOneLine()
+    {
+        var plan = Plan("version: 1\ndefault: {weight: {granularity: {kind: ou, rows: 9, cols: 8}}}");
+        var e = Assert.Throws<CapabilityException>(() => HardwareCapabilities.Of(HardwareSpecLoader.Load("isaac")).Require(plan));
+        Assert.Equal("isaac cannot run this quantization: layers conv1, conv2, gemm1 and 2 more, weight: OU blocks of 9x8 differ from isaac's 128x128 operation units", e.Message);
+        HardwareCapabilities.Of(HardwareSpecLoader.Load("isaac-ou")).Require(plan);   // 9 × 8 operation units: fits
+    }
+
+    [Fact]
     public void WhatTheCrossbarsCannotHoldIsNamedByLayer()
     {
         var plan = Plan("""

@@ -277,7 +277,9 @@ public class PrecisionMapTests
         Assert.Contains("layer conv2, weight: precision groups: OU blocks of 9x8 differ from test-xbar's 16x16 operation units", mismatches);
         Assert.Contains("layer gemm1, weight: pot4 weights: test-xbar maps int weights only", mismatches);
         var e = Assert.Throws<CapabilityException>(() => hardware.Require(plan));
-        Assert.StartsWith("test-xbar cannot run this quantization: layer conv1, weight: ", e.Message);
+        Assert.StartsWith("test-xbar cannot run this quantization: layer conv1, weight: 12-bit weights (widest group) exceed the 8 bits test-xbar stores; ", e.Message);
+        // Layers with the same reason are named together.
+        Assert.Contains("; layers conv1 and gemm1, weight: a precision per channel group: test-xbar supports precision per ou;", e.Message);
         Assert.Empty((hardware with { MaxWeightBits = 12, WeightPrecisionGranularities = new HashSet<string> { "channel", "ou" }, OperationUnit = (9, 8), PrunedWeightGroups = true,
             WeightFormats = new HashSet<FormatKind> { FormatKind.Integer, FormatKind.PowerOfTwo } }).Check(plan).Where(m => m.Role == QuantizerRole.Weight));
         // Below the narrowest width the hardware stores.
