@@ -119,6 +119,7 @@ internal static class SimulationPipeline
             ["latency_s"] = t.LatencySeconds,
             ["period_s"] = t.PeriodSeconds,
             ["fps"] = t.Fps,
+            ["bottleneck_layer"] = t.BottleneckLayer,
             ["tops"] = t.Tops,
             ["tops_per_w"] = t.TopsPerWatt,
             ["tops_per_mm2"] = t.TopsPerMm2,
@@ -131,9 +132,11 @@ internal static class SimulationPipeline
             ["layers"] = new JsonArray(r.Layers.Select(l => (JsonNode)new JsonObject
             {
                 ["name"] = l.Name,
-                ["arrays"] = l.Arrays, ["adc_bits"] = l.AdcBits,
+                ["arrays"] = l.Arrays, ["replication"] = l.Replication, ["imas"] = l.Imas, ["adc_bits"] = l.AdcBits,
                 ["utilisation"] = l.Utilisation,
                 ["energy_j"] = l.EnergyJ,
+                ["dynamic_energy_j"] = l.DynamicEnergyJ,
+                ["static_energy_j"] = l.StaticEnergyJ,
                 ["latency_s"] = l.LatencySeconds,
                 ["counts"] = CountsJson(l.Counts),
             }).ToArray()),
@@ -150,6 +153,6 @@ internal static class SimulationPipeline
 
     /// <summary>One-line cost summary for the table.</summary>
     public static string CostLine(SimulationCost cost) => cost.Report is { Total: var t }
-        ? $"{t.EnergyJ * 1e6:F2} µJ/image, {t.Fps:N0} FPS, {t.TopsPerWatt:F2} TOPS/W, {t.AreaMm2:F1} mm², utilisation {t.Utilisation:P1}"
+        ? $"{t.EnergyJ * 1e6:F2} µJ/image ({t.StaticEnergyJ * 1e6:F2} static), {t.Fps:N0} FPS (bottleneck {t.BottleneckLayer}), latency {t.LatencySeconds * 1e6:F1} µs, {t.TopsPerWatt:F2} TOPS/W, {t.AreaMm2:F1} mm², utilisation {t.Utilisation:P1}"
         : "no cost: " + cost.Unavailable;
 }

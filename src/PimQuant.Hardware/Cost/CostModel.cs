@@ -13,10 +13,12 @@ public sealed record LayerWork(LayerMapping Mapping, EventCounts Counts, int? Ad
 /// Energy, latency, area and the derived figures of merit from event counts (crossbar-model.md
 /// §7; exact definitions in docs/hardware.md):
 /// <list type="bullet">
-/// <item>Latency of a layer = critical-path OU reads × the time of one of its busiest array's reads (<see cref="ReadTiming"/>). Pipeline <c>layer</c>: one image
-/// per period = the longest layer latency; <c>none</c>: period = sum of latencies. Image latency
-/// is the sum either way. FPS = 1 / period.</item>
-/// <item>Allocation: a layer gets ceil(arrays / arrays_per_ima) IMAs of its own; layers share
+/// <item>Latency of a layer on one copy of its weights = critical-path OU reads × the time of one of its
+/// busiest array's reads (<see cref="ReadTiming"/>). Pipeline <c>layer</c> with replication <c>balanced</c>:
+/// earlier layers get copies (<see cref="PipelineBalance"/>), a layer's latency is its share of pixels;
+/// one image per period = the longest layer latency (the bottleneck layer); <c>none</c>: period = sum of
+/// latencies. Image latency is the sum either way. FPS = 1 / period.</item>
+/// <item>Allocation: a layer gets ceil(arrays · copies / arrays_per_ima) IMAs of its own; layers share
 /// tiles, so tile-level parts are charged pro rata (IMAs / imas_per_tile) per layer.</item>
 /// <item>Energy = Σ events × per-event energy (<see cref="EnergyTable"/>) + leakage of the layer's
 /// IMAs and tile share × period (chip-level leakage in the total only).</item>
@@ -49,9 +51,13 @@ public sealed class CostModel
     public CostReport Evaluate(IReadOnlyList<LayerWork> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
-        var latencies = layers.Select(l => l.Counts.CriticalPathOuReads * ReadTiming.CriticalReadSeconds(l.Mapping)).ToArray();
+        var stages = layers.Select(l => new Stage(l.Counts.CriticalPathOuReads * ReadTiming.CriticalReadSeconds(l.Mapping),
+            l.Mapping.Arrays.Count, l.Mapping.Layer.OutputPixels, l.Mapping.Geometry.Name)).ToArray();
+        var replication = PipelineBalance.Replicate(Spec, stages);
+        var latencies = stages.Select((s, i) => PipelineBalance.Seconds(s, replication[i])).ToArray();
         double latency = latencies.Sum();
         double period = Organisation.Pipeline == PipelineMode.Layer ? (latencies.Length == 0 ? 0 : latencies.Max()) : latency;
+        int bottleneck = latencies.Length == 0 ? -1 : Array.IndexOf(latencies, latencies.Max());
         var tileLevel = ComponentTotals.TileLevel(Spec);
 
         var result = new List<LayerCost>(layers.Count);
@@ -65,7 +71,7 @@ public sealed class CostModel
             var byComponent = new Dictionary<string, double>();
             double dynamicPj = Energy.Charge(counts, adcBits, byComponent);
 
-            int imas = (mapping.Arrays.Count + Organisation.ArraysPerIma - 1) / Organisation.ArraysPerIma;
+            int imas = PipelineBalance.Imas(Organisation, mapping.Arrays.Count, replication[i]);
             imasByGeometry[mapping.Geometry.Name] = imasByGeometry.GetValueOrDefault(mapping.Geometry.Name) + imas;
             double tileShare = (double)imas / Organisation.ImasPerTile;
             var ima = ComponentTotals.Ima(Spec, mapping.Geometry);
@@ -79,7 +85,7 @@ public sealed class CostModel
                 staticPj += pj;
             }
             double area = imas * ima.AreaMm2 + tileShare * tileLevel.AreaMm2;
-            result.Add(new LayerCost(mapping.Layer.Name, mapping.Geometry.Name, counts, adcBits, mapping.Arrays.Count, imas,
+            result.Add(new LayerCost(mapping.Layer.Name, mapping.Geometry.Name, counts, adcBits, mapping.Arrays.Count, replication[i], imas,
                 mapping.ProgrammedCells, mapping.AllocatedCells, latencies[i], dynamicPj * 1e-12, staticPj * 1e-12,
                 ToJoules(byComponent), area));
         }
@@ -110,7 +116,7 @@ public sealed class CostModel
             result.Aggregate(EventCounts.Zero, (sum, l) => sum + l.Counts),
             result.Sum(l => l.Arrays), result.Sum(l => l.Imas), tilesUsed, fits,
             result.Sum(l => l.ProgrammedCells), result.Sum(l => l.AllocatedCells),
-            latency, period,
+            latency, period, bottleneck < 0 ? null : result[bottleneck].Name,
             result.Sum(l => l.DynamicEnergyJ), result.Sum(l => l.StaticEnergyJ) + chipStaticJ,
             Order(totalByComponent), tilesArea, ComponentTotals.Chip(Spec).AreaMm2);
         return new CostReport(Spec.Name, Organisation.Pipeline, result, total);

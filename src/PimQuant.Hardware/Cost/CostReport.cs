@@ -14,17 +14,18 @@ public sealed record CostReport(string Spec, PipelineMode Pipeline, IReadOnlyLis
 /// <param name="Geometry">Array geometry used.</param>
 /// <param name="Counts">Its events.</param>
 /// <param name="AdcBits">ADC resolution its conversions were priced at.</param>
-/// <param name="Arrays">Arrays allocated.</param>
-/// <param name="Imas">IMAs allocated: ceil(arrays / arrays_per_ima).</param>
-/// <param name="ProgrammedCells">Cells holding a weight bit.</param>
-/// <param name="AllocatedCells">Cells of its arrays.</param>
-/// <param name="LatencySeconds">Critical-path OU reads × read cycle.</param>
+/// <param name="Arrays">Arrays one copy of its weights takes.</param>
+/// <param name="Replication">Copies of its weights (pipeline balancing; 1 without).</param>
+/// <param name="Imas">IMAs allocated: ceil(arrays · copies / arrays_per_ima).</param>
+/// <param name="ProgrammedCells">Cells holding a weight bit (one copy).</param>
+/// <param name="AllocatedCells">Cells of its arrays (one copy).</param>
+/// <param name="LatencySeconds">One image through the layer: critical-path OU reads × read time, over its copies.</param>
 /// <param name="DynamicEnergyJ">Σ events × per-event energy.</param>
 /// <param name="StaticEnergyJ">Leakage of its IMAs and tile share over the period.</param>
 /// <param name="EnergyByComponentJ">Dynamic + static energy by component, in the spec's order.</param>
 /// <param name="AreaMm2">Its IMAs plus its share of tile-level parts.</param>
 public sealed record LayerCost(
-    string Name, string Geometry, EventCounts Counts, int AdcBits, int Arrays, int Imas,
+    string Name, string Geometry, EventCounts Counts, int AdcBits, int Arrays, int Replication, int Imas,
     long ProgrammedCells, long AllocatedCells, double LatencySeconds, double DynamicEnergyJ, double StaticEnergyJ,
     IReadOnlyDictionary<string, double> EnergyByComponentJ, double AreaMm2)
 {
@@ -58,8 +59,9 @@ public sealed record LayerCost(
 /// <param name="Fits">True when no geometry needs more tiles than the chip has.</param>
 /// <param name="ProgrammedCells">Cells holding a weight bit.</param>
 /// <param name="AllocatedCells">Cells of all allocated arrays.</param>
-/// <param name="LatencySeconds">One image through all layers: Σ layer latencies.</param>
+/// <param name="LatencySeconds">One image through all layers (single-image latency): Σ layer latencies.</param>
 /// <param name="PeriodSeconds">Time per image in steady state (longest layer with the layer pipeline).</param>
+/// <param name="BottleneckLayer">The layer whose latency sets the period with the layer pipeline (the longest); null without layers.</param>
 /// <param name="DynamicEnergyJ">Σ events × energies.</param>
 /// <param name="StaticEnergyJ">Leakage over the period.</param>
 /// <param name="EnergyByComponentJ">Energy by component, in the spec's order.</param>
@@ -67,7 +69,7 @@ public sealed record LayerCost(
 /// <param name="ChipAreaMm2">Area of the whole chip the spec describes.</param>
 public sealed record CostTotal(
     EventCounts Counts, int Arrays, int Imas, int TilesUsed, bool Fits, long ProgrammedCells, long AllocatedCells,
-    double LatencySeconds, double PeriodSeconds, double DynamicEnergyJ, double StaticEnergyJ,
+    double LatencySeconds, double PeriodSeconds, string? BottleneckLayer, double DynamicEnergyJ, double StaticEnergyJ,
     IReadOnlyDictionary<string, double> EnergyByComponentJ, double AreaMm2, double ChipAreaMm2)
 {
     /// <summary>Programmed / allocated cells.</summary>

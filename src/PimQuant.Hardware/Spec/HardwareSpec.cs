@@ -220,6 +220,15 @@ public enum PipelineMode
     None,
 }
 
+/// <summary>Whether the layer pipeline replicates weights to balance its stages.</summary>
+public enum ReplicationMode
+{
+    /// <summary>ISAAC's balancing: the slowest layers get more copies of their weights while the chip holds them.</summary>
+    Balanced,
+    /// <summary>One copy of every layer.</summary>
+    None,
+}
+
 /// <summary>Chip organisation and timing.</summary>
 /// <param name="ImasPerTile">In-situ multiply-accumulate units (IMAs, processing elements) per tile.</param>
 /// <param name="ArraysPerIma">Crossbar arrays per IMA.</param>
@@ -227,7 +236,9 @@ public enum PipelineMode
 /// <param name="AdcRateGsps">Conversions per second of one ADC, in GS/s (ISAAC: 1.28).</param>
 /// <param name="SettleNs">Analog settle time of one read, in ns: a read never takes less.</param>
 /// <param name="Pipeline">Layer pipelining.</param>
-public sealed record OrganisationSpec(int ImasPerTile, int ArraysPerIma, int AdcsPerIma, double AdcRateGsps, double SettleNs, PipelineMode Pipeline)
+/// <param name="Replication">With the layer pipeline: replicate earlier layers' weights so every stage keeps pace (ISAAC), or not.</param>
+public sealed record OrganisationSpec(int ImasPerTile, int ArraysPerIma, int AdcsPerIma, double AdcRateGsps, double SettleNs, PipelineMode Pipeline,
+    ReplicationMode Replication = ReplicationMode.Balanced)
 {
     /// <summary>ADCs one array has to itself: adcs_per_ima / arrays_per_ima.</summary>
     public double AdcsPerArray => (double)AdcsPerIma / ArraysPerIma;

@@ -123,7 +123,8 @@ internal sealed class SpecBuilder
         double rate = Number(Need(o.AdcRateGsps, Join(o.Path, "adc_rate_gsps"), "must be a number greater than 0 (conversions per second of one ADC, GS/s)"), 0, 1e6, exclusiveMin: true);
         double settle = Number(Need(o.SettleNs, Join(o.Path, "settle_ns"), "must be a number from 0 (analog settle time of one read, ns)"), 0, 1e9);
         var pipeline = o.Pipeline is null ? PipelineMode.Layer : Enum<PipelineMode>(o.Pipeline, ["layer", "none"]);
-        return new OrganisationSpec(imas, arrays, adcs, rate, settle, pipeline);
+        var replication = o.Replication is null ? ReplicationMode.Balanced : Enum<ReplicationMode>(o.Replication, ["balanced", "none"]);
+        return new OrganisationSpec(imas, arrays, adcs, rate, settle, pipeline, replication);
     }
 
     private ComponentBasis BuildComponentBasis(ComponentBasisDto b)

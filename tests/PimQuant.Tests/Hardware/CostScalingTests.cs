@@ -122,10 +122,11 @@ public sealed class CostScalingTests
         //   8 digits × 784 pixels × 1 read × 50 ns = 313.6 µs.
         // isaac-ou: the full array has 15 OU row groups × 8 column groups = 120 blocks of 8 bitlines
         //   → 6.25 ns each; 8 × 784 × 120 × 6.25 ns = 4.704 ms; ratio 120 × 6.25 / 50 = 15.
+        // (One copy of the weights each: replication divides both by the copies the chip gives them.)
         var layer = LayerShape.Conv("conv", 16, 16, 3, 3, 28, 28);
         double Latency(string preset)
         {
-            var spec = PresetCatalog.Load(preset);
+            var spec = HardwareSpecLoader.Parse(PresetCatalog.ReadYaml(preset).Replace("  pipeline: layer\n", "  pipeline: layer\n  replication: none\n"), preset);
             var m = DenseTiling.Instance.Map(new MappingRequest(layer, spec, 8));
             return new CostModel(spec).Evaluate([new LayerWork(m, DenseEventCounts.Compute(m, 8))]).Layers[0].LatencySeconds;
         }

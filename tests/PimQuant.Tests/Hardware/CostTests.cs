@@ -152,22 +152,29 @@ public sealed class CostTests
 
         var layer = new CostModel(isaac).Evaluate([new LayerWork(m, counts)]).Layers[0];
         var e = layer.EnergyByComponentJ.ToDictionary(kv => kv.Key, kv => kv.Value * 1e12);
-        // A read converts the block's 20 bitlines on the array's one ADC at 1.28 GS/s: 15.625 ns.
-        double period = 128 * 20 / 1.28e9;                                // 2 µs, the only layer
+        // A read converts the block's 20 bitlines on the array's one ADC at 1.28 GS/s: 15.625 ns; one
+        // copy takes 128 reads = 2 µs. The only layer, alone on the chip, is replicated once per output
+        // pixel: 16 copies = 16 arrays = 2 IMAs, each copy one pixel: 125 ns.
+        Assert.Equal((16, 2), (layer.Replication, layer.Imas));
+        double period = 8 * 20 / 1.28e9;                                  // 125 ns
         Assert.Equal(2560 * 1.67, e["adc"], 1e-9);                        // 4275.2 pJ
         Assert.Equal(3456 * 0.417, e["dac"], 1e-9);                       // 1441.152 pJ
         Assert.Equal(69120 * 0.001831, e["crossbar"], 1e-9);              // 126.55872 pJ
         Assert.Equal((2560 + 128) * 0.021, e["shift_add_ima"], 1e-9);     // 56.448 pJ
         Assert.Equal((3456 + 640) / 256.0 * 20.45, e["edram_buffer"], 1e-9); // 16 accesses = 327.2 pJ
-        // Activity-charged rows: per access, plus leakage of 1 IMA and 1/12 of a tile over 2 µs (mW × s × 1e9 = pJ).
-        Assert.Equal(3456 * 0.10898 + 0.124 * period * 1e9, e["input_register"], 1e-6);        // 376.63 + 248 pJ
-        Assert.Equal(640 / 8.0 * 4.9219 + 4.2 / 4 / 12 * period * 1e9, e["router"], 1e-6);     // 393.75 + 175 pJ
+        // Activity-charged rows: per access, plus leakage of 2 IMAs and 2/12 of a tile over 125 ns (mW × s × 1e9 = pJ).
+        Assert.Equal(3456 * 0.10898 + 2 * 0.124 * period * 1e9, e["input_register"], 1e-6);        // 376.63 + 31 pJ
+        Assert.Equal(640 / 8.0 * 4.9219 + 4.2 / 4 * 2 / 12 * period * 1e9, e["router"], 1e-6);     // 393.75 + 21.875 pJ
         Assert.False(e.ContainsKey("hypertransport"));
         // Dynamic energy = Σ events × per-event price, over every priced event.
         var table = EnergyTable.From(isaac);
         double sum = System.Enum.GetValues<EventKind>().Except(table.Unpriced).Sum(k => counts.Of(k) * table.PerEventPj(k));
         Assert.Equal(sum * 1e-12, layer.DynamicEnergyJ, 1e-18);
         Assert.Equal(period, layer.LatencySeconds, 1e-18);
+        var unreplicated = HardwareSpecLoader.Parse(PresetCatalog.ReadYaml("isaac").Replace("  pipeline: layer\n", "  pipeline: layer\n  replication: none\n"), "none.yaml");
+        var single = new CostModel(unreplicated).Evaluate([new LayerWork(DenseTiling.Instance.Map(new MappingRequest(m.Layer, unreplicated, 8)), counts)]).Layers[0];
+        Assert.Equal((1, 1), (single.Replication, single.Imas));
+        Assert.Equal(16 * period, single.LatencySeconds, 1e-18);
     }
 
     [Fact]
