@@ -7,14 +7,19 @@ namespace PimQuant.Hardware.Mapping;
 /// <param name="Spec">The hardware.</param>
 /// <param name="WeightBits">Signed weight bits bw (sign included).</param>
 /// <param name="ArrayName">Geometry of the pool to use; null for the spec's default (the first).</param>
-/// <param name="Weights">The integer weights, for data-aware strategies (skipping all-zero OUs); dense tiling ignores them.</param>
-public sealed record MappingRequest(LayerShape Layer, HardwareSpec Spec, int WeightBits, string? ArrayName = null, LoweredWeights? Weights = null);
+/// <param name="Weights">The integer weights, for data-aware strategies (the precision-aware mapping derives each block's precision
+/// from them and checks they fit a given one); dense tiling ignores them.</param>
+/// <param name="Precision">Bits per OU-sized weight block (BWQ), for the precision-aware mapping; dense tiling ignores it.</param>
+public sealed record MappingRequest(LayerShape Layer, HardwareSpec Spec, int WeightBits, string? ArrayName = null, LoweredWeights? Weights = null,
+    BlockPrecision? Precision = null);
 
 /// <summary>
-/// Places a lowered layer's weight bits on crossbar arrays and OUs. The extension point for
-/// BWQ's precision-aware mapping (per-block bit counts, all-zero blocks skipped) and IVQ's
-/// magnitude-aligned mapping: they return a <see cref="LayerMapping"/> whose OU blocks carry
-/// their own <see cref="CellColumn.Bit"/>/<see cref="CellColumn.Bits"/> and omit skipped OUs.
+/// Places a lowered layer's weight bits on crossbar arrays and OUs: <see cref="DenseTiling"/> and BWQ's
+/// <see cref="PrecisionAwareMapping"/> (per-block bit counts, all-zero blocks never mapped). What the
+/// result can carry is wider than these two use: every physical column says which power of two its levels
+/// stand for (<see cref="CellColumn.Bit"/>, so IVQ's magnitude-aligned columns of non-integer formats need no
+/// new type) and every array its own geometry (<see cref="MappedArray.Geometry"/>, for placement over a
+/// heterogeneous pool as RaQu's); blocks that are never read are simply absent.
 /// </summary>
 public interface IMappingStrategy
 {
@@ -32,8 +37,9 @@ public static class MappingStrategies
     public static IMappingStrategy Get(string name, string origin = "mapping") => name switch
     {
         MappingNames.Dense => DenseTiling.Instance,
-        MappingNames.PrecisionAware or MappingNames.MagnitudeAligned => throw HardwareSpecException.Invalid(origin, "mapping", name,
-            $"this strategy arrives with its method ({(name == MappingNames.PrecisionAware ? "BWQ" : "IVQ")}); ask for '{MappingNames.Dense}' explicitly meanwhile"),
+        MappingNames.PrecisionAware => PrecisionAwareMapping.Instance,
+        MappingNames.MagnitudeAligned => throw HardwareSpecException.Invalid(origin, "mapping", name,
+            $"this strategy arrives with its method (IVQ); ask for '{MappingNames.Dense}' explicitly meanwhile"),
         _ => throw HardwareSpecException.Invalid(origin, "mapping", name, "must be one of " + string.Join(", ", MappingNames.All)),
     };
 

@@ -16,10 +16,12 @@ public enum Polarity
 /// <summary>
 /// One physical column (bitline) of an OU block: it holds bits [Bit, Bit + Bits) of the stored
 /// value of logical column <see cref="Column"/>, so its digitized partial sums are shifted by
-/// 2^Bit (and by 2^(d·t) for input digit t) before accumulation.
+/// 2^Bit (and by 2^(d·t) for input digit t) before accumulation. <see cref="Bit"/> is the power of two
+/// the column's least significant level bit stands for: a weight bit for integer formats, and for a
+/// magnitude-aligned mapping of a format whose levels are sums of signed powers of two, that power.
 /// </summary>
 /// <param name="Column">Logical column of the lowered matrix (output channel).</param>
-/// <param name="Bit">Weight bit held by the cell's least significant level bit (dense: slice·cell_bits).</param>
+/// <param name="Bit">Power of two of the cell's least significant level bit (dense: slice·cell_bits; precision-aware: the OU's bit).</param>
 /// <param name="Bits">Bits held per cell, 1..cell_bits (the top slice may hold fewer).</param>
 /// <param name="Polarity">Offset, G+ or G−.</param>
 public readonly record struct CellColumn(int Column, int Bit, int Bits, Polarity Polarity)

@@ -197,7 +197,7 @@ public static class MappingNames
 {
     /// <summary>Row-major dense tiling (<see cref="PimQuant.Hardware.Mapping.DenseTiling"/>).</summary>
     public const string Dense = "dense";
-    /// <summary>BWQ-H's precision-aware mapping (next step).</summary>
+    /// <summary>BWQ-H's precision-aware mapping (<see cref="PimQuant.Hardware.Mapping.PrecisionAwareMapping"/>).</summary>
     public const string PrecisionAware = "precision_aware";
     /// <summary>IVQ's magnitude-aligned mapping (next step).</summary>
     public const string MagnitudeAligned = "magnitude_aligned";

@@ -176,15 +176,143 @@ public sealed class MappingTests
     }
 
     [Fact]
-    public void OnlyDenseIsImplementedAndOtherNamesAreReportedNotReplaced()
+    public void StrategiesByNameAndMagnitudeAlignedIsReportedNotReplaced()
     {
         Assert.Same(DenseTiling.Instance, MappingStrategies.For(PresetCatalog.Load("isaac")));
-        var e = Assert.Throws<HardwareSpecException>(() => MappingStrategies.For(PresetCatalog.Load("bwq-h")));
-        Assert.StartsWith("bwq-h (preset): field 'mapping' = precision_aware: this strategy arrives with its method (BWQ)", e.Message);
+        Assert.Same(PrecisionAwareMapping.Instance, MappingStrategies.For(PresetCatalog.Load("bwq-h")));
+        var e = Assert.Throws<HardwareSpecException>(() => MappingStrategies.Get(MappingNames.MagnitudeAligned, "x.yaml"));
+        Assert.StartsWith("x.yaml: field 'mapping' = magnitude_aligned: this strategy arrives with its method (IVQ)", e.Message);
         // Dense tiling still maps bwq-h's arrays when asked explicitly: 1-bit cells, sign + 8 magnitude bits.
         var m = Map(Conv, PresetCatalog.Load("bwq-h"), weightBits: 9);
         Assert.Equal((8, 8), (m.StoredBits, m.Slices));
         Assert.Equal(27L * 5 * 8 * 2, m.ProgrammedCells);
+    }
+
+    // The hand-worked precision-aware layer: Linear 20 → 12 on 18 × 48 arrays, 9 × 8 OUs, 1-bit cells,
+    // differential 4-bit weights (3 magnitude bits).
+    //   Blocks: rows 0-8, 9-17, 18-19 (9, 9, 2 rows) × columns 0-7, 8-11 (8, 4 columns).
+    //   An array holds floor(18/9) = 2 OU rows (a band of 2 block rows) and floor(48/8) = 6 OU slots per row.
+    //   Precision map (block row, block column): [[3, 0], [1, 3], [2, 2]]; a block of p bits takes 2p OUs (G+, G−).
+    //   Band 0, OU row 0: block (0,0) 6 OUs → array 0 slots 0-5; block (0,1) is all-zero: nothing.
+    //   Band 0, OU row 1: block (1,0) 2 OUs → array 0 slots 0-1; block (1,1) 6 OUs, 4 slots left → array 1 slots 0-5.
+    //   Band 1, OU row 0: block (2,0) 4 OUs → array 2 slots 0-3; block (2,1) 4 OUs, 2 left → array 3 slots 0-3.
+    //   Arrays: 4 of 18·48 = 864 cells → 3456 allocated.
+    //   Programmed: 6·9·8 + 2·9·8 + 6·9·4 + 4·2·8 + 4·2·4 = 432 + 144 + 216 + 64 + 32 = 888 → 888/3456.
+    //   OUs: 6 + 2 + 6 + 4 + 4 = 22. Per image with 4-bit inputs on the 1-bit DAC (4 digits), one input vector:
+    //   reads = Σ precision × digits × positions per polarity = (3 + 1 + 3 + 2 + 2)·4·1·2 = 88 = 22·4;
+    //   the busiest array (array 0: 6 + 2 OUs) reads 8·4 = 32 times.
+    private static readonly LayerShape Fc = LayerShape.Linear("fc", 20, 12);
+    private static readonly HardwareSpec Bwq = TestSpecs.Geometry(18, 48, 9, 8, cellBits: 1, encoding: "differential");
+    private static readonly BlockPrecision WrittenMap = new(LoweredLayer.Of(Fc), 9, 8, [3, 0, 1, 3, 2, 2]);
+
+    [Fact]
+    public void PrecisionAwareHandWorked()
+    {
+        var m = PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4, Precision: WrittenMap));
+        Assert.Equal(4, m.Arrays.Count);
+        Assert.Equal((888L, 3456L), (m.ProgrammedCells, m.AllocatedCells));
+        Assert.Equal(888.0 / 3456, m.Utilisation, 1e-12);
+        Assert.Equal(22, m.Blocks.Count);
+        Assert.Equal([8, 6, 4, 4], m.Arrays.Select(a => a.Blocks.Count));
+        // Array 0, OU row 1 holds block (1,0): rows 9-17, its G+ bit 0 in slot 0 and G− bit 0 in slot 1.
+        var b = m.Arrays[0].Blocks.Single(x => x.OuRow == 1 && x.OuCol == 1);
+        Assert.Equal((9, 9, 9, 8, 8), (b.MatrixRow, b.Rows, b.ArrayRow, b.ArrayCol, b.Cols));
+        Assert.Equal(new CellColumn(3, 0, 1, Polarity.Negative), b.Columns.Span[3]);
+        // Array 1 holds block (1,1) alone: columns 8-11, bits 0..2 of G+ then of G−, in slots 0-5.
+        Assert.Equal([0, 1, 2, 0, 1, 2], m.Arrays[1].Blocks.Select(x => x.Columns.Span[0].Bit));
+        Assert.All(m.Arrays[1].Blocks, x => Assert.Equal((8, 4), (x.Columns.Span[0].Column, x.Cols)));
+        // Array 3: block (2,1), rows 18-19 on wordlines 0-1.
+        Assert.All(m.Arrays[3].Blocks, x => Assert.Equal((18, 2, 0), (x.MatrixRow, x.Rows, x.ArrayRow)));
+
+        var counts = PimQuant.Hardware.Cost.DenseEventCounts.Compute(m, 4);
+        Assert.Equal(88, counts.OuReads);
+        Assert.Equal((3 + 1 + 3 + 2 + 2) * 4 * 1 * 2, counts.OuReads);
+        Assert.Equal(32, counts.CriticalPathOuReads);
+        Assert.Equal(888 * 4, counts.CellReads);
+    }
+
+    [Fact]
+    public void PrecisionAwareDerivesEachBlocksPrecisionFromTheWeights()
+    {
+        // Weights whose largest magnitude per block gives the written map: block (0,0) holds a 5 (3 bits), block (0,1)
+        // nothing, block (1,0) a −1 (1 bit), block (1,1) a −7 (3 bits), blocks (2,0) and (2,1) a 3 and a −2 (2 bits).
+        var values = new int[12 * 20]; // [out][in]
+        void Set(int row, int column, int w) => values[column * 20 + row] = w;
+        Set(4, 2, 5); Set(0, 0, 1);
+        Set(10, 7, -1);
+        Set(17, 11, -7); Set(9, 8, 2);
+        Set(19, 0, 3);
+        Set(18, 9, -2);
+        var weights = new LoweredWeights(LoweredLayer.Of(Fc), values);
+        var derived = BlockPrecision.Of(weights, 9, 8);
+        Assert.Equal(WrittenMap.Bits, derived.Bits);
+        var m = PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4, Weights: weights));
+        Assert.Equal((888L, 3456L, 22), (m.ProgrammedCells, m.AllocatedCells, m.Blocks.Count));
+
+        // A weight beyond its block's given precision is refused, naming where it sits.
+        var tight = new BlockPrecision(LoweredLayer.Of(Fc), 9, 8, [2, 0, 1, 3, 2, 2]);
+        var e = Assert.Throws<ArgumentException>(() => PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4, Weights: weights, Precision: tight)));
+        Assert.Contains("weight 5 at row 4, column 2 needs more than its block's 2 bits", e.Message);
+        // Offset encoding is refused (a zero is not an all-zero cell); so is a map of other blocks than the OUs.
+        Assert.Throws<ArgumentException>(() => PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, TestSpecs.Geometry(18, 48, 9, 8, cellBits: 1), 4)));
+        Assert.Throws<ArgumentException>(() => PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4,
+            Precision: BlockPrecision.Uniform(LoweredLayer.Of(Fc), 8, 8, 3))));
+    }
+
+    [Property(MaxTest = 100)]
+    public void PrecisionAwareHoldsEveryWeightBitOnce(int seed)
+    {
+        var rng = new Random(seed);
+        int g = 1 + rng.Next(3), cin = g * (1 + rng.Next(4)), cout = g * (1 + rng.Next(12)), k = 1 + rng.Next(3);
+        int c = 1 + rng.Next(3), bw = 2 + rng.Next(7), stored = bw - 1, slices = (stored + c - 1) / c;
+        int ouRows = 1 + rng.Next(9), ouCols = 1 + rng.Next(8), rows = ouRows * (1 + rng.Next(3)) + rng.Next(ouRows);
+        int cols = ouCols * (2 * slices + rng.Next(4)) + rng.Next(ouCols);
+        var spec = TestSpecs.Geometry(rows, cols, ouRows, ouCols, cellBits: c, encoding: "differential");
+        var layer = LayerShape.Conv("p", cin, cout, k, k, 2, 3, groups: g);
+        var lowered = LoweredLayer.Of(layer);
+        // Random weights with some all-zero blocks and blocks of every precision.
+        var values = new int[lowered.Columns * lowered.RowsPerGroup];
+        int max = (1 << stored) - 1;
+        var blockBits = new Dictionary<(int, int, int), int>();
+        for (int n = 0; n < lowered.Columns; n++)
+            for (int r = 0; r < lowered.RowsPerGroup; r++)
+            {
+                var key = (n / lowered.ColumnsPerGroup, r / ouRows, n % lowered.ColumnsPerGroup / ouCols);
+                if (!blockBits.TryGetValue(key, out int bits)) blockBits[key] = bits = rng.Next(stored + 1);
+                int limit = Math.Min(max, (1 << bits) - 1);
+                values[n * lowered.RowsPerGroup + r] = rng.Next(-limit, limit + 1);
+            }
+        var weights = new LoweredWeights(lowered, values);
+        var m = PrecisionAwareMapping.Instance.Map(new MappingRequest(layer, spec, bw, Weights: weights));
+
+        // Σ over the columns holding (row, column) of ±level·2^Bit gives back every weight; no bit is placed twice.
+        var sum = new long[lowered.Rows, lowered.Columns];
+        var seen = new HashSet<(int, int, int, Polarity)>();
+        foreach (var b in m.Blocks)
+        {
+            Assert.InRange(b.ArrayRow + b.Rows, 1, rows);
+            Assert.InRange(b.ArrayCol + b.Cols, 1, cols);
+            Assert.Equal(b.OuRow * ouRows, b.ArrayRow);
+            Assert.Equal(b.OuCol * ouCols, b.ArrayCol);
+            foreach (var col in b.Columns.Span)
+                for (int row = b.MatrixRow; row < b.MatrixRow + b.Rows; row++)
+                {
+                    Assert.True(lowered.Holds(row, col.Column));
+                    Assert.True(seen.Add((row, col.Column, col.Bit, col.Polarity)));
+                    int level = col.Level(weights.At(row, col.Column)!.Value, bw);
+                    sum[row, col.Column] += (col.Polarity == Polarity.Negative ? -1L : 1L) * level << col.Bit;
+                }
+        }
+        for (int r = 0; r < lowered.Rows; r++)
+            for (int n = 0; n < lowered.Columns; n++)
+                Assert.Equal(weights.At(r, n) ?? 0, sum[r, n]);
+        // No two blocks share an OU slot; every array holds a block; arrays hold one group's blocks.
+        Assert.Equal(m.Blocks.Count, m.Blocks.Select(b => (b.Array, b.OuRow, b.OuCol)).Distinct().Count());
+        Assert.All(m.Arrays, a => Assert.NotEmpty(a.Blocks));
+        Assert.All(m.Arrays, a => Assert.Single(a.Blocks.Select(b => lowered.GroupOfRow(b.MatrixRow)).Distinct()));
+        // OUs: 2·ceil(p/c) per block of precision p.
+        var precision = BlockPrecision.Of(weights, ouRows, ouCols);
+        Assert.Equal(precision.Bits.Sum(p => 2 * ((p + c - 1) / c)), m.Blocks.Count);
     }
 
     [Property(MaxTest = 150)]
