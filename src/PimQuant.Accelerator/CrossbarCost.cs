@@ -14,7 +14,8 @@ public sealed record SimulationCost(CostReport? Report, string? Unavailable);
 /// Prices what the simulator counted (crossbar-model.md §7): per layer, the crossbar events of one image —
 /// OU reads, cell reads, DAC drives, ADC conversions, shift-adds, digit sums and the busiest array's reads,
 /// each the mean over the images run (exact for counts that do not depend on the data) — and the
-/// data-independent buffer and router traffic of the mapping, through the spec's <see cref="CostModel"/>.
+/// data-independent buffer and router traffic of the mapping, through the spec's <see cref="CostModel"/>. Each layer is
+/// priced on the mapping it was programmed with (<see cref="CrossbarLayer.Mapping"/>).
 /// </summary>
 public static class CrossbarCost
 {
@@ -24,20 +25,12 @@ public static class CrossbarCost
         ArgumentNullException.ThrowIfNull(model);
         if (model.Images == 0) throw new InvalidOperationException("no image has been simulated since the events were reset");
         CostModel cost;
-        IMappingStrategy strategy;
-        try
-        {
-            cost = new CostModel(model.Spec);
-            strategy = MappingStrategies.For(model.Spec);
-        }
+        try { cost = new CostModel(model.Spec); }
         catch (HardwareSpecException e) { return new SimulationCost(null, e.Message); }
 
         var work = new List<LayerWork>(model.Layers.Count);
         foreach (var layer in model.Layers)
-        {
-            var mapping = strategy.Map(new MappingRequest(layer.Shape, model.Spec, model.Config.WeightBits));
-            work.Add(new LayerWork(mapping, PerImage(layer.Events, model.Images, mapping, model.Config.ActivationBits)));
-        }
+            work.Add(new LayerWork(layer.Mapping, PerImage(layer.Events, model.Images, layer.Mapping, layer.Config.ActivationBits)));
         return new SimulationCost(cost.Evaluate(work), null);
     }
 

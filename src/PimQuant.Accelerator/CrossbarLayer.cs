@@ -4,14 +4,16 @@ using PimQuant.Sim;
 
 namespace PimQuant.Accelerator;
 
-/// <summary>One Conv or Gemm of the model on crossbars: its lowered shape, the programmed crossbars of
+/// <summary>One Conv or Gemm of the model on crossbars: its lowered shape, its mapping, the programmed crossbars of
 /// each convolution group, and the events counted while it ran.</summary>
 public sealed class CrossbarLayer
 {
-    internal CrossbarLayer(QuantizableLayer layer, LayerShape shape, ProgrammedLayer[] groups)
+    internal CrossbarLayer(QuantizableLayer layer, LayerShape shape, CrossbarConfig config, LayerMapping mapping, ProgrammedLayer[] groups)
     {
         Layer = layer;
         Shape = shape;
+        Config = config;
+        Mapping = mapping;
         Groups = groups;
     }
 
@@ -23,6 +25,13 @@ public sealed class CrossbarLayer
 
     /// <summary>Its lowered shape per image (the mapping's and cost model's input).</summary>
     public LayerShape Shape { get; }
+
+    /// <summary>The crossbar the layer is programmed on: the spec at the layer's own weight and activation bits.</summary>
+    public CrossbarConfig Config { get; }
+
+    /// <summary>Where the spec's mapping strategy puts the layer's integer weights: the instance the cost model prices
+    /// (<see cref="CrossbarCost"/>), and with the precision-aware mapping also the OUs and arrays the simulator reads.</summary>
+    public LayerMapping Mapping { get; }
 
     /// <summary>The programmed crossbars of each convolution group (each group's K × Cout/groups matrix on
     /// crossbars of its own).</summary>

@@ -27,8 +27,13 @@ namespace PimQuant.Accelerator;
 internal sealed class CrossbarLayerKernel : INodeKernel
 {
     private readonly CrossbarModel _model;
+    /// <summary>The crossbar at this layer's widths.</summary>
+    private readonly CrossbarConfig _config;
     private readonly QuantizedLayer _layer;
     private readonly int[][] _groupCodes;
+    /// <summary>Per convolution group, the OUs and arrays the mapping gives its crossbars; null where the simulator's own
+    /// tiling is the mapping's (dense).</summary>
+    private readonly OuPlacement?[] _placements;
     private readonly double[] _weightScale;
     private readonly long[] _columnSums;
     private readonly bool _first;
@@ -39,9 +44,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// of the product stays below 2^24 (then exact in any order), else float64.</summary>
     private readonly Tensor _integerWeight;
 
-    public CrossbarLayerKernel(CrossbarModel model, QuantizedLayer layer, bool first)
+    public CrossbarLayerKernel(CrossbarModel model, QuantizedLayer layer, CrossbarConfig config, bool first)
     {
-        _model = model; _layer = layer; _first = first;
+        _model = model; _layer = layer; _config = config; _first = first;
         var graph = model.Model.Graph;
         var node = graph.Nodes.First(n => n.Name == layer.Name);
         if (node.OpType == "Gemm" && (node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1))
@@ -70,8 +75,12 @@ internal sealed class CrossbarLayerKernel : INodeKernel
                     _columnSums[g * _columnsPerGroup + j] += code;
                 }
         }
-        Crossbar = new CrossbarLayer(layer.Plan.Layer, Shape(graph, node, _k, _columns, groups),
-            Enumerable.Range(0, groups).Select(g => ProgramGroup(g, null)).ToArray());
+        var shape = Shape(graph, node, _k, _columns, groups);
+        var mapping = Map(shape, integers);
+        var geometry = LayerGeometry.For(config, _k, _columnsPerGroup);
+        _placements = Enumerable.Range(0, groups)
+            .Select(g => mapping.Strategy == Hardware.Spec.MappingNames.PrecisionAware ? MappedPlacement.Of(mapping, g, geometry, config) : null).ToArray();
+        Crossbar = new CrossbarLayer(layer.Plan.Layer, shape, config, mapping, Enumerable.Range(0, groups).Select(g => ProgramGroup(g, null)).ToArray());
 
         var format = (IntegerFormat)layer.Activation.Spec.Format;
         long largestInput = format.QMax - format.QMin; // |a − z| with a and the zero point z inside the range
@@ -264,7 +273,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// <summary>Sets the ADC steps from the peak partial sums of pixels spread over this batch, then reprograms.</summary>
     private void CalibrateAdc(LayerInput input)
     {
-        var config = _model.Config;
+        var config = _config;
         int pixels = input.Pixels;
         int stride = Math.Max(1, pixels / _model.Options.AdcCalibrationPixels), samples = (pixels + stride - 1) / stride;
         var vectors = input.Window is null ? null : new byte[(long)pixels * _k];
@@ -286,10 +295,25 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// <summary>Calibrated ADC steps from peak partial sums: the peak on the top code, per array or one for the layer.</summary>
     private double[] Steps(double[] peaks)
     {
-        double codes = _model.Config.AdcCodeMax;
+        double codes = _config.AdcCodeMax;
         return _model.Spec.Adc.Calibration == SpecCalibration.Array
             ? peaks.Select(p => p > 0 ? p / codes : 1.0).ToArray()
             : [peaks.Max() is var m && m > 0 ? m / codes : 1.0];
+    }
+
+    /// <summary>The layer's mapping by the spec's strategy, from its integer weights (data-aware strategies read them).</summary>
+    private LayerMapping Map(LayerShape shape, IntegerWeights integers)
+    {
+        var values = new int[_columns * _k]; // the layer's own layout: each output channel's K weights in a row
+        for (int n = 0; n < _columns; n++)
+            for (int k = 0; k < _k; k++) values[n * _k + k] = integers.CodeAt(k, n);
+        var spec = _model.Spec;
+        try
+        {
+            return MappingStrategies.For(spec).Map(new MappingRequest(shape, spec, _config.WeightBits,
+                Weights: new LoweredWeights(LoweredLayer.Of(shape), values)));
+        }
+        catch (Exception e) when (e is ArgumentException or Hardware.Spec.HardwareSpecException) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
     }
 
     private ProgrammedLayer ProgramGroup(int group, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps = null)
@@ -298,13 +322,14 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         {
             Name = _groupCodes.Length == 1 ? _layer.Name : $"{_layer.Name}#g{group}",
             Seed = unchecked((ulong)_model.Spec.NonIdealities.Seed),
+            Placement = _placements[group],
             AdcSteps = adcSteps,
             ReferenceAdcSteps = referenceSteps,
         };
-        try { return ProgrammedLayer.Program(_model.Config, _groupCodes[group], _k, _columnsPerGroup, options, _model.Options.Configuration); }
+        try { return ProgrammedLayer.Program(_config, _groupCodes[group], _k, _columnsPerGroup, options, _model.Options.Configuration); }
         catch (ArgumentException e)
         {
-            string hint = _model.Config.WeightEncoding == Sim.WeightEncoding.Differential ? " (differential encoding holds the narrow range: set narrow_range: true)" : "";
+            string hint = _config.WeightEncoding == Sim.WeightEncoding.Differential ? " (differential encoding holds the narrow range: set narrow_range: true)" : "";
             throw new SimulationException($"layer {_layer.Name}: {e.Message}{hint}");
         }
         catch (NotSupportedException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }

@@ -44,7 +44,8 @@ public sealed class CrossbarModel
     /// <summary>The hardware.</summary>
     public HardwareSpec Spec { get; }
 
-    /// <summary>The crossbar every layer is programmed on.</summary>
+    /// <summary>The crossbar of the first crossbar layer: every layer's when the model has one width; with widths per
+    /// layer each layer's own is <see cref="CrossbarLayer.Config"/>.</summary>
     public CrossbarConfig Config { get; }
 
     /// <summary>How it runs.</summary>
@@ -63,7 +64,7 @@ public sealed class CrossbarModel
     /// <summary>
     /// Programs every layer of <paramref name="model"/> (calibrated, static per-tensor integer activations,
     /// symmetric integer weights with one scale per output channel or tensor) onto <paramref name="spec"/>'s
-    /// crossbars at the model's bit-widths, which must be the same for every layer.
+    /// crossbars, each layer at its own weight and activation bits.
     /// </summary>
     /// <exception cref="SimulationException">A layer the crossbars cannot hold, with the layer and the reason.</exception>
     public static CrossbarModel Program(QuantizedModel model, HardwareSpec spec, SimulationOptions? options = null)
@@ -72,17 +73,22 @@ public sealed class CrossbarModel
         ArgumentNullException.ThrowIfNull(spec);
         options ??= new SimulationOptions();
         if (options.AdcCalibrationPixels < 1) throw new ArgumentOutOfRangeException(nameof(options), "AdcCalibrationPixels must be at least 1");
-        var (weightBits, activationBits) = Widths(model);
-        CrossbarConfig config;
-        try { config = CrossbarConfig.Create(CrossbarTranslation.Settings(spec, weightBits, activationBits)); }
-        catch (ArgumentException e) { throw new SimulationException($"{spec.Name}: {e.Message}"); }
+        var widths = Widths(model);
+        // One configuration per width pair: layers of the same widths share it.
+        var configs = new Dictionary<(int Weight, int Activation), CrossbarConfig>();
+        CrossbarConfig ConfigOf((int Weight, int Activation) bits)
+        {
+            if (configs.TryGetValue(bits, out var config)) return config;
+            try { return configs[bits] = CrossbarConfig.Create(CrossbarTranslation.Settings(spec, bits.Weight, bits.Activation)); }
+            catch (ArgumentException e) { throw new SimulationException($"{spec.Name}: {e.Message}"); }
+        }
         if (model.Graph.ValueShapes.Count == 0) ShapeInference.Run(model.Graph);
 
-        var result = new CrossbarModel(model, spec, config, options);
+        var result = new CrossbarModel(model, spec, ConfigOf(widths[0]), options);
         var layers = new List<CrossbarLayer>();
         foreach (var layer in model.Layers)
         {
-            var kernel = new CrossbarLayerKernel(result, layer, first: layers.Count == 0);
+            var kernel = new CrossbarLayerKernel(result, layer, ConfigOf(widths[layers.Count]), first: layers.Count == 0);
             result._kernels[layer.Name] = kernel;
             layers.Add(kernel.Crossbar);
         }
@@ -141,9 +147,10 @@ public sealed class CrossbarModel
         Images = images;
     }
 
-    private static (int Weight, int Activation) Widths(QuantizedModel model)
+    /// <summary>Each layer's weight and activation bits, in the order of <see cref="QuantizedModel.Layers"/>.</summary>
+    private static List<(int Weight, int Activation)> Widths(QuantizedModel model)
     {
-        int? weightBits = null, activationBits = null;
+        var widths = new List<(int Weight, int Activation)>();
         foreach (var layer in model.Layers)
         {
             if (layer.Weight?.Spec.Format is not IntegerFormat { Signed: true } w)
@@ -154,13 +161,10 @@ public sealed class CrossbarModel
                 throw new SimulationException($"layer {layer.Name}: the simulator streams activations with one scale per tensor (dynamic groups come with ReDy)");
             if (layer.Weight.Spec.Granularity is not (ScaleGranularity.PerTensor or ScaleGranularity.PerChannel))
                 throw new SimulationException($"layer {layer.Name}: weight scales per array or OU block need per-array digital scaling (comes with BWQ/CIMQ); use 'tensor' or 'channel'");
-            if (weightBits is { } wb && wb != w.Bits || activationBits is { } ab && ab != a.Bits)
-                throw new SimulationException($"layer {layer.Name}: {w.Bits}-bit weights and {a.Bits}-bit activations differ from the first layer's {weightBits}/{activationBits}; one crossbar configuration holds one width");
-            weightBits = w.Bits;
-            activationBits = a.Bits;
+            widths.Add((w.Bits, a.Bits));
         }
-        if (weightBits is null) throw new SimulationException("the model has no quantized Conv or Gemm layer to put on crossbars");
-        return (weightBits.Value, activationBits!.Value);
+        if (widths.Count == 0) throw new SimulationException("the model has no quantized Conv or Gemm layer to put on crossbars");
+        return widths;
     }
 }
 

@@ -1,7 +1,9 @@
 namespace PimQuant.Sim;
 
 /// <summary>How one lowered layer (K rows × N logical columns, crossbar-model.md §1) sits on crossbars:
-/// K is cut into row tiles of <c>rows</c> wordlines, each tile into OU row groups of <c>ou_rows</c>
+/// K is cut into row tiles of <c>rows</c> wordlines (slice-major: of the floor(rows/ou_rows) whole OU row groups
+/// an array holds, so OU row groups are the precision-aware mapping's ou_rows-row weight blocks, counted from
+/// row 0), each tile into OU row groups of <c>ou_rows</c>
 /// consecutive rows (the last group of a tile may be short); logical columns fill column tiles, each
 /// using slices × polarities bitlines, which OUs of <c>ou_cols</c> bitlines cover.
 /// Physical columns are numbered layout-independently as (j·polarities + polarity)·slices + slice;
@@ -14,13 +16,14 @@ public sealed class LayerGeometry
     {
         K = k; N = n;
         Slices = config.Slices; Polarities = config.Polarities; Digits = config.Digits;
-        RowTileCount = (k + config.Rows - 1) / config.Rows;
+        int tileRows = config.ColumnLayout == ColumnLayout.SliceMajor ? config.Rows / config.OuRows * config.OuRows : config.Rows;
+        RowTileCount = (k + tileRows - 1) / tileRows;
         var start = new List<int>(); var rows = new List<int>(); var tile = new List<int>();
         _tileFirstGroup = new int[RowTileCount + 1];
         for (int rt = 0; rt < RowTileCount; rt++)
         {
             _tileFirstGroup[rt] = start.Count;
-            int tileStart = rt * config.Rows, tileEnd = Math.Min(k, tileStart + config.Rows);
+            int tileStart = rt * tileRows, tileEnd = Math.Min(k, tileStart + tileRows);
             for (int r = tileStart; r < tileEnd; r += config.OuRows)
             {
                 start.Add(r); rows.Add(Math.Min(config.OuRows, tileEnd - r)); tile.Add(rt);

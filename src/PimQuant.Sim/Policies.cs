@@ -75,8 +75,12 @@ public sealed record ProgramOptions
     /// <summary>OUs never read, or null for none.</summary>
     public IOuSkipPolicy? OuSkip { get; init; }
 
+    /// <summary>The arrays a mapping puts the OUs in (and the OUs it leaves out), or null for the simulator's own
+    /// row tile × column tile arrays.</summary>
+    public OuPlacement? Placement { get; init; }
+
     /// <summary>ADC steps overriding the config's: one value for the layer, or one per array
-    /// (row tile × column tile, row-major); null keeps the config's step.</summary>
+    /// (row tile × column tile, row-major; one value only with a <see cref="Placement"/>); null keeps the config's step.</summary>
     public IReadOnlyList<double>? AdcSteps { get; init; }
 
     /// <summary>ADC steps of the reference column's conversions (<see cref="CrossbarSettings.ReferenceColumn"/>), as

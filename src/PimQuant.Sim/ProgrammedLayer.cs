@@ -19,7 +19,7 @@ public sealed class ProgrammedLayer
     private readonly long _tableBudget;
 
     private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
-        IOuSkipPolicy? ouSkip, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps, SimConfiguration configuration)
+        IOuSkipPolicy? ouSkip, OuPlacement? placement, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps, SimConfiguration configuration)
     {
         Config = config; Geometry = geometry; Name = name; Seed = seed; LayerKey = SimRandom.LayerKey(name);
         _tableBudget = configuration.TableBudgetBytes;
@@ -28,7 +28,9 @@ public sealed class ProgrammedLayer
         Weights = weights.ToArray();
         Levels = new byte[(long)k * c];
         WriteIntendedLevels(weights);
-        var skipped = ResolveOuSkips(ouSkip, out bool skipsLossless);
+        if (placement is not null && placement.ArrayOf.Count != (long)groups * OuIds)
+            throw new ArgumentException($"OU placement of {placement.ArrayOf.Count} entries; the layer has {groups} row groups × {OuIds} OU ids");
+        var skipped = ResolveOuSkips(ouSkip, placement, out bool skipsLossless);
         Flipped = new bool[(long)groups * c];
         if (config.ColumnFlip) FlipColumns();
         CellConductance = ApplyFaultsAndVariation(configuration);
@@ -45,6 +47,8 @@ public sealed class ProgrammedLayer
         var corrections = new List<long[]>();
         ReadsPerGroup = new int[groups]; ColumnsPerGroup = new int[groups]; SkippedOusPerGroup = new int[groups];
         ReadsPerGroupTile = new int[groups * geometry.ColumnTileCount];
+        EventArrays = placement?.Arrays ?? geometry.RowTileCount * geometry.ColumnTileCount;
+        ReadsPerGroupArray = new int[(long)groups * EventArrays];
         for (int g = 0; g < groups; g++)
         {
             long[]? correction = null;
@@ -70,6 +74,8 @@ public sealed class ProgrammedLayer
                 {
                     ReadsPerGroup[g]++; ColumnsPerGroup[g] += geometry.OuUsedColumns[ou];
                     ReadsPerGroupTile[g * geometry.ColumnTileCount + geometry.OuColumnTile[ou]]++;
+                    int array = placement?.ArrayOf[g * OuIds + ou] ?? geometry.GroupTile[g] * geometry.ColumnTileCount + geometry.OuColumnTile[ou];
+                    ReadsPerGroupArray[(long)g * EventArrays + array]++;
                 }
             }
         }
@@ -79,6 +85,8 @@ public sealed class ProgrammedLayer
             for (int pc = 0; pc < c; pc++)
                 ReferenceWeights[(long)g * n + pc / (geometry.Slices * geometry.Polarities)] += (long)ColumnSign[(long)g * PaddedColumns + pc] << SliceShift[pc];
 
+        if (placement is not null && (adcSteps?.Count > 1 || referenceSteps?.Count > 1))
+            throw new ArgumentException("ADC steps per array are given per row tile × column tile; with a mapping's OU placement give one step for the layer");
         ArraySteps = ResolveSteps(adcSteps);
         ReferenceSteps = referenceSteps is null ? ArraySteps : ResolveSteps(referenceSteps);
         StepPerColumn = PerColumn(ArraySteps);
@@ -121,7 +129,8 @@ public sealed class ProgrammedLayer
         foreach (int w in weights)
             if (w < min || w > max)
                 throw new ArgumentException($"weight code {w} lies outside [{min}, {max}] ({config.WeightBits}-bit, {config.WeightEncoding} encoding)", nameof(weights));
-        return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.AdcSteps, options.ReferenceAdcSteps, configuration);
+        return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.Placement,
+            options.AdcSteps, options.ReferenceAdcSteps, configuration);
     }
 
     /// <summary>The crossbar.</summary>
@@ -164,8 +173,12 @@ public sealed class ProgrammedLayer
     internal int[] ReadsPerGroup { get; }
     internal int[] ColumnsPerGroup { get; }
     internal int[] SkippedOusPerGroup { get; }
-    /// <summary>Row groups × column tiles: the OUs of the group read in that array.</summary>
+    /// <summary>Row groups × column tiles: the OUs of the group read in that column tile (the ADC steps' arrays).</summary>
     internal int[] ReadsPerGroupTile { get; }
+    /// <summary>Arrays events are counted over: the placement's, or row tiles × column tiles.</summary>
+    internal int EventArrays { get; }
+    /// <summary>Row groups × <see cref="EventArrays"/>: the OUs of the group read in that array.</summary>
+    internal int[] ReadsPerGroupArray { get; }
     internal double[] ArraySteps { get; }
     /// <summary>ADC step of each array's reference-column conversions.</summary>
     internal double[] ReferenceSteps { get; }
@@ -459,11 +472,11 @@ public sealed class ProgrammedLayer
         }
     }
 
-    private bool[] ResolveOuSkips(IOuSkipPolicy? policy, out bool skipsLossless)
+    private bool[] ResolveOuSkips(IOuSkipPolicy? policy, OuPlacement? placement, out bool skipsLossless)
     {
         var skipped = new bool[(long)Geometry.RowGroupCount * OuIds];
         skipsLossless = true;
-        if (policy is null) return skipped;
+        if (policy is null && placement is null) return skipped;
         int c = Geometry.PhysicalColumns;
         var nonzero = new bool[OuIds];
         for (int g = 0; g < Geometry.RowGroupCount; g++)
@@ -477,7 +490,8 @@ public sealed class ProgrammedLayer
             {
                 if (Geometry.OuUsedColumns[ou] == 0) continue;
                 var block = new OuBlock(g, ou, start, rows, Geometry.OuUsedColumns[ou], !nonzero[ou]);
-                if (!policy.Skip(block)) continue;
+                bool unplaced = placement is not null && placement.ArrayOf[g * OuIds + ou] < 0;
+                if (!unplaced && policy?.Skip(block) != true) continue;
                 skipped[(long)g * OuIds + ou] = true;
                 skipsLossless &= block.AllLevelsZero;
             }

@@ -63,9 +63,9 @@ internal sealed class EventTally(int groups)
     public LayerEvents ToEvents(ProgrammedLayer layer)
     {
         var geometry = layer.Geometry;
-        int tiles = geometry.ColumnTileCount;
+        int arrays = layer.EventArrays;
         long reads = 0, zero = 0, conversions = 0, drives = 0, nonzero = 0, digitSkipped = 0, ouSkipped = 0, cells = 0, digitSums = 0;
-        var arrayReads = new long[geometry.RowTileCount * tiles];
+        var arrayReads = new long[Math.Max(1, arrays)];
         bool needsDigitSums = layer.Config.WeightEncoding == WeightEncoding.Offset || layer.Config.ColumnFlip;
         for (int g = 0; g < _streamed.Length; g++)
         {
@@ -79,11 +79,10 @@ internal sealed class EventTally(int groups)
             nonzero += _nonzero[g] * perDigit;
             digitSkipped += _skipped[g] * perDigit;
             ouSkipped += _streamed[g] * layer.SkippedOusPerGroup[g];
-            int rowTile = geometry.GroupTile[g];
-            for (int ct = 0; ct < tiles; ct++)
+            for (int a = 0; a < arrays; a++)
             {
-                int ous = layer.ReadsPerGroupTile[g * tiles + ct];
-                arrayReads[rowTile * tiles + ct] += _streamed[g] * ous;
+                int ous = layer.ReadsPerGroupArray[(long)g * arrays + a];
+                arrayReads[a] += _streamed[g] * ous;
                 if (needsDigitSums && ous > 0) digitSums += _streamed[g];
             }
         }

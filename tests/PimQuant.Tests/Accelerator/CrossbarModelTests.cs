@@ -17,15 +17,29 @@ namespace PimQuant.Tests.Accelerator;
 /// counts equal the mapping's dense counts, and a coarser ADC or more variation costs accuracy.</summary>
 public class CrossbarModelTests
 {
-    private static QuantizedModel QuantizedLeNet(int weightBits = 8, int activationBits = 8)
+    private static QuantizedModel QuantizedLeNet(int weightBits = 8, int activationBits = 8) =>
+        QuantizedLeNet(SimulationPipeline.Config(weightBits, activationBits), 256);
+
+    /// <summary>LeNet quantized by <paramref name="config"/>, calibrated on <paramref name="images"/> images.</summary>
+    private static QuantizedModel QuantizedLeNet(PimQuant.Quant.Config.QuantConfig config, int images)
     {
         var graph = QuantFixtures.LeNet();
-        var model = new QuantizedModel(graph, SimulationPipeline.Config(weightBits, activationBits).Resolve(graph), seed: 0);
-        PostTrainingQuantization.Calibrate(model, QuantFixtures.Calibration(256), 128);
+        var model = new QuantizedModel(graph, config.Resolve(graph), seed: 0);
+        PostTrainingQuantization.Calibrate(model, QuantFixtures.Calibration(images), Math.Min(images, 128));
         return model;
     }
 
     private static Tensor Logits(CrossbarModel crossbars, Tensor images) => QuantFixtures.Logits(crossbars.CreateExecutor(), images, 100);
+
+    /// <summary>A lossless simulation against the ideal integer model: the integer model in float32 differs from the exact
+    /// integer product by float rounding, which can move a hidden value across a rounding boundary of the next layer's
+    /// quantizer, so a few codes differ by one.</summary>
+    private static void AssertNearIdeal(Tensor logits, Tensor ideal, long agreeing)
+    {
+        double scale = ideal.abs().max().item<float>();
+        Assert.True(logits.allclose(ideal, rtol: 0, atol: 0.01 * scale), $"max difference {(logits - ideal).abs().max().item<float>()} at logits up to {scale}");
+        Assert.True(logits.argmax(1).eq(ideal.argmax(1)).sum().item<long>() >= agreeing, "predictions differ");
+    }
 
     [Fact]
     public void Lossless_isaac_equals_the_ideal_integer_model_and_the_simulators_exact_path()
@@ -40,11 +54,7 @@ public class CrossbarModelTests
         var viaTorch = CrossbarModel.Program(model, isaac);
         Assert.All(viaTorch.Layers, l => Assert.True(l.IsLossless, l.Name));
         var torchLogits = Logits(viaTorch, images);
-        // The integer model in float32 differs from the exact integer product by float rounding, which can move a
-        // hidden value across a rounding boundary of the next layer's quantizer: a few codes differ by one.
-        double scale = ideal.abs().max().item<float>();
-        Assert.True(torchLogits.allclose(ideal, rtol: 0, atol: 0.01 * scale), $"max difference {(torchLogits - ideal).abs().max().item<float>()} at logits up to {scale}");
-        Assert.True(torchLogits.argmax(1).eq(ideal.argmax(1)).sum().item<long>() >= 297, "predictions differ");
+        AssertNearIdeal(torchLogits, ideal, 297);
 
         var viaSim = CrossbarModel.Program(model, isaac, new SimulationOptions { Path = SimulationPath.Exact });
         var simLogits = Logits(viaSim, images);
@@ -138,19 +148,105 @@ public class CrossbarModelTests
     }
 
     [Fact]
+    public void Bwq_h_simulates_and_is_priced_on_its_precision_aware_mapping()
+    {
+        Torch.Ensure();
+        using var scope = NewDisposeScope();
+        using var model = QuantizedLeNet(weightBits: 9);
+        var images = QuantFixtures.Images(5000, 20);
+        var spec = PresetCatalog.Load("bwq-h");
+        // 9-row OUs of 1-bit cells and a 1-bit DAC: p ≤ 9 ≤ 15, the 4-bit ADC is exact, so the libtorch product applies;
+        // the conductance path reads the mapping's OUs one by one.
+        var lossless = CrossbarModel.Program(model, spec);
+        Assert.All(lossless.Layers, l => Assert.True(l.IsLossless, l.Name));
+        var read = CrossbarModel.Program(model, spec, new SimulationOptions { Path = SimulationPath.Conductance });
+        Assert.True(Logits(read, images).eq(Logits(lossless, images)).all().item<bool>(), "reading the mapped OUs differs from the integer product");
+        long ous = 0, fullWidth = 0;
+        foreach (var layer in read.Layers)
+        {
+            var mapping = layer.Mapping;
+            Assert.Equal(MappingNames.PrecisionAware, mapping.Strategy);
+            // The simulator reads exactly the mapping's OUs, array by array: its counts are the mapping's dense counts.
+            var dense = DenseEventCounts.Compute(mapping, 8);
+            Assert.Equal(dense, CrossbarCost.PerImage(layer.Events, read.Images, mapping, 8));
+            // A block takes 2 OUs (G+, G−) per bit it needs.
+            var precision = BlockPrecision.Of(new LoweredWeights(mapping.Lowered, Codes(layer)), 9, 8);
+            Assert.Equal(precision.Bits.Sum(p => 2 * p), mapping.Blocks.Count);
+            ous += mapping.Blocks.Count;
+            fullWidth += 16 * precision.Bits.Count;
+        }
+        // Per-channel scales give each channel's largest weight all 8 bits, but many blocks need fewer.
+        Assert.True(ous < fullWidth, $"{ous} OUs of {fullWidth} at full width");
+        for (int i = 0; i < read.Layers.Count; i++) Assert.Equal(read.Layers[i].Events, lossless.Layers[i].Events);
+        var cost = CrossbarCost.Evaluate(read);
+        Assert.Null(cost.Unavailable);
+        Assert.Equal(read.Layers.Select(l => l.Mapping.Arrays.Count), cost.Report!.Layers.Select(l => l.Arrays));
+        Assert.True(cost.Report.Total.EnergyJ > 0);
+    }
+
+    [Theory]
+    [InlineData("isaac")]
+    [InlineData("bwq-h")]
+    public void Widths_per_layer_simulate_and_equal_the_ideal_integer_model_where_the_adc_is_exact(string preset)
+    {
+        Torch.Ensure();
+        using var scope = NewDisposeScope();
+        // The first convolution and the classifiers at 8 bits, the rest at 4.
+        using var model = QuantizedLeNet(PimQuant.Quant.Config.QuantConfigLoader.Parse("""
+            version: 1
+            default:
+              weight: {format: int, bits: 4, signed: true, narrow_range: true, granularity: channel, observer: minmax}
+              activation: {format: int, bits: 4, signed: auto, granularity: tensor, observer: minmax}
+            op_types:
+              Gemm: {weight: {bits: 8}, activation: {bits: 8}}
+            layers:
+              conv1: {weight: {bits: 8}, activation: {bits: 8}}
+            """), 256);
+        var images = QuantFixtures.Images(5000, 100);
+        var ideal = QuantFixtures.Logits(model.CreateExecutor(), images, 100);
+
+        var spec = PresetCatalog.Load(preset);
+        var crossbars = CrossbarModel.Program(model, spec);
+        Assert.Equal((8, 8), (crossbars.Layers[0].Config.WeightBits, crossbars.Layers[0].Config.ActivationBits));
+        Assert.Contains(crossbars.Layers, l => l.Config.WeightBits == 4 && l.Config.ActivationBits == 4);
+        Assert.All(crossbars.Layers, l => Assert.True(l.IsLossless, l.Name));
+        var logits = Logits(crossbars, images);
+        AssertNearIdeal(logits, ideal, 98);
+        // Read bit-serially on each layer's own crossbar: the same outputs, and each layer's events at its own widths.
+        var read = CrossbarModel.Program(model, spec, new SimulationOptions { Path = SimulationPath.Conductance });
+        Assert.True(Logits(read, images).eq(logits).all().item<bool>(), "the bit-serial read differs from the integer product");
+        foreach (var layer in read.Layers)
+            Assert.Equal(DenseEventCounts.Compute(layer.Mapping, layer.Config.ActivationBits),
+                CrossbarCost.PerImage(layer.Events, read.Images, layer.Mapping, layer.Config.ActivationBits));
+        Assert.NotNull(CrossbarCost.Evaluate(read).Report);
+    }
+
+    /// <summary>A layer's integer weights in its own layout (each output channel's K codes in a row), read back from the
+    /// programmed crossbars of its convolution groups.</summary>
+    private static int[] Codes(CrossbarLayer layer)
+    {
+        int k = layer.Shape.RowsPerGroup, perGroup = layer.Shape.ColumnsPerGroup;
+        var codes = new int[layer.Shape.OutChannels * k];
+        for (int g = 0; g < layer.Groups.Count; g++)
+        {
+            var weights = layer.Groups[g].Weights;
+            for (int r = 0; r < k; r++)
+                for (int j = 0; j < perGroup; j++) codes[(g * perGroup + j) * k + r] = weights[r * perGroup + j];
+        }
+        return codes;
+    }
+
+    [Fact]
     public void A_layer_the_crossbars_cannot_hold_is_named()
     {
         Torch.Ensure();
         using var scope = NewDisposeScope();
-        var graph = QuantFixtures.LeNet();
-        var config = PimQuant.Quant.Config.QuantConfigLoader.Parse("""
+        using var model = QuantizedLeNet(PimQuant.Quant.Config.QuantConfigLoader.Parse("""
             version: 1
             default:
               weight: {format: int, bits: 8, signed: true, granularity: {kind: ou, rows: 9, cols: 8}, observer: minmax}
               activation: {format: int, bits: 8, signed: auto, granularity: tensor, observer: minmax}
-            """);
-        using var model = new QuantizedModel(graph, config.Resolve(graph), seed: 0);
-        PostTrainingQuantization.Calibrate(model, QuantFixtures.Calibration(64), 64);
+            """), 64);
         var e = Assert.Throws<SimulationException>(() => CrossbarModel.Program(model, PresetCatalog.Load("isaac")));
         Assert.Contains("per array or OU block", e.Message);
     }

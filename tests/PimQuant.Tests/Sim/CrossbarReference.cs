@@ -28,13 +28,14 @@ internal static class CrossbarReference
         int Phys(int j, int pol, int s) => (j * polarities + pol) * slices + s;
         int columns = n * polarities * slices;
 
-        // §1: row tiles, then OU row groups inside each tile.
+        // §1: row tiles, then OU row groups inside each tile. Slice-major (the precision-aware mapping) tiles hold whole
+        // OU row groups only, so its groups are ou_rows-row blocks counted from row 0.
         var groupStart = new List<int>(); var groupRows = new List<int>(); var groupTile = new List<int>();
-        int rowTiles = 0;
-        for (int tileStart = 0; tileStart < k; tileStart += cfg.Rows, rowTiles++)
-            for (int r = tileStart; r < Math.Min(k, tileStart + cfg.Rows); r += cfg.OuRows)
+        int rowTiles = 0, tileRows = cfg.ColumnLayout == ColumnLayout.SliceMajor ? cfg.Rows / cfg.OuRows * cfg.OuRows : cfg.Rows;
+        for (int tileStart = 0; tileStart < k; tileStart += tileRows, rowTiles++)
+            for (int r = tileStart; r < Math.Min(k, tileStart + tileRows); r += cfg.OuRows)
             {
-                groupStart.Add(r); groupRows.Add(Math.Min(cfg.OuRows, Math.Min(k, tileStart + cfg.Rows) - r)); groupTile.Add(rowTiles);
+                groupStart.Add(r); groupRows.Add(Math.Min(cfg.OuRows, Math.Min(k, tileStart + tileRows) - r)); groupTile.Add(rowTiles);
             }
         int groups = groupStart.Count;
 
@@ -70,13 +71,21 @@ internal static class CrossbarReference
                 }
             }
 
-        // Skipped OUs, decided on the intended levels (before flip and faults).
+        // The array of each (row group, OU): a mapping's placement (−1: not held, never read), else row tile × column tile.
+        int ouIds = columnTiles * ousPerTile;
+        int ArrayOf(int g, int ou) => program.Placement is { } placed ? placed.ArrayOf[g * ouIds + ou] : groupTile[g] * columnTiles + ou / ousPerTile;
+        int arrayCount = program.Placement?.Arrays ?? rowTiles * columnTiles;
+
+        // Skipped OUs, decided on the intended levels (before flip and faults); OUs a placement leaves out are skipped too.
         var skipped = new bool[groups, columnTiles * ousPerTile];
+        if (program.Placement is not null)
+            for (int g = 0; g < groups; g++)
+                for (int ou = 0; ou < ouIds; ou++) skipped[g, ou] = ouUsed[ou] > 0 && ArrayOf(g, ou) < 0;
         if (program.OuSkip is { } skip)
             for (int g = 0; g < groups; g++)
                 for (int ou = 0; ou < columnTiles * ousPerTile; ou++)
                 {
-                    if (ouUsed[ou] == 0) continue;
+                    if (ouUsed[ou] == 0 || skipped[g, ou]) continue;
                     bool allZero = true;
                     for (int c = 0; c < columns; c++)
                         for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++)
@@ -141,7 +150,7 @@ internal static class CrossbarReference
 
         var output = new double[pixels * n];
         long reads = 0, zeroReads = 0, conversions = 0, drives = 0, nonzeroDrives = 0, digitSkipped = 0, ouSkipped = 0, cellReads = 0, digitSums = 0;
-        var arrayReads = new long[rowTiles, columnTiles];
+        var arrayReads = new long[Math.Max(1, arrayCount)];
         LayerGeometry? geometry = digitPolicy is null ? null : ProgrammedLayer.Program(cfg, weights, k, n, program).Geometry;
         for (int m = 0; m < pixels; m++)
         {
@@ -235,8 +244,8 @@ internal static class CrossbarReference
                         if (!Streamed(g, t)) { if (!skipped[g, ou]) digitSkipped++; continue; }
                         if (skipped[g, ou]) { ouSkipped++; continue; }
                         reads++;
-                        arrayReads[groupTile[g], ou / ousPerTile]++;
-                        arraysRead.Add(ou / ousPerTile);
+                        arrayReads[ArrayOf(g, ou)]++;
+                        arraysRead.Add(ArrayOf(g, ou));
                         cellReads += (long)groupRows[g] * ouUsed[ou];
                         conversions += ouUsed[ou] + (cfg.ReferenceColumn ? 1 : 0);
                         drives += groupRows[g];
@@ -251,7 +260,7 @@ internal static class CrossbarReference
         {
             OuReads = reads, ZeroInputReads = zeroReads, AdcConversions = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzeroDrives, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
-            CellReads = cellReads, DigitSums = digitSums, CriticalPathReads = arrayReads.Cast<long>().Max(),
+            CellReads = cellReads, DigitSums = digitSums, CriticalPathReads = arrayReads.Max(),
         };
         return new Result(output, events);
     }

@@ -79,6 +79,44 @@ public class SimulatorExactnessTests
                 SimCases.AssertIdentical(expected, SimCases.Run(layer, c, path, width).Output, $"{path} {width.SimdWidth} {c}");
     }
 
+    /// <summary>A mapping's OU placement (the precision-aware mapping's): OUs left out are never read, events count the
+    /// placement's arrays; every path equals the reference, which reads the placement as plainly.</summary>
+    [Property(MaxTest = 40, Replay = "(4242,77)")]
+    public void Ou_placements_equal_reference(DoNotSize<int> seed)
+    {
+        var c = SimCases.Random(seed.Item, bitCount: seed.Item % 2 == 0, effects: seed.Item % 5 == 4 ? Effects.ReadNoise : Effects.None);
+        var geometry = LayerGeometry.For(c.Config, c.K, c.N);
+        var rng = new Random(seed.Item);
+        int ouIds = geometry.ColumnTileCount * geometry.OusPerColumnTile, arrays = 1 + rng.Next(4);
+        var arrayOf = Enumerable.Range(0, geometry.RowGroupCount * ouIds).Select(_ => rng.Next(-1, arrays)).ToArray();
+        var steps = c.Program.AdcSteps is { Count: > 1 } many ? [many[0]] : c.Program.AdcSteps;
+        c = c with { Program = c.Program with { Placement = new OuPlacement(arrays, arrayOf), AdcSteps = steps, ReferenceAdcSteps = null } };
+        AssertMatchesReference(c, seed.Item % 3 == 0 ? new HashedDigitPolicy() : null);
+    }
+
+    [Fact]
+    public void Ou_placements_refuse_steps_per_array_and_leave_unread_ous_lossy_only_where_they_hold_levels()
+    {
+        var config = CrossbarConfig.Create(new CrossbarSettings
+        {
+            Rows = 18, Cols = 16, OuRows = 9, OuCols = 4, CellBits = 1, DacBits = 1, AdcBits = 4, WeightEncoding = WeightEncoding.Differential,
+            ColumnFlip = false, WeightBits = 3, ActivationBits = 2, ColumnLayout = ColumnLayout.SliceMajor,
+        });
+        // K = 9, N = 4: one row group; slice-major OUs: G+ bit 0, G+ bit 1, G− bit 0, G− bit 1 of the 4 columns.
+        var weights = Enumerable.Repeat(1, 36).ToArray(); // only G+ bit 0 holds levels
+        var geometry = LayerGeometry.For(config, 9, 4);
+        Assert.Equal((1, 4), (geometry.RowGroupCount, geometry.ColumnTileCount * geometry.OusPerColumnTile));
+        var held = ProgrammedLayer.Program(config, weights, 9, 4, new ProgramOptions { Placement = new OuPlacement(1, [0, -1, -1, -1]) });
+        Assert.True(held.IsLossless);
+        var events = held.Run(new byte[] { 1, 2, 3, 1, 2, 3, 1, 2, 3 }, new double[4], 1);
+        Assert.Equal((2L, 2L, 6L), (events.OuReads, events.CriticalPathReads, events.OuSkippedReads)); // 1 OU × 2 digits
+        var dropped = ProgrammedLayer.Program(config, weights, 9, 4, new ProgramOptions { Placement = new OuPlacement(1, [-1, 0, 0, 0]) });
+        Assert.False(dropped.IsLossless);
+        Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, weights, 9, 4,
+            new ProgramOptions { Placement = new OuPlacement(2, [0, 1, -1, -1]), AdcSteps = [1.0, 2.0] }));
+        Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, weights, 9, 4, new ProgramOptions { Placement = new OuPlacement(1, [0, 0]) }));
+    }
+
     [Fact]
     public void Digit_policies_and_ou_skips_equal_reference()
     {
