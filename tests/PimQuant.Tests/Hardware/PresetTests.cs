@@ -144,9 +144,21 @@ public sealed class PresetTests
     }
 
     [Fact]
-    public void CostModelRefusesASpecWithoutPublishedComponentsInsteadOfInventingThem()
+    public void CostModelRefusesASpecWithoutOrganisationInsteadOfInventingIt()
     {
-        var e = Assert.Throws<HardwareSpecException>(() => new CostModel(PresetCatalog.Load("neurosim-rram")));
-        Assert.StartsWith("neurosim-rram (preset): field 'organisation' is missing", e.Message);
+        var e = Assert.Throws<HardwareSpecException>(() => new CostModel(TestSpecs.Geometry(16, 16)));
+        Assert.StartsWith("test.yaml: field 'organisation' is missing", e.Message);
+    }
+
+    [Fact]
+    public void NeurosimRramIsPricedWithIsaacsTableScaledToItsAdcs()
+    {
+        // 16 ADCs per array (8 columns each) at 5 bits: ISAAC's 16 mW row × 128/8 × 0.99/1.67.
+        var ns = PresetCatalog.Load("neurosim-rram");
+        var adc = ComponentTotals.Row(ns, ns.Components.Single(c => c.Name == "adc"));
+        Assert.Equal(16 * 16 * 0.99 / 1.67, adc.PowerMw, 1e-9);
+        Assert.Equal(0.0096 * 16 * 0.99 / 1.67, adc.AreaMm2, 1e-12);
+        // A whole-array read converts 128 bitlines and the reference column on 16 ADCs: ceil(129 / 16) = 9 conversions.
+        Assert.Equal(9 / 1.28e9, ReadTiming.Seconds(ns.Organisation!, 129), 1e-18);
     }
 }
