@@ -2,6 +2,7 @@ using System.Globalization;
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
 using PimQuant.Onnx;
+using PimQuant.Quant.Export;
 
 namespace PimQuant.Cli;
 
@@ -28,6 +29,31 @@ public static class ModelFiles
         catch (GraphException e)
         {
             throw new UserError(e.Message.StartsWith(Path.GetFileName(path), StringComparison.Ordinal) ? e.Message : $"{Path.GetFileName(path)}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The quantized model of a QDQ file (<see cref="QdqImport"/>): its integer weights, scales and zero points as the
+    /// file holds them. Takes ownership of <paramref name="qdq"/> (disposed); a QDQ construct with no quantized-model
+    /// form is a one-line user error naming the file.
+    /// </summary>
+    public static ImportedQdq ReadQdq(string path, ModelGraph qdq, Terminal.Output output)
+    {
+        try
+        {
+            var imported = QdqImport.Read(qdq);
+            output.Log($"{Path.GetFileName(path)}: a QDQ model; its {imported.Model.Layers.Count} quantized layers keep the file's integers, scales and zero points"
+                + (qdq.Metadata.TryGetValue(CommandKey, out var made) ? $" (made by: {made})" : ""));
+            foreach (var note in imported.Notes) output.Log(note);
+            return imported;
+        }
+        catch (QdqImportException e)
+        {
+            throw new UserError($"{Path.GetFileName(path)}: {e.Message}");
+        }
+        finally
+        {
+            qdq.Dispose();
         }
     }
 

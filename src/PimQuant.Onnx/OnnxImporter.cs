@@ -37,7 +37,7 @@ public static class OnnxImporter
     {
         "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool",
         "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose", "Constant", "Identity", "Dropout", "Softmax",
-        "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast",
+        "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "QuantizeLinear", "DequantizeLinear",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>The inputs ONNX does not let a node omit, by operator (the others take one: "input").</summary>
@@ -47,6 +47,7 @@ public static class OnnxImporter
         ["BatchNormalization"] = ["X", "scale", "B", "input_mean", "input_var"],
         ["Add"] = ["A", "B"], ["Sub"] = ["A", "B"], ["Mul"] = ["A", "B"], ["Div"] = ["A", "B"],
         ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"],
+        ["QuantizeLinear"] = ["x", "y_scale"], ["DequantizeLinear"] = ["x", "x_scale"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Imports the model in file <paramref name="path"/>; messages start with that path.</summary>

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using PimQuant.Engine.Graph;
+using PimQuant.Quant.Export;
 using Spectre.Console;
 
 namespace PimQuant.Cli.Commands;
@@ -16,7 +17,12 @@ public static class InfoCommand
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             string path = parse.GetValue(modelPath)!;
-            using var graph = ModelFiles.Load(path);
+            var graph = ModelFiles.Load(path);
+            // A QDQ file is listed as the quantized model it holds: float layers with their quantizers.
+            var imported = QdqImport.IsQdq(graph) ? ModelFiles.ReadQdq(path, graph, output) : null;
+            if (imported is not null) graph = imported.Graph;
+            using var model = imported?.Model;
+            using var owned = graph;
             var summary = ModelSummary.Of(graph);
             var table = new Table().AddColumns("layer", "op", "output shape", "parameters", "MACs");
             foreach (var l in summary.Layers)
@@ -37,6 +43,13 @@ public static class InfoCommand
                     ["name"] = l.Name, ["op"] = l.OpType, ["output_shape"] = ShapeJson(l.OutputShape),
                     ["parameters"] = l.Parameters, ["macs"] = l.Macs,
                 }).ToArray()),
+                ["quantization"] = model is null ? null : new JsonArray(model.Layers.Select(l => (JsonNode)new JsonObject
+                {
+                    ["layer"] = l.Name,
+                    ["weight"] = l.Plan.Weight?.ToString(),
+                    ["activation"] = l.Plan.Activation?.ToString(),
+                }).ToArray()),
+                ["notes"] = imported is null ? null : new JsonArray(imported.Notes.Select(n => (JsonNode)n).ToArray()),
                 ["metadata"] = new JsonObject(graph.Metadata.OrderBy(kv => kv.Key).Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             }, $"{graph.Name}: {summary.Layers.Count} nodes, {summary.Parameters:N0} parameters, {summary.Macs:N0} MACs per image");
             return ExitCodes.Ok;

@@ -6,6 +6,7 @@ using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Config;
+using PimQuant.Quant.Export;
 using PimQuant.Quant.Model;
 using PimQuant.Sim;
 using PimQuant.Training;
@@ -47,14 +48,22 @@ internal sealed class SimulationSession : IDisposable
 
     /// <summary>Loads the model and the test split (its first <paramref name="images"/>), evaluates FP32,
     /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model;
-    /// with <paramref name="hardware"/>, the config is first checked against what its crossbars hold.</summary>
+    /// with <paramref name="hardware"/>, the config is first checked against what its crossbars hold. A QDQ file
+    /// keeps its own quantization (config and check do not apply), and its "FP32" is its dequantized weights with float inputs.</summary>
     public static SimulationSession Open(string path, string? dataset, DirectoryInfo? dataDir, int? images, QuantConfig config,
         int calibrationImages, long seed, int batchSize, Output output, CancellationToken cancel, QuantCapabilities? hardware = null)
     {
         var graph = ModelFiles.Load(path);
+        // A QDQ file is already quantized: its own integers are simulated, nothing is calibrated again.
+        QuantizedModel? read = null;
+        if (QdqImport.IsQdq(graph))
+        {
+            var imported = ModelFiles.ReadQdq(path, graph, output);
+            (graph, read) = (imported.Graph, imported.Model);
+        }
         try
         {
-            if (hardware is not null) QuantizeCommand.CheckHardware(graph, config, hardware);
+            if (hardware is not null && read is null) QuantizeCommand.CheckHardware(graph, config, hardware);
             var (normalization, _) = ModelFiles.ResolvePreprocessing(graph, null, null);
             string name = dataset ?? graph.Metadata.GetValueOrDefault(ModelFiles.DatasetKey) ?? "fashion-mnist";
             var test = Workspace.LoadDataset(name, "test", dataDir);
@@ -64,13 +73,14 @@ internal sealed class SimulationSession : IDisposable
             var fp32 = EvalCommand.Run(output, new GraphExecutor(graph), test, normalization, batchSize, cancel);
             output.Log($"FP32 accuracy {fp32.Accuracy:P2} on {test.Count} test images");
             var calibration = SimulationPipeline.CalibrationImages(name, dataDir, calibrationImages, seed, normalization, output);
-            var model = SimulationPipeline.Quantize(graph, config, calibration, seed, output, cancel);
+            var model = read ?? SimulationPipeline.Quantize(graph, config, calibration, seed, output, cancel);
             var ideal = EvalCommand.Run(output, model.CreateExecutor(), test, normalization, batchSize, cancel);
             output.Log($"ideal integer accuracy {ideal.Accuracy:P2}");
             return new SimulationSession(graph, summary, model, name, test, normalization, calibration, fp32, ideal, batchSize);
         }
         catch
         {
+            read?.Dispose();
             graph.Dispose();
             throw;
         }

@@ -58,6 +58,9 @@ public static class StandardKernels
         ["Unsqueeze"] = new Standard(Unsqueeze),
         ["Squeeze"] = new Standard(Squeeze),
         ["Cast"] = new Standard(Cast),
+        // QDQ models (ONNX Runtime's and PyTorch's quantization tools, PimQuant's export).
+        ["QuantizeLinear"] = new Standard(QdqKernels.Quantize, fresh: true),
+        ["DequantizeLinear"] = new Standard(QdqKernels.Dequantize, fresh: true),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>Whether a + b has a's shape and dtype, so it can be written into a.</summary>

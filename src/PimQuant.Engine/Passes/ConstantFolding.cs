@@ -70,6 +70,8 @@ public static class ConstantFolding
         foreach (var node in graph.Nodes)
         {
             bool fromShape = node.OpType == "Shape";
+            // A DequantizeLinear of constant codes stays: the integer weights are what a QDQ model is read for.
+            if (node.OpType is "QuantizeLinear" or "DequantizeLinear") continue;
             bool fromConstants = node.Inputs.Length > 0 && node.Inputs.All(i =>
                 i.Length == 0 || foldable.Contains(i) ||
                 (graph.Initializers.TryGetValue(i, out var init) && init.Kind == InitializerKind.Constant));

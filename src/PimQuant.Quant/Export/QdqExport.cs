@@ -36,6 +36,8 @@ public sealed record QdqGraph(ModelGraph Graph, IReadOnlyList<string> Notes);
 /// OU-block scales) is written as its float32 fake-quantized values, which equal the quantized
 /// weights exactly, and noted in <see cref="QdqGraph.Notes"/>.</item>
 /// </list>
+/// The metadata key <see cref="QdqImport.FormatsKey"/> records each integer weight's real format (int4n stored
+/// as int8), so <see cref="QdqImport"/> reads the file back into the same quantizers.
 /// Activations QDQ cannot express (dynamic groups, non-integer formats, more than 8 bits, stochastic
 /// rounding, per-channel clipping) make the export fail with the layer named.
 /// </summary>
@@ -51,6 +53,7 @@ public static class QdqExport
         var source = model.Graph;
         var graph = new ModelGraph(source.Name, Math.Max(MinimumOpset, source.Opset));
         var notes = new List<string>();
+        var formats = new List<(string, IntegerFormat)>();
         try
         {
             graph.Inputs.AddRange(source.Inputs);
@@ -69,12 +72,15 @@ public static class QdqExport
                 if (layer.Activation is { } activation)
                     inputs[0] = QuantizeActivation(graph, layer, activation, inputs[0]);
                 if (layer.Weight is { } weight)
-                    inputs[1] = QuantizeWeight(graph, layer, weight, model.WeightOf(layer), notes);
+                    inputs[1] = QuantizeWeight(graph, layer, weight, model.WeightOf(layer), notes, formats);
                 if (layer.QuantizesBias && node.InputAt(2) is { } bias && source.Initializers.TryGetValue(bias, out var b))
                     inputs[2] = QuantizeBias(graph, layer, bias, b.Value);
                 graph.Nodes.Add(node with { Inputs = [.. inputs] });
             }
             DeadNodeElimination.Run(graph);
+            // int8 storage says 8 bits; the real widths let QdqImport recover the quantizers exactly.
+            if (formats.Count > 0) graph.Metadata[QdqImport.FormatsKey] = QdqImport.FormatsOf(formats);
+            else graph.Metadata.Remove(QdqImport.FormatsKey);
             return new QdqGraph(graph, notes);
         }
         catch
@@ -118,7 +124,8 @@ public static class QdqExport
         return Add(graph, $"{layer.Name}.input_dequantize", "DequantizeLinear", [q, scaleName, zeroName], axis);
     }
 
-    private static string QuantizeWeight(ModelGraph graph, QuantizedLayer layer, WeightQuantizer quantizer, Tensor weight, List<string> notes)
+    private static string QuantizeWeight(ModelGraph graph, QuantizedLayer layer, WeightQuantizer quantizer, Tensor weight, List<string> notes,
+        List<(string, IntegerFormat)> formats)
     {
         var integers = quantizer.ToIntegers(weight);
         var lowering = integers.Lowering;
@@ -134,6 +141,7 @@ public static class QdqExport
             graph.AddInitializer(baked, values, InitializerKind.Parameter);
             return baked;
         }
+        formats.Add((layer.Name, (IntegerFormat)integers.Format));
         var storage = integers.Format.Signed ? ScalarType.Int8 : ScalarType.Byte;
         var codes = lowering.FromLowered(tensor(integers.Codes.ToArray(), [lowering.Rows, lowering.Columns])).to_type(storage);
         string codesName = graph.UniqueName($"{layer.Plan.Layer.WeightName}_quantized");

@@ -93,6 +93,26 @@ public sealed class ActivationQuantizer : IDisposable
         _clip?.copy_(scale[0] * Spec.Format.MaxLevel);
     }
 
+    /// <summary>
+    /// Sets the scale and zero point to given values instead of calibrating (static granularity): a quantized
+    /// model read from a file keeps the file's parameters. Drops any observer; a learned step or clip is reset.
+    /// </summary>
+    /// <param name="scale">One positive scale (per tensor) or one per channel (per channel).</param>
+    /// <param name="zeroPoint">Integer zero points of the same shape (affine specs), or null (symmetric).</param>
+    /// <exception cref="ArgumentException">Dynamic groups, or parameters that do not fit the spec.</exception>
+    public void SetParameters(Tensor scale, Tensor? zeroPoint)
+    {
+        if (IsDynamic) throw new ArgumentException("dynamic groups compute their scales at run time", nameof(scale));
+        QuantParameters.CheckGiven(scale, zeroPoint, Spec.Granularity is ScaleGranularity.PerChannel ? scale.numel() : 1, Spec);
+        using var noGrad = no_grad();
+        QuantParameters.Replace(ref _scale, scale.to_type(ScalarType.Float32).reshape(-1));
+        QuantParameters.Replace(ref _zeroPoint, zeroPoint?.to_type(ScalarType.Float32).reshape(-1));
+        _observer?.Dispose();
+        _observer = null;
+        _learnedScale?.copy_(_scale!);
+        _clip?.copy_(_scale![0] * Spec.Format.MaxLevel);
+    }
+
     /// <summary>(groups, n): the whole tensor as one row, or one row per channel (dimension 1).</summary>
     private Tensor Grouped(Tensor x) => Spec.Granularity is ScaleGranularity.PerChannel
         ? x.transpose(0, 1).reshape(x.shape[1], -1)

@@ -72,6 +72,26 @@ public static class QuantParameters
         field = value?.detach().clone().DetachFromDisposeScope();
     }
 
+    /// <summary>Checks parameters given directly (<see cref="WeightQuantizer.SetParameters"/>): <paramref name="groups"/>
+    /// positive finite scales, and integer zero points in the format's range exactly when the spec is affine.</summary>
+    internal static void CheckGiven(Tensor scale, Tensor? zeroPoint, long groups, QuantizerSpec spec)
+    {
+        using var scope = NewDisposeScope();
+        if (scale.numel() != groups) throw new ArgumentException($"{scale.numel()} scales for {groups} groups", nameof(scale));
+        var s = scale.to_type(ScalarType.Float32);
+        if (!(s > 0).logical_and(s.isfinite()).all().item<bool>()) throw new ArgumentException("every scale must be positive and finite", nameof(scale));
+        if (zeroPoint is null)
+        {
+            if (spec.Affine) throw new ArgumentException("an affine quantizer needs zero points", nameof(zeroPoint));
+            return;
+        }
+        if (!spec.Affine) throw new ArgumentException("a symmetric quantizer has no zero points", nameof(zeroPoint));
+        if (zeroPoint.numel() != groups) throw new ArgumentException($"{zeroPoint.numel()} zero points for {groups} groups", nameof(zeroPoint));
+        var z = zeroPoint.to_type(ScalarType.Float64);
+        if (!z.eq(z.round()).all().item<bool>() || z.min().item<double>() < spec.Format.MinLevel || z.max().item<double>() > spec.Format.MaxLevel)
+            throw new ArgumentException($"zero points must be integers in {spec.Format.Name}'s range", nameof(zeroPoint));
+    }
+
     /// <summary>s where it is positive and finite, 1 elsewhere (an all-zero group).</summary>
     private static Tensor Positive(Tensor scale) => where((scale > 0) & scale.isfinite(), scale, ones_like(scale));
 

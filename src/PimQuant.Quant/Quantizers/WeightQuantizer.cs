@@ -76,6 +76,21 @@ public sealed class WeightQuantizer : IDisposable
         if (_learnedScale is not null) _learnedScale.copy_(scale);
     }
 
+    /// <summary>
+    /// Sets the scale and zero point of every group to given values instead of observing a weight: a quantized
+    /// model read from a file keeps the file's parameters. A learned step, if any, is reset to the scale.
+    /// </summary>
+    /// <param name="scale">One positive scale per group, in <see cref="Layout"/>'s order.</param>
+    /// <param name="zeroPoint">One integer zero point per group (affine specs), or null (symmetric).</param>
+    /// <exception cref="ArgumentException">A shape that does not match the groups, or a zero point the spec does not have.</exception>
+    public void SetParameters(Tensor scale, Tensor? zeroPoint)
+    {
+        QuantParameters.CheckGiven(scale, zeroPoint, Layout.Groups.Count, Spec);
+        QuantParameters.Replace(ref _scale, scale.to_type(ScalarType.Float32).reshape(-1));
+        QuantParameters.Replace(ref _zeroPoint, zeroPoint?.to_type(ScalarType.Float32).reshape(-1));
+        if (_learnedScale is not null) using (no_grad()) _learnedScale.copy_(_scale!);
+    }
+
     private void RequireCalibrated()
     {
         if (_scale is null) throw new InvalidOperationException("the weight quantizer is not calibrated: call Calibrate first");

@@ -54,13 +54,10 @@ public class QdqExportTests
     [InlineData("version: 1\ndefault: {weight: {bits: 4, observer: mse, rounding: learned}, activation: {bits: 6, affine: true}}", 60)]
     public void OnnxRuntimeRunningTheQdqModelMatchesFakeQuantizedAccuracy(string yaml, int iterations)
     {
-        using var graph = QuantFixtures.LeNet();
+        var (graph, model) = QuantFixtures.QuantizedLeNet(yaml, iterations, calibration: 512);
+        using var ownedGraph = graph;
+        using var ownedModel = model;
         using var scope = NewDisposeScope();
-        using var model = new QuantizedModel(graph, QuantConfigLoader.Parse(yaml, "q.yaml").Resolve(graph), seed: 1);
-        PostTrainingQuantization.Run(model, QuantFixtures.Calibration(512), new PtqOptions
-        {
-            Reconstruction = iterations > 0 ? new ReconstructionOptions { Iterations = iterations } : null,
-        });
         var images = QuantFixtures.Images(EvalStart, EvalCount);
         var labels = QuantFixtures.Labels(EvalStart, EvalCount);
         var fake = QuantFixtures.Logits(model.CreateExecutor(), images);
@@ -70,7 +67,7 @@ public class QdqExportTests
         Assert.Contains(qdq.Nodes, n => n.OpType == "QuantizeLinear");
         Assert.Contains(qdq.Initializers.Values, i => i.Value.dtype == ScalarType.Int8);
         // PimQuant runs the QDQ graph itself and computes exactly what fake quantization computes.
-        var own = QuantFixtures.Logits(new GraphExecutor(qdq, QdqKernels.Overrides), images);
+        var own = QuantFixtures.Logits(new GraphExecutor(qdq), images);
         Assert.True((own - fake).abs().max().item<float>() <= 1e-4f * fake.abs().max().item<float>());
 
         Assert.True(fakeAccuracy > 0.6, $"fake-quantized accuracy {fakeAccuracy:P2}");
@@ -157,7 +154,7 @@ public class QdqExportTests
         using var qdq = result.Graph;
         Assert.Contains(result.Notes, n => n.StartsWith("layer conv2: weight written as float32"));
         var fake = QuantFixtures.Logits(model.CreateExecutor(), calibration);
-        var own = QuantFixtures.Logits(new GraphExecutor(qdq, QdqKernels.Overrides), calibration);
+        var own = QuantFixtures.Logits(new GraphExecutor(qdq), calibration);
         Assert.Equal(fake.data<float>().ToArray(), own.data<float>().ToArray());
     }
 }

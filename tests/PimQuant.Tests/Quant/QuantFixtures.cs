@@ -4,6 +4,9 @@ using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
 using PimQuant.Models;
 using PimQuant.Onnx;
+using PimQuant.Quant.Config;
+using PimQuant.Quant.Model;
+using PimQuant.Quant.Ptq;
 using PimQuant.Training;
 using static TorchSharp.torch;
 
@@ -36,6 +39,22 @@ internal static class QuantFixtures
         var graph = OnnxImporter.Import(TrainedLeNet.Value, "lenet5.onnx");
         BatchNormFolding.Run(graph);
         return graph;
+    }
+
+    /// <summary>
+    /// A copy of LeNet-5 quantized with <paramref name="yaml"/> (seed 1) on <paramref name="calibration"/> calibration
+    /// images, with block reconstruction of <paramref name="iterations"/> steps when positive; the caller disposes both.
+    /// </summary>
+    public static (ModelGraph Graph, QuantizedModel Model) QuantizedLeNet(string yaml, int iterations, int calibration)
+    {
+        var graph = LeNet();
+        var model = new QuantizedModel(graph, QuantConfigLoader.Parse(yaml, "q.yaml").Resolve(graph), seed: 1);
+        using var scope = NewDisposeScope();
+        PostTrainingQuantization.Run(model, Calibration(calibration), new PtqOptions
+        {
+            Reconstruction = iterations > 0 ? new ReconstructionOptions { Iterations = iterations } : null,
+        });
+        return (graph, model);
     }
 
     /// <summary>Normalised images [start, start + count) of the embedded test split as (N, 1, 28, 28), in the caller's scope.</summary>
