@@ -125,7 +125,7 @@ public static class QdqExport
     }
 
     private static string QuantizeWeight(ModelGraph graph, QuantizedLayer layer, WeightQuantizer quantizer, Tensor weight, List<string> notes,
-        List<(string, IntegerFormat)> formats)
+        List<(string, IntegerFormat)> weightFormats)
     {
         var integers = quantizer.ToIntegers(weight);
         var lowering = integers.Lowering;
@@ -141,7 +141,7 @@ public static class QdqExport
             graph.AddInitializer(baked, values, InitializerKind.Parameter);
             return baked;
         }
-        formats.Add((layer.Name, (IntegerFormat)integers.Format));
+        weightFormats.Add((layer.Name, (IntegerFormat)integers.Format));
         var storage = integers.Format.Signed ? ScalarType.Int8 : ScalarType.Byte;
         var codes = lowering.FromLowered(tensor(integers.Codes.ToArray(), [lowering.Rows, lowering.Columns])).to_type(storage);
         string codesName = graph.UniqueName($"{layer.Plan.Layer.WeightName}_quantized");
