@@ -3,6 +3,7 @@ using PimQuant.Cli.Terminal;
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Runtime;
+using PimQuant.Experiments;
 using PimQuant.Training;
 
 namespace PimQuant.Cli;
@@ -52,7 +53,12 @@ public static class CommandRunner
         }
         catch (Exception e) when (UserMessage(e) is { } message)
         {
-            int code = e is UserError u ? u.ExitCode : ExitCodes.BadInput;
+            int code = e switch
+            {
+                UserError u => u.ExitCode,
+                ExperimentException { Kind: ExperimentErrorKind.InvalidOption } => ExitCodes.Usage,
+                _ => ExitCodes.BadInput,
+            };
             output.Error(message, code);
             return code;
         }
@@ -71,6 +77,7 @@ public static class CommandRunner
     private static string? UserMessage(Exception e) => e switch
     {
         UserError u => u.Message,
+        ExperimentException x => x.Message,
         DataException d => d.Message,
         GraphException g => g.Message,
         CheckpointException c => c.Message,

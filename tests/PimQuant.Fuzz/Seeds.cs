@@ -26,8 +26,20 @@ public static class Seeds
         "cifar10" => [("two-records.bin", Enumerable.Range(0, 2 * 3073).Select(i => (byte)(i % 3073 == 0 ? i / 3073 : i * 13)).ToArray())],
         "hardware-yaml" => PresetYaml(),
         "quant-config" => QuantConfigYaml(),
+        "cli-args" => CliArgs(),
         _ => throw new ArgumentException($"no seeds for target '{target}'"),
     };
+
+    /// <summary>Command lines reaching every command's options, one argument per line.</summary>
+    private static IEnumerable<(string, byte[])> CliArgs() => new[]
+    {
+        ("simulate", "simulate\nm.onnx\n--hw\nisaac\n--wbits\n4\n--abits\n8\n--adc-bits\n5\n--variation\n0.02\n--on-off-ratio\n10\n--sa0\n0.01\n--sa1\n0.01\n--read-noise\n0.2\n--images\n16\n--checkpoint-every\n2"),
+        ("eval", "eval\nm.onnx\n--dataset\ncifar10\n--mean\n0.49,0.48,0.45\n--std\n0.25\n--limit\n10\n--batch-size\n32\n--threads\n1"),
+        ("quantize", "quantize\nm.onnx\n--wbits\n4\n--abits\n8\n--reconstruct\n--iterations\n20\n--drop-prob\n0.5\n--calibration-images\n64\n--seed\n-3"),
+        ("finetune", "finetune\nm.onnx\n--config\nq.yaml\n-o\nq.onnx\n--epochs\n1\n--lr\n1e-4\n--momentum\n0.9\n--weight-decay\n0\n--step-gamma\n0.1\n--warmup\n0\n--label-smoothing\n0.1\n--crop-padding\n2"),
+        ("bench-sim", "bench\nsim\n--model\nvgg8\n--hw\nneurosim-rram\n--images\n8\n--batch-size\n4"),
+        ("bench-infer", "bench\ninfer\nm.onnx\n--images\n256\n--passes\n1\n--cpu-time"),
+    }.Select(s => (s.Item1, Encoding.UTF8.GetBytes(s.Item2)));
 
     /// <summary>The shipped presets: every field the spec knows, in valid form.</summary>
     private static IEnumerable<(string, byte[])> PresetYaml()

@@ -31,7 +31,13 @@ public static class Targets
         // steps report a user's mistake as QuantConfigException, so both are fuzzed.
         new("quant-config", bytes => QuantConfigLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml").Resolve(QuantModel.Value),
             e => e is QuantConfigException),
+        // The command line, one argument per line: parsing (every option's parser and validator) must report a
+        // mistake as a parse error, never throw; nothing is run.
+        new("cli-args", bytes => PimQuant.Cli.PimqCommands.Root().Parse(CliArguments(bytes)), _ => false),
     ];
+
+    /// <summary>The arguments a cli-args input holds: its UTF-8 text split at line feeds.</summary>
+    public static string[] CliArguments(byte[] bytes) => Encoding.UTF8.GetString(bytes).Split('\n');
 
     /// <summary>The model configs are resolved against; built on first use, after the engine is set up.</summary>
     private static readonly Lazy<ModelGraph> QuantModel = new(() => Seeds.TinyCnnGraph(17));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes PimQuant's file readers with the seeded mutation harness in tests/PimQuant.Fuzz.
 # Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET=600] [TARGET ...]
-# Targets: onnx idx-images idx-labels cifar10 hardware-yaml quant-config (default: all). Corpus: tests/fuzz/corpus/TARGET,
+# Targets: onnx idx-images idx-labels cifar10 hardware-yaml quant-config cli-args (default: all). Corpus: tests/fuzz/corpus/TARGET,
 # findings: tests/fuzz/findings/TARGET (an input plus its stack trace). A process that dies
 # (a native crash) leaves its input as findings/TARGET/crash-*; the run then continues.
 # Exit status 1 when anything was found. Commit new corpus entries and findings; turn every
@@ -9,7 +9,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 seconds="${1:-600}"; shift || true
-targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(onnx idx-images idx-labels cifar10 hardware-yaml quant-config)
+targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(onnx idx-images idx-labels cifar10 hardware-yaml quant-config cli-args)
 out="$root/artifacts/fuzz"
 dotnet build "$root/tests/PimQuant.Fuzz/PimQuant.Fuzz.csproj" -c Release -o "$out" --nologo -v q -clp:ErrorsOnly >&2 || exit 2
 status=0

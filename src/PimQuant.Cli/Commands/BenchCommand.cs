@@ -3,8 +3,10 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Microsoft.ML.OnnxRuntime;
+using PimQuant.Cli.Terminal;
 using PimQuant.Data;
 using PimQuant.Engine.Execution;
+using PimQuant.Experiments;
 using Spectre.Console;
 using static TorchSharp.torch;
 
@@ -13,6 +15,7 @@ namespace PimQuant.Cli.Commands;
 /// <summary><c>pimq bench</c>: speed measurements against a peer run in the same process.</summary>
 public static partial class BenchCommand
 {
+    /// <summary>The command and its <c>infer</c> subcommand.</summary>
     public static Command Create() => new("bench", "Speed measurements against a peer run in the same process") { Infer() };
 
     private static Command Infer()
@@ -21,30 +24,31 @@ public static partial class BenchCommand
         var threads = CommonOptions.Threads();
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
         var batch = CommonOptions.BatchSize(256);
-        var images = new Option<int>("--images") { Description = "Test images per timed pass", DefaultValueFactory = _ => 2560 };
-        var passes = new Option<int>("--passes") { Description = "Timed passes per engine (the median is reported)", DefaultValueFactory = _ => 3 };
-        var data = CommonOptions.Data();
+        var images = CommonOptions.Integer("--images", "Test images per timed pass", 1, fallback: 2560);
+        var passes = CommonOptions.Integer("--passes", "Timed passes per engine (the median is reported)", 1, fallback: 3);
+        var data = new DataFlags();
         var cpuTime = new Option<bool>("--cpu-time")
         {
             Description = "Time by the calling thread's CPU time, not the wall clock: with --threads 1 both engines compute on that thread, so other processes on the machine do not bias the ratio",
         };
         var command = new Command("infer", "Images/s of PimQuant's FP32 inference and of ONNX Runtime on the same model, batch and threads")
         {
-            modelPath, batch, images, passes, data, threads, cpuTime, json,
+            modelPath, batch, images, passes,
         };
+        data.AddTo(command);
+        foreach (var option in new Option[] { threads, cpuTime, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
             string path = parse.GetValue(modelPath)!;
-            int batchSize = parse.GetValue(batch), threadCount = parse.GetValue(threads), passCount = Math.Max(1, parse.GetValue(passes));
+            int batchSize = parse.GetValue(batch), threadCount = parse.GetValue(threads), passCount = parse.GetValue(passes);
             bool onCpuTime = parse.GetValue(cpuTime);
             if (onCpuTime && threadCount != 1)
                 throw new UserError("--cpu-time needs --threads 1: other threads' work would not be counted", ExitCodes.Usage);
             Func<double> clock = onCpuTime ? ThreadCpuTime.Seconds : () => Stopwatch.GetTimestamp() / (double)Stopwatch.Frequency;
+            var dataOptions = data.Read(parse);
             using var graph = ModelFiles.Load(path);
-            var (normalization, _) = ModelFiles.ResolvePreprocessing(graph, null, null);
-            string datasetName = graph.Metadata.GetValueOrDefault(ModelFiles.DatasetKey) ?? "fashion-mnist";
-            var test = Workspace.LoadDataset(datasetName, "test", parse.GetValue(data));
-            EvalCommand.CheckCompatible(path, graph, test);
+            var resolved = dataOptions.Resolve(graph, path);
+            var (test, normalization) = (resolved.Test, resolved.Normalization);
             int count = Math.Min(Math.Max(parse.GetValue(images), batchSize), test.Count);
             var batches = new BatchLoader(test.Slice(0, count), batchSize, shuffle: false, seed: 0, normalization, Augmentation.None, dropLast: true)
                 .Epoch(0).Select(b => { using (b) return (float[])b.Images.Clone(); }).ToList();
@@ -52,7 +56,7 @@ public static partial class BenchCommand
             int timed = batches.Count * batchSize;
 
             // Inference as pimq eval runs it (ONNX Runtime folds batch norm too).
-            var executor = EvalCommand.InferenceExecutor(graph);
+            var executor = Evaluation.InferenceExecutor(graph);
             double PimQuantPass()
             {
                 using var noGrad = no_grad();
@@ -103,6 +107,8 @@ public static partial class BenchCommand
             {
                 ["ok"] = true,
                 ["model"] = Path.GetFullPath(path),
+                ["dataset"] = resolved.DatasetName,
+                ["preprocessing"] = Reports.PreprocessingJson(resolved.Preprocessing),
                 ["batch_size"] = batchSize,
                 ["images"] = timed,
                 ["threads"] = threadCount,

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using PimQuant.Accelerator;
-using PimQuant.Engine.Graph;
+using PimQuant.Cli.Terminal;
+using PimQuant.Experiments;
 using PimQuant.Hardware.Presets;
 using PimQuant.Sim;
 using Spectre.Console;
@@ -15,11 +16,12 @@ public static class DemoCommand
 {
     private static readonly string[] Presets = ["isaac", "neurosim-rram"];
 
+    /// <summary>The command.</summary>
     public static Command Create()
     {
         var json = CommonOptions.Json();
         var threads = CommonOptions.Threads();
-        var images = new Option<int?>("--images") { Description = "Use the first N test images (default: all 10,000)", Validators = { r => { if (r.GetValueOrDefault<int?>() < 1) r.AddError("--images must be at least 1"); } } };
+        var images = CommonOptions.OptionalInteger("--images", "Use the first N test images (default: all 10,000)", 1);
         var command = new Command("demo", "The default model (ResNet-20, Fashion-MNIST) in FP32, as an 8-bit integer model, and simulated on the isaac and neurosim-rram crossbar accelerators")
         {
             images, threads, json,
@@ -29,19 +31,21 @@ public static class DemoCommand
             string path = Workspace.DefaultModel;
             if (!File.Exists(path))
                 throw new UserError($"{path}: the embedded default model is missing; run pimq from a PimQuant checkout");
+            var progress = new ConsoleProgress(output);
+            var specs = Presets.Select(PresetCatalog.Load).ToList();
             using var scope = NewDisposeScope();
-            using var session = SimulationSession.Open(path, "fashion-mnist", null, parse.GetValue(images), SimulationPipeline.Config(8, 8),
-                PimQuant.Quant.Ptq.CalibrationSplit.DefaultCount, 0, 256, output, cancel);
+            using var session = SimulationSession.Open(path, new DataOptions("fashion-mnist"), parse.GetValue(images), Quantization.Config(8, 8), specs,
+                PimQuant.Quant.Ptq.CalibrationSplit.DefaultCount, 0, 256, progress, cancel);
             var summary = session.Summary;
             var options = new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = parse.GetValue(threads) } };
-            var runs = Presets.Select(p => (Name: p, Run: session.Run(PresetCatalog.Load(p), options, output, cancel))).ToList();
+            var runs = specs.Select(spec => (Name: spec.Name, Run: session.Run(spec, options, progress, cancel))).ToList();
 
             var table = new Table().Title($"PimQuant demo: resnet20 on Fashion-MNIST ({session.Test.Count:N0} test images), {summary.Parameters:N0} parameters, {summary.Macs:N0} MACs/image")
                 .AddColumns("model", "accuracy", "images/s (this machine)", "on the accelerator, per image");
             table.AddRow("FP32", $"{session.Fp32.Accuracy:P2}", $"{session.Fp32.ImagesPerSecond:F0}", "");
             table.AddRow("ideal integer W8A8", $"{session.Ideal.Accuracy:P2}", $"{session.Ideal.ImagesPerSecond:F0}", "");
             foreach (var (name, run) in runs)
-                table.AddRow(Markup.Escape($"{name} simulated"), $"{run.Simulated.Accuracy:P2}", $"{run.Simulated.ImagesPerSecond:F1}", Markup.Escape(SimulationPipeline.CostLine(run.Cost)));
+                table.AddRow(Markup.Escape($"{name} simulated"), $"{run.Simulated.Accuracy:P2}", $"{run.Simulated.ImagesPerSecond:F1}", Markup.Escape(Reports.CostLine(run.Cost)));
             output.Err.Write(table);
             output.Log("neurosim-rram: 5-bit ADC steps calibrated per array on 64 calibration images; a reference column cancels the leakage of its on/off ratio of 10 (docs/simulation.md)");
 
@@ -56,7 +60,7 @@ public static class DemoCommand
             {
                 var row = Row($"{name} simulated", run.Simulated.Accuracy, run.Simulated.Seconds, run.Simulated.ImagesPerSecond);
                 row["hw"] = name;
-                row["cost"] = SimulationPipeline.CostJson(run.Cost);
+                row["cost"] = Reports.CostJson(run.Cost);
                 row["cost_unavailable"] = run.Cost.Unavailable;
                 rows.Add(row);
             }

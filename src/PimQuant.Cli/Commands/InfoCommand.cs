@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using PimQuant.Cli.Terminal;
 using PimQuant.Engine.Graph;
+using PimQuant.Experiments;
 using PimQuant.Quant.Export;
 using Spectre.Console;
 
@@ -19,7 +21,7 @@ public static class InfoCommand
             string path = parse.GetValue(modelPath)!;
             var graph = ModelFiles.Load(path);
             // A QDQ file is listed as the quantized model it holds: float layers with their quantizers.
-            var imported = QdqImport.IsQdq(graph) ? ModelFiles.ReadQdq(path, graph, output) : null;
+            var imported = QdqImport.IsQdq(graph) ? ModelFiles.ReadQdq(path, graph, new ConsoleProgress(output)) : null;
             if (imported is not null) graph = imported.Graph;
             using var model = imported?.Model;
             using var owned = graph;

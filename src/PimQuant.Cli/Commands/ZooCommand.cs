@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
+using PimQuant.Experiments;
 using PimQuant.Models;
 using Spectre.Console;
 
@@ -11,6 +12,7 @@ namespace PimQuant.Cli.Commands;
 /// <summary><c>pimq zoo</c>: the model zoo — list it, or write a freshly initialised model as ONNX.</summary>
 public static class ZooCommand
 {
+    /// <summary>The command and its subcommands.</summary>
     public static Command Create() => new("zoo", "The model zoo: list models, export a freshly initialised one as ONNX") { List(), Export() };
 
     private static Command List()
@@ -43,8 +45,7 @@ public static class ZooCommand
         var seed = CommonOptions.Seed();
         var model = new Argument<string>("model") { Description = $"Zoo model: {string.Join(", ", ModelZoo.Names)}" };
         model.AcceptOnlyFromAmong([.. ModelZoo.Names]);
-        var dataset = CommonOptions.Dataset();
-        dataset.AcceptOnlyFromAmong(Workspace.KnownDatasets);
+        var dataset = new DataFlags().Dataset;
         var outputPath = new Option<string>("--output", "-o") { Description = "Where to write the ONNX model", Required = true };
         var command = new Command("export", "Write a freshly initialised (untrained) zoo model as ONNX, shaped for a dataset")
         {

@@ -4,8 +4,8 @@ namespace PimQuant.Hardware.Spec;
 
 /// <summary>
 /// A validated, immutable ReRAM crossbar accelerator: everything the functional simulator and
-/// the cost model read (docs/hardware.md has the YAML schema field by field, and
-/// shared/docs/crossbar-model.md the binding semantics). Built only by
+/// the cost model read (docs/hardware.md has the binding semantics in its §0 and the YAML schema
+/// field by field). Built only by
 /// <see cref="HardwareSpecLoader"/>, so every instance has passed validation.
 /// </summary>
 /// <param name="Version">Schema version (<see cref="CurrentVersion"/>).</param>

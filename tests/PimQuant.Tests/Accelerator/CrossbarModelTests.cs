@@ -1,5 +1,5 @@
 using PimQuant.Accelerator;
-using PimQuant.Cli.Commands;
+using PimQuant.Experiments;
 using PimQuant.Hardware.Cost;
 using PimQuant.Hardware.Mapping;
 using PimQuant.Hardware.Presets;
@@ -18,7 +18,7 @@ namespace PimQuant.Tests.Accelerator;
 public class CrossbarModelTests
 {
     private static QuantizedModel QuantizedLeNet(int weightBits = 8, int activationBits = 8) =>
-        QuantizedLeNet(SimulationPipeline.Config(weightBits, activationBits), 256);
+        QuantizedLeNet(Quantization.Config(weightBits, activationBits), 256);
 
     /// <summary>LeNet quantized by <paramref name="config"/>, calibrated on <paramref name="images"/> images.</summary>
     private static QuantizedModel QuantizedLeNet(PimQuant.Quant.Config.QuantConfig config, int images)

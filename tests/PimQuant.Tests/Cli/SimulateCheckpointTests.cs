@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using PimQuant.Cli.Commands;
 using PimQuant.Cli.Terminal;
+using PimQuant.Experiments;
 using PimQuant.Hardware.Presets;
 using PimQuant.Training;
 
@@ -23,16 +24,16 @@ public class SimulateCheckpointTests : IDisposable
     /// <summary>resnet20 on the first test images at 2 threads; <paramref name="lossy"/> takes isaac through the
     /// simulator's conductance path (6-bit ADC, 2 % programming variation, 0.2 % stuck-at-0 cells), with
     /// <paramref name="readNoise"/> (levels per partial sum) drawn on every read.</summary>
-    private static SimulateCommand.SimulationRequest Request(bool lossy, int images, int batch, string? checkpoint = null, bool resume = false, int every = 1,
+    private static SimulationRequest Request(bool lossy, int images, int batch, string? checkpoint = null, bool resume = false, int every = 1,
         long seed = 0, double readNoise = 0)
     {
         var overrides = lossy ? new SpecOverrides(AdcBits: 6, Variation: 0.02, StuckAtZero: 0.002, ReadNoise: readNoise) : new SpecOverrides();
-        return new SimulateCommand.SimulationRequest(Model, overrides.Apply(PresetCatalog.Load("isaac")), null, null, null, null, null, images,
+        return new SimulationRequest(Model, overrides.Apply(PresetCatalog.Load("isaac")), null, null, null, new DataOptions(), images,
             CalibrationImages: 64, Seed: seed, BatchSize: batch, Threads: 2, Path: null, Checkpoint: checkpoint, Resume: resume, CheckpointEvery: every);
     }
 
-    private static JsonObject Run(SimulateCommand.SimulationRequest request, Action<SimulationCheckpoint>? saved = null) =>
-        SimulateCommand.Simulate(request, new Output(json: true), CancellationToken.None, saved).Json(request);
+    private static JsonObject Run(SimulationRequest request, Action<SimulationCheckpoint>? saved = null) =>
+        SimulateCommand.Json(request, Simulation.Run(request, new ConsoleProgress(new Output(json: true)), CancellationToken.None, saved));
 
     /// <summary>The result without what differs between equal runs: wall times, the checkpoint's path and where it resumed.</summary>
     internal static JsonObject Comparable(JsonObject result)
@@ -43,11 +44,11 @@ public class SimulateCheckpointTests : IDisposable
     }
 
     /// <summary>Runs with a checkpoint and stops (as Ctrl+C does) once <paramref name="saves"/> checkpoints are written.</summary>
-    private static void RunAndStop(SimulateCommand.SimulationRequest request, int saves)
+    private static void RunAndStop(SimulationRequest request, int saves)
     {
         using var cancel = new CancellationTokenSource();
         int written = 0;
-        Assert.ThrowsAny<OperationCanceledException>(() => SimulateCommand.Simulate(request, new Output(json: true), cancel.Token,
+        Assert.ThrowsAny<OperationCanceledException>(() => Simulation.Run(request, new ConsoleProgress(new Output(json: true)), cancel.Token,
             _ => { if (++written == saves) cancel.Cancel(); }));
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using PimQuant.Cli;
+using PimQuant.Experiments;
 using PimQuant.Data;
 using PimQuant.Onnx;
 using PimQuant.Tests.Cli;

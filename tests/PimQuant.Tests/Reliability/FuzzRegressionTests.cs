@@ -35,6 +35,8 @@ public class FuzzRegressionTests
         ["cifar10"] = (bytes => Cifar10Reader.Read(new MemoryStream(bytes), "fuzz.bin", "cifar10"), e => e is DataException),
         ["hardware-yaml"] = (bytes => HardwareSpecLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml"), e => e is HardwareSpecException),
         ["quant-config"] = (bytes => QuantConfigLoader.Parse(Encoding.UTF8.GetString(bytes), "fuzz.yaml").Resolve(QuantModel.Value), e => e is QuantConfigException),
+        // The command line parses any arguments without throwing: a mistake is a parse error.
+        ["cli-args"] = (bytes => PimQuant.Cli.PimqCommands.Root().Parse(Encoding.UTF8.GetString(bytes).Split('\n')), _ => false),
     };
 
     public static TheoryData<string, string> Inputs()

@@ -6,9 +6,10 @@ using PimQuant.Tests.Data;
 namespace PimQuant.Tests.Reliability;
 
 /// <summary>
-/// A training run killed with SIGKILL at random moments and resumed each time ends with exactly
-/// the weights of an uninterrupted run with the same seed: checkpoints are atomic and the run's
-/// randomness depends only on (seed, epoch, step).
+/// A training run killed with SIGKILL at random moments after a checkpoint and resumed each time continues
+/// from that checkpoint (each resumed run reports the epoch it found) and ends with exactly the weights of an
+/// uninterrupted run with the same seed: checkpoints are atomic and the run's randomness depends only on
+/// (seed, epoch, step).
 /// </summary>
 [Collection(IsolatedCollection.Name)]
 public class KillAndResumeTests : IDisposable
@@ -39,25 +40,38 @@ public class KillAndResumeTests : IDisposable
         double uninterrupted = clock.Elapsed.TotalMilliseconds;
         Assert.True(reference.ExitCode == 0, reference.Stderr);
 
-        string killed = Path.Combine(_dir, "killed.onnx");
+        string killed = Path.Combine(_dir, "killed.onnx"), checkpoint = killed + ".ckpt";
         var random = new Random(20261123);
         int kills = 0;
+        var resumedFrom = new List<int>();
         for (int attempt = 0; attempt < 4 && !File.Exists(killed); attempt++)
         {
-            var process = PimqProcess.Start([.. TrainArgs(data, killed), .. attempt > 0 ? new[] { "--resume" } : []]);
-            // Anywhere from start-up to late in the run (a fraction of the uninterrupted run's time):
-            // before the first checkpoint, between epochs, while writing one.
-            double fraction = 0.15 + 0.6 * random.NextDouble();
-            if (!process.WaitForExit(TimeSpan.FromMilliseconds(fraction * uninterrupted)))
+            var started = DateTime.UtcNow;
+            using var process = PimqProcess.Start([.. TrainArgs(data, killed), .. attempt > 0 ? new[] { "--resume" } : []]);
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            _ = process.StandardError.ReadToEndAsync();
+            // Wait for this process's first checkpoint, then kill at a random moment of the next epoch or so:
+            // while training, while writing or renaming a checkpoint. Each kill leaves a checkpoint to resume.
+            var wait = Stopwatch.StartNew();
+            while (!process.HasExited && (!File.Exists(checkpoint) || File.GetLastWriteTimeUtc(checkpoint) < started) && wait.Elapsed < TimeSpan.FromMinutes(2))
+                Thread.Sleep(20);
+            Thread.Sleep(TimeSpan.FromMilliseconds(0.3 * uninterrupted * random.NextDouble()));
+            if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true); // SIGKILL: no handler runs, nothing is flushed
                 process.WaitForExit();
                 kills++;
             }
+            else if (process.ExitCode == 0)
+                resumedFrom.Add((int)System.Text.Json.Nodes.JsonNode.Parse(stdout.Result)!["resumed_from_epoch"]!);
         }
         var finished = PimqProcess.Run([.. TrainArgs(data, killed), "--resume"]);
         Assert.True(finished.ExitCode == 0, finished.Stderr);
         Assert.True(kills > 0, "the run finished before it could be killed; the test proved nothing");
+        // Every kill came after a checkpoint of the killed process, so every later run continued from one: none
+        // started over (a kill before the first checkpoint would pass the weight comparison as a same-seed rerun).
+        resumedFrom.Add((int)finished.Json()["resumed_from_epoch"]!);
+        Assert.All(resumedFrom, epoch => Assert.InRange(epoch, 1, 4));
         Assert.Equal(Weights(straight), Weights(killed));
         Assert.Equal((double)reference.Json()["test_accuracy"]!, (double)finished.Json()["test_accuracy"]!);
     }

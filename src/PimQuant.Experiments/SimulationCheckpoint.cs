@@ -14,7 +14,7 @@ using PimQuant.Sim;
 using PimQuant.Training;
 using static TorchSharp.torch;
 
-namespace PimQuant.Cli.Commands;
+namespace PimQuant.Experiments;
 
 /// <summary>Where a simulated run saves its progress, how often, and where it continues from.</summary>
 /// <param name="Path">The checkpoint file.</param>
@@ -22,11 +22,11 @@ namespace PimQuant.Cli.Commands;
 /// <param name="Run">What identifies the run (<see cref="SimulationCheckpoint.RunKey"/>).</param>
 /// <param name="From">The checkpoint to continue from (already checked against <paramref name="Run"/>), or null to start.</param>
 /// <param name="Saved">Called after each save (tests stop a run there).</param>
-internal sealed record SimulationCheckpointPolicy(string Path, int EveryBatches, IReadOnlyList<KeyValuePair<string, string>> Run,
+public sealed record SimulationCheckpointPolicy(string Path, int EveryBatches, IReadOnlyList<KeyValuePair<string, string>> Run,
     SimulationCheckpoint? From, Action<SimulationCheckpoint>? Saved = null);
 
 /// <summary>
-/// The progress of <c>pimq simulate</c> over the test images: how many are done, how many of them the
+/// The progress of a simulation run (<c>pimq simulate --checkpoint</c>) over the test images: how many are done, how many of them the
 /// simulated crossbars classified correctly, and every crossbar layer's event counts so far (the cost
 /// model's inputs), so a resumed run ends with the accuracy and the cost of an uninterrupted one.
 /// Tagged with the run's identity (model bytes, resolved hardware spec, quantization, data and every option
@@ -34,7 +34,7 @@ internal sealed record SimulationCheckpointPolicy(string Path, int EveryBatches,
 /// calibration images, the quantized model, the ADC steps): a resume that would continue another run, or
 /// whose rebuilt chip differs, is refused. JSON, written atomically (<see cref="AtomicFile"/>).
 /// </summary>
-internal sealed class SimulationCheckpoint
+public sealed class SimulationCheckpoint
 {
     private const string Format = "pimquant-simulate-checkpoint";
     private const int FormatVersion = 1;
@@ -48,11 +48,15 @@ internal sealed class SimulationCheckpoint
     /// <summary>The names <see cref="LayerEvents"/> serializes with: a checkpoint must hold exactly these.</summary>
     private static readonly string[] EventFields = [.. JsonSerializer.SerializeToNode(default(LayerEvents), SnakeCase)!.AsObject().Select(kv => kv.Key)];
 
+    /// <summary>The run's identity (<see cref="RunKey"/>).</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Run { get; init; }
     /// <summary>What the run rebuilt before simulating (<see cref="Fingerprint"/>).</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Chip { get; init; }
+    /// <summary>Test images simulated so far.</summary>
     public required int ImagesDone { get; init; }
+    /// <summary>Test images of the whole run.</summary>
     public required int ImagesTotal { get; init; }
+    /// <summary>Images done that the simulated crossbars classified correctly.</summary>
     public required int Correct { get; init; }
     /// <summary>Wall time spent simulating so far, over every process of the run.</summary>
     public required double Seconds { get; init; }
@@ -63,7 +67,7 @@ internal sealed class SimulationCheckpoint
     /// The identity of a simulate run: everything that changes its result apart from the test and calibration
     /// images themselves (those are in <see cref="Fingerprint"/>). Hashes are SHA-256, hex.
     /// </summary>
-    public static IReadOnlyList<KeyValuePair<string, string>> RunKey(SimulateCommand.SimulationRequest request)
+    public static IReadOnlyList<KeyValuePair<string, string>> RunKey(SimulationRequest request)
     {
         string quantization = request.ConfigPath is { } config
             ? "config sha256:" + Sha256(File.ReadAllBytes(config))
@@ -73,8 +77,11 @@ internal sealed class SimulationCheckpoint
         [
             new("model", "sha256:" + Sha256(File.ReadAllBytes(request.Model))),
             new("quantization", quantization),
-            new("dataset", request.Dataset ?? "(from the model)"),
-            new("data", request.Data is { } d ? Path.GetFullPath(d.FullName) : "(default)"),
+            new("dataset", request.Data.Dataset ?? "(from the model)"),
+            new("data", request.Data.Data is { } d ? Path.GetFullPath(d.FullName) : "(default)"),
+            new("preprocessing", request.Data.Mean is { } mean && request.Data.Std is { } std
+                ? $"mean {string.Join(",", mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))} std {string.Join(",", std.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}"
+                : "(from the model)"),
             new("images", request.Images?.ToString(CultureInfo.InvariantCulture) ?? "all"),
             new("calibration_images", request.CalibrationImages.ToString(CultureInfo.InvariantCulture)),
             new("seed", request.Seed.ToString(CultureInfo.InvariantCulture)),

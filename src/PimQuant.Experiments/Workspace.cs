@@ -1,14 +1,14 @@
 using PimQuant.Data;
 
-namespace PimQuant.Cli;
+namespace PimQuant.Experiments;
 
 /// <summary>
-/// Where pimq finds its embedded files: the repository root (holding data/ and models/), found by
+/// Where PimQuant finds its embedded files: the repository root (holding data/ and models/), found by
 /// walking up from the working directory and from the executable.
 /// </summary>
 public static class Workspace
 {
-    /// <summary>The repository root, or null when pimq runs outside a checkout.</summary>
+    /// <summary>The repository root, or null when PimQuant runs outside a checkout.</summary>
     public static string? Root { get; } = FindRoot();
 
     private static string? FindRoot()
@@ -36,7 +36,7 @@ public static class Workspace
     /// <summary>Names of the datasets pimq knows.</summary>
     public static string[] KnownDatasets => [.. DatasetCatalog.All.Select(d => d.Name)];
 
-    /// <summary>Loads a dataset split, converting its errors to user errors.</summary>
+    /// <summary>Loads a dataset split; a missing, unknown or corrupt dataset is an <see cref="ExperimentException"/> naming the file.</summary>
     public static ImageDataset LoadDataset(string name, string split, DirectoryInfo? explicitDir)
     {
         try
@@ -45,7 +45,7 @@ public static class Workspace
         }
         catch (DataException e)
         {
-            throw new UserError(e.Message);
+            throw new ExperimentException(e.Message);
         }
     }
 }

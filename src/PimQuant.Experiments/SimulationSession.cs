@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using PimQuant.Accelerator;
-using PimQuant.Cli.Terminal;
 using PimQuant.Data;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
@@ -10,14 +9,13 @@ using PimQuant.Quant.Export;
 using PimQuant.Quant.Model;
 using PimQuant.Sim;
 using PimQuant.Training;
-using Spectre.Console;
 using static TorchSharp.torch;
 
-namespace PimQuant.Cli.Commands;
+namespace PimQuant.Experiments;
 
 /// <summary>One simulated run on a spec: the programmed crossbars, the accuracy, the cost and the events it
 /// was priced from (per crossbar layer, over every test image, including those of a checkpoint resumed from).</summary>
-internal sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Simulated, SimulationCost Cost, double ProgramSeconds,
+public sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Simulated, SimulationCost Cost, double ProgramSeconds,
     IReadOnlyList<LayerEvents> Events, int ResumedFromImage = 0);
 
 /// <summary>
@@ -25,58 +23,78 @@ internal sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Sim
 /// calibration images, and the quantized model that any number of specs are then programmed from (the
 /// demo runs two). Tensors belong to the caller's dispose scope.
 /// </summary>
-internal sealed class SimulationSession : IDisposable
+public sealed class SimulationSession : IDisposable
 {
-    private SimulationSession(ModelGraph graph, ModelSummary summary, QuantizedModel model, string datasetName, ImageDataset test, Normalization normalization,
+    private SimulationSession(ModelGraph graph, ModelSummary summary, QuantizedModel model, ResolvedData data,
         Tensor calibration, EvaluationResult fp32, EvaluationResult ideal, int batchSize)
     {
-        Graph = graph; Summary = summary; Model = model; DatasetName = datasetName; Test = test; Normalization = normalization;
+        Graph = graph; Summary = summary; Model = model; Data = data;
         Calibration = calibration; Fp32 = fp32; Ideal = ideal; BatchSize = batchSize;
     }
 
+    /// <summary>The model as loaded; its batch norms are folded once it is quantized.</summary>
     public ModelGraph Graph { get; }
     /// <summary>Parameters and MACs of the model as loaded (before batch norms are folded).</summary>
     public ModelSummary Summary { get; }
+    /// <summary>The calibrated integer model every spec is programmed from.</summary>
     public QuantizedModel Model { get; }
-    public string DatasetName { get; }
-    public ImageDataset Test { get; }
-    public Normalization Normalization { get; }
+    /// <summary>The dataset, its test images and the preprocessing.</summary>
+    public ResolvedData Data { get; }
+    /// <summary>The dataset's name.</summary>
+    public string DatasetName => Data.DatasetName;
+    /// <summary>The test images simulated.</summary>
+    public ImageDataset Test => Data.Test;
+    /// <summary>The normalisation of every image.</summary>
+    public Normalization Normalization => Data.Normalization;
+    /// <summary>The normalised calibration images (N, C, H, W).</summary>
     public Tensor Calibration { get; }
+    /// <summary>FP32 accuracy of the model as loaded.</summary>
     public EvaluationResult Fp32 { get; }
+    /// <summary>Accuracy of the ideal integer model.</summary>
     public EvaluationResult Ideal { get; }
+    /// <summary>Images per evaluated batch.</summary>
     public int BatchSize { get; }
 
-    /// <summary>Loads the model and the test split (its first <paramref name="images"/>), evaluates FP32,
-    /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model;
-    /// with <paramref name="hardware"/>, the config is first checked against what its crossbars hold. A QDQ file
-    /// keeps its own quantization (config and check do not apply), and its "FP32" is its dequantized weights with float inputs.</summary>
-    public static SimulationSession Open(string path, string? dataset, DirectoryInfo? dataDir, int? images, QuantConfig config,
-        int calibrationImages, long seed, int batchSize, Output output, CancellationToken cancel, QuantCapabilities? hardware = null)
+    /// <summary>Loads the model and the test split (its first <paramref name="images"/>), checks the config against the
+    /// model and the spec against the config's widths (<paramref name="specs"/>, before any work), evaluates FP32,
+    /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model. A QDQ file
+    /// keeps its own quantization (the config and its checks do not apply), and its "FP32" is its dequantized weights
+    /// with float inputs.</summary>
+    public static SimulationSession Open(string path, DataOptions data, int? images, QuantConfig config, IReadOnlyList<HardwareSpec> specs,
+        int calibrationImages, long seed, int batchSize, IExperimentProgress progress, CancellationToken cancel)
     {
         var graph = ModelFiles.Load(path);
         // A QDQ file is already quantized: its own integers are simulated, nothing is calibrated again.
         QuantizedModel? read = null;
         if (QdqImport.IsQdq(graph))
         {
-            var imported = ModelFiles.ReadQdq(path, graph, output);
+            var imported = ModelFiles.ReadQdq(path, graph, progress);
             (graph, read) = (imported.Graph, imported.Model);
+        }
+        else
+        {
+            try
+            {
+                var plan = Quantization.Check(path, config);
+                foreach (var spec in specs) SimulationPipeline.CheckSpec(spec, plan);
+            }
+            catch
+            {
+                graph.Dispose();
+                throw;
+            }
         }
         try
         {
-            if (hardware is not null && read is null) QuantizeCommand.CheckHardware(graph, config, hardware);
-            var (normalization, _) = ModelFiles.ResolvePreprocessing(graph, null, null);
-            string name = dataset ?? graph.Metadata.GetValueOrDefault(ModelFiles.DatasetKey) ?? "fashion-mnist";
-            var test = Workspace.LoadDataset(name, "test", dataDir);
-            EvalCommand.CheckCompatible(path, graph, test);
-            if (images is { } n) test = test.Slice(0, Math.Min(n, test.Count));
+            var resolved = data.Resolve(graph, path, images);
             var summary = ModelSummary.Of(graph);
-            var fp32 = EvalCommand.Run(output, new GraphExecutor(graph), test, normalization, batchSize, cancel);
-            output.Log($"FP32 accuracy {fp32.Accuracy:P2} on {test.Count} test images");
-            var calibration = SimulationPipeline.CalibrationImages(name, dataDir, calibrationImages, seed, normalization, output);
-            var model = read ?? SimulationPipeline.Quantize(graph, config, calibration, seed, output, cancel);
-            var ideal = EvalCommand.Run(output, model.CreateExecutor(), test, normalization, batchSize, cancel);
-            output.Log($"ideal integer accuracy {ideal.Accuracy:P2}");
-            return new SimulationSession(graph, summary, model, name, test, normalization, calibration, fp32, ideal, batchSize);
+            var calibration = SimulationPipeline.CalibrationImages(resolved.DatasetName, data.Data, calibrationImages, seed, resolved.Normalization, progress);
+            var fp32 = Evaluation.Run(new GraphExecutor(graph), resolved.Test, resolved.Normalization, batchSize, progress, cancel);
+            progress.Log($"FP32 accuracy {fp32.Accuracy:P2} on {resolved.Test.Count} test images");
+            var model = read ?? SimulationPipeline.Quantize(graph, config, calibration, seed, progress, cancel);
+            var ideal = Evaluation.Run(model.CreateExecutor(), resolved.Test, resolved.Normalization, batchSize, progress, cancel);
+            progress.Log($"ideal integer accuracy {ideal.Accuracy:P2}");
+            return new SimulationSession(graph, summary, model, resolved, calibration, fp32, ideal, batchSize);
         }
         catch
         {
@@ -88,18 +106,16 @@ internal sealed class SimulationSession : IDisposable
 
     /// <summary>Programs <paramref name="spec"/>'s crossbars, calibrates their ADCs, simulates the test images and prices the events;
     /// with <paramref name="checkpoint"/>, saves the progress every few batches and continues from a loaded checkpoint.</summary>
-    public CrossbarRun Run(HardwareSpec spec, SimulationOptions options, Output output, CancellationToken cancel, SimulationCheckpointPolicy? checkpoint = null)
+    public CrossbarRun Run(HardwareSpec spec, SimulationOptions options, IExperimentProgress progress, CancellationToken cancel, SimulationCheckpointPolicy? checkpoint = null)
     {
         var watch = Stopwatch.StartNew();
-        CrossbarModel crossbars;
-        try { crossbars = SimulationPipeline.Program(Model, spec, options, Calibration, output); }
-        catch (SimulationException e) { throw new UserError(e.Message); }
+        var crossbars = SimulationPipeline.Program(Model, spec, options, Calibration, progress);
         double programSeconds = watch.Elapsed.TotalSeconds;
-        output.Log($"{spec.Name}: programmed {crossbars.Layers.Count} layers in {programSeconds:F1} s; paths: " +
+        progress.Log($"{spec.Name}: programmed {crossbars.Layers.Count} layers in {programSeconds:F1} s; paths: " +
             string.Join(", ", crossbars.Layers.GroupBy(l => options.Path ?? l.Groups[0].DefaultPath).Select(g => $"{g.Key} ×{g.Count()}")));
-        if (checkpoint is not null) return RunCheckpointed(crossbars, programSeconds, checkpoint, output, cancel);
-        var simulated = EvalCommand.Run(output, crossbars.CreateExecutor(), Test, Normalization, BatchSize, cancel);
-        output.Log($"{spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s)");
+        if (checkpoint is not null) return RunCheckpointed(crossbars, programSeconds, checkpoint, progress, cancel);
+        var simulated = Evaluation.Run(crossbars.CreateExecutor(), Test, Normalization, BatchSize, progress, cancel);
+        progress.Log($"{spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s)");
         return new CrossbarRun(crossbars, simulated, CrossbarCost.Evaluate(crossbars), programSeconds, [.. crossbars.Layers.Select(l => l.Events)]);
     }
 
@@ -110,7 +126,7 @@ internal sealed class SimulationSession : IDisposable
     /// checkpoint's (<see cref="CrossbarModel.Restore"/>), so read noise is drawn with the keys of an uninterrupted
     /// run, the events add to the restored ones and <see cref="CrossbarCost.Evaluate"/> prices the whole run.
     /// </summary>
-    private CrossbarRun RunCheckpointed(CrossbarModel crossbars, double programSeconds, SimulationCheckpointPolicy policy, Output output, CancellationToken cancel)
+    private CrossbarRun RunCheckpointed(CrossbarModel crossbars, double programSeconds, SimulationCheckpointPolicy policy, IExperimentProgress progress, CancellationToken cancel)
     {
         var chip = SimulationCheckpoint.Fingerprint(Test, Calibration, Model, crossbars);
         string[] names = [.. crossbars.Layers.Select(l => l.Name)];
@@ -123,19 +139,19 @@ internal sealed class SimulationSession : IDisposable
         if (from is not null)
         {
             crossbars.Restore(from.ImagesDone, [.. from.Layers.Select(l => l.Events)]);
-            output.Log($"{crossbars.Spec.Name}: resuming from {Path.GetFileName(policy.Path)}: {done:N0} of {Test.Count:N0} test images done, {correct:N0} correct");
+            progress.Log($"{crossbars.Spec.Name}: resuming from {Path.GetFileName(policy.Path)}: {done:N0} of {Test.Count:N0} test images done, {correct:N0} correct");
         }
 
         var executor = crossbars.CreateExecutor();
         var watch = Stopwatch.StartNew();
         LayerEvents[] Events() => [.. crossbars.Layers.Select(l => l.Events)];
-        void Simulate(Action<int>? progress)
+        void Simulate(Action<StepProgress> report)
         {
             while (done < Test.Count)
             {
                 cancel.ThrowIfCancellationRequested();
                 int start = done, count = (int)Math.Min(Test.Count - done, (long)BatchSize * policy.EveryBatches);
-                var part = Evaluator.Evaluate(executor, Test.Slice(start, count), Normalization, BatchSize, (d, _) => progress?.Invoke(start + d), cancel);
+                var part = Evaluator.Evaluate(executor, Test.Slice(start, count), Normalization, BatchSize, (d, _) => report(new StepProgress("simulating", start + d, Test.Count)), cancel);
                 done += count;
                 correct += part.Correct;
                 var snapshot = new SimulationCheckpoint
@@ -147,20 +163,19 @@ internal sealed class SimulationSession : IDisposable
                 policy.Saved?.Invoke(snapshot);
             }
         }
-        if (output.Interactive)
-            output.Err.Progress().Start(ctx =>
-            {
-                var task = ctx.AddTask("simulating", maxValue: Test.Count);
-                task.Value = done;
-                Simulate(d => task.Value = d);
-            });
-        else Simulate(null);
+        progress.Step("simulating", report =>
+        {
+            report(new StepProgress("simulating", done, Test.Count));
+            Simulate(report);
+            return done;
+        });
 
         var simulated = new EvaluationResult(correct, done, secondsBefore + watch.Elapsed.TotalSeconds);
-        output.Log($"{crossbars.Spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s); progress in {policy.Path}");
+        progress.Log($"{crossbars.Spec.Name}: simulated accuracy {simulated.Accuracy:P2} ({simulated.ImagesPerSecond:F1} images/s); progress in {policy.Path}");
         return new CrossbarRun(crossbars, simulated, CrossbarCost.Evaluate(crossbars), programSeconds, Events(), from?.ImagesDone ?? 0);
     }
 
+    /// <summary>Disposes the quantized model and the graph.</summary>
     public void Dispose()
     {
         Model.Dispose();
