@@ -8,7 +8,7 @@ public sealed record LayerShape(string Name, int K, int N, int PixelsPerImage)
     public long MacsPerImage => (long)K * N * PixelsPerImage;
 }
 
-/// <summary>Networks and crossbar settings of the throughput runs. The settings restate crossbar-model.md's
+/// <summary>Networks and crossbar settings of the throughput runs. The settings restate docs/hardware.md §0's
 /// preset descriptions; the shipped presets (PimQuant.Hardware) are the authority.</summary>
 public static class Workloads
 {

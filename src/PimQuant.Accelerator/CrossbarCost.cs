@@ -11,7 +11,7 @@ namespace PimQuant.Accelerator;
 public sealed record SimulationCost(CostReport? Report, string? Unavailable);
 
 /// <summary>
-/// Prices what the simulator counted (crossbar-model.md §7): per layer, the crossbar events of one image —
+/// Prices what the simulator counted (docs/hardware.md §0): per layer, the crossbar events of one image —
 /// OU reads, cell reads, DAC drives, ADC conversions, shift-adds, digit sums and the busiest array's reads,
 /// each the mean over the images run (exact for counts that do not depend on the data) — and the
 /// data-independent buffer and router traffic of the mapping, through the spec's <see cref="CostModel"/>. Each layer is

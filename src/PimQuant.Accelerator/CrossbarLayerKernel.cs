@@ -167,7 +167,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     }
 
     /// <summary>
-    /// A lossless layer equals the integer product exactly (crossbar-model.md §5; the simulator's own exact
+    /// A lossless layer equals the integer product exactly (docs/hardware.md §0; the simulator's own exact
     /// path proves it, tests/…/Accelerator), so libtorch computes it: the layer's own operator on the integer
     /// values, in the precision that keeps it exact, dequantized
     /// as <see cref="SimulatedProduct"/> does. The events are those of streaming every digit, counted from the

@@ -7,7 +7,7 @@ using SpecVariation = PimQuant.Hardware.Spec.VariationKind;
 namespace PimQuant.Accelerator;
 
 /// <summary>Reads a hardware spec as the simulator's crossbar description: one vocabulary
-/// (crossbar-model.md), two records, so the fields map one to one.</summary>
+/// (docs/hardware.md §0), two records, so the fields map one to one.</summary>
 public static class CrossbarTranslation
 {
     /// <summary>The simulator's settings for <paramref name="spec"/>'s default array geometry at the given

@@ -1,7 +1,6 @@
 using PimQuant.Accelerator;
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
-using PimQuant.Hardware.Cost;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Config;
 using PimQuant.Quant.Formats;
@@ -68,10 +67,8 @@ public static class SimulationPipeline
 
     /// <summary>
     /// Checks, before any image is evaluated, that <paramref name="spec"/>'s crossbars can hold what
-    /// <paramref name="plan"/> asks for (<see cref="HardwareCapabilities"/>: formats, granularities, widths), can be
-    /// configured at every pair of integer widths it uses (ADC resolution, cells, stuck-at fractions and the
-    /// rest of the spec against the widths), with the message programming would give after calibration, and
-    /// that the spec's cost model, when it has one, prices conversions at its ADC resolution.
+    /// <paramref name="plan"/> asks for (<see cref="HardwareCapabilities"/>: formats, granularities, widths) and can be
+    /// configured at every pair of integer widths it uses, with the message programming would give after calibration.
     /// </summary>
     /// <exception cref="ExperimentException">The spec cannot be configured at a pair of widths.</exception>
     public static void CheckSpec(HardwareSpec spec, QuantizationPlan plan)
@@ -85,21 +82,13 @@ public static class SimulationPipeline
         foreach (var (weightBits, activationBits) in widths) CheckSpec(spec, weightBits, activationBits);
     }
 
-    /// <summary>Checks that <paramref name="spec"/>'s crossbars can be configured at these widths and that its cost
-    /// model, when it has one, prices conversions at its ADC resolution.</summary>
+    /// <summary>Checks that <paramref name="spec"/>'s crossbars can be configured at these widths (ADC resolution, cells,
+    /// stuck-at fractions, on/off ratio and the rest of the spec against the widths).</summary>
     /// <exception cref="ExperimentException">What does not fit, named.</exception>
     public static void CheckSpec(HardwareSpec spec, int weightBits, int activationBits)
     {
         try { CrossbarConfig.Create(CrossbarTranslation.Settings(spec, weightBits, activationBits)); }
         catch (ArgumentException e) { throw new ExperimentException($"{spec.Name}: {e.Message}"); }
-        if (spec.Adc.Bits == 0) return;
-        // A spec without a cost model (no organisation or component table) is simulated and reported
-        // without cost; one whose table cannot price its own ADC resolution would fail only when priced.
-        CostModel cost;
-        try { cost = new CostModel(spec); }
-        catch (HardwareSpecException) { return; }
-        try { cost.Energy.PerEventPj(EventKind.AdcConversion); }
-        catch (HardwareSpecException e) { throw new ExperimentException(e.Message); }
     }
 
     /// <summary>Calibration images whose simulated partial sums set calibrated ADC steps (each layer samples

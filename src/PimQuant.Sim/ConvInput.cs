@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace PimQuant.Sim;
 
-/// <summary>A 2-D convolution's window over an NCHW input (crossbar-model.md §1): every output pixel reads
+/// <summary>A 2-D convolution's window over an NCHW input (docs/hardware.md §0): every output pixel reads
 /// one vector of K = (Channels / Groups)·kh·kw codes per convolution group, channel-major, then kh, then kw;
 /// positions outside the input read the padding code.</summary>
 public sealed record ConvWindow

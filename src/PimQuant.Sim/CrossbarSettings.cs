@@ -1,6 +1,6 @@
 namespace PimQuant.Sim;
 
-/// <summary>How signed weights sit on cells (crossbar-model.md §2, <c>weight_encoding</c>).</summary>
+/// <summary>How signed weights sit on cells (docs/hardware.md §0, <c>weight_encoding</c>).</summary>
 public enum WeightEncoding
 {
     /// <summary>Store w + 2^(bw−1) (bw magnitude bits, the full two's-complement range); the digital side
@@ -13,7 +13,7 @@ public enum WeightEncoding
     Differential,
 }
 
-/// <summary>How the ADC step is chosen (crossbar-model.md §5, <c>adc_step</c>).</summary>
+/// <summary>How the ADC step is chosen (docs/hardware.md §0, <c>adc_step</c>).</summary>
 public enum AdcStepMode
 {
     /// <summary>Step 1: integer counting, clips when p &gt; 2^A − 1.</summary>
@@ -70,13 +70,13 @@ public enum VariationKind
     Lognormal,
 }
 
-/// <summary>Programming variation (crossbar-model.md §6, <c>variation</c>).</summary>
+/// <summary>Programming variation (docs/hardware.md §0, <c>variation</c>).</summary>
 /// <param name="Kind">Gaussian or lognormal.</param>
 /// <param name="Sigma">σ for every level without its own value.</param>
 /// <param name="SigmaPerLevel">Optional state-dependent σ, one per level 0..2^c−1.</param>
 public sealed record ProgrammingVariation(VariationKind Kind, double Sigma, IReadOnlyList<double>? SigmaPerLevel = null);
 
-/// <summary>Device non-idealities (crossbar-model.md §6). All off by default. Everything except the read
+/// <summary>Device non-idealities (docs/hardware.md §0). All off by default. Everything except the read
 /// noise is drawn once when a layer is programmed.</summary>
 public sealed record NonIdealities
 {

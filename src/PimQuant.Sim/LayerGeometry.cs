@@ -1,6 +1,6 @@
 namespace PimQuant.Sim;
 
-/// <summary>How one lowered layer (K rows × N logical columns, crossbar-model.md §1) sits on crossbars:
+/// <summary>How one lowered layer (K rows × N logical columns, docs/hardware.md §0) sits on crossbars:
 /// K is cut into row tiles of <c>rows</c> wordlines (slice-major: of the floor(rows/ou_rows) whole OU row groups
 /// an array holds, so OU row groups are the precision-aware mapping's ou_rows-row weight blocks, counted from
 /// row 0), each tile into OU row groups of <c>ou_rows</c>

@@ -108,14 +108,14 @@ public sealed record RunOptions
     /// <summary>Count events (the exact path then also scans input digits).</summary>
     public bool CountEvents { get; init; } = true;
 
-    /// <summary>The codes are the two's-complement bit patterns of signed activations (crossbar-model.md §2):
+    /// <summary>The codes are the two's-complement bit patterns of signed activations (docs/hardware.md §0):
     /// a = Σ_(t&lt;T−1) 2^(d·t)·a_t − 2^(ba−1)·a_(T−1), the most significant digit carrying negative weight.
     /// Every read is the same as for the unsigned pattern; only the digital shift-and-add subtracts the
     /// sign digit's codes. Needs the sign bit to be a digit of its own: (ba − 1) divisible by d.</summary>
     public bool SignedActivations { get; init; }
 }
 
-/// <summary>Events of one run of a layer, counted from the data (crossbar-model.md §7). A read is one OU
+/// <summary>Events of one run of a layer, counted from the data (docs/hardware.md §0). A read is one OU
 /// activation for one input digit; reads of all-zero digit patterns are performed (and counted) unless
 /// the digit policy skips them.</summary>
 public readonly record struct LayerEvents

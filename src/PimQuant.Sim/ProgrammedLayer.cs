@@ -5,7 +5,7 @@ namespace PimQuant.Sim;
 /// <summary>One layer programmed onto crossbars: the cell levels after slicing, encoding, column flip and
 /// stuck-at faults, the cell conductances with programming variation, the skipped OUs and the ADC steps —
 /// everything fixed at programming, drawn from (seed, layer name) by counter-based randomness.
-/// <see cref="Run"/> streams activation codes through it (crossbar-model.md §2–§6):
+/// <see cref="Run"/> streams activation codes through it (docs/hardware.md §0):
 /// y_j = Σ_row tiles step·Σ_g Σ_t Σ_(polarity, s) ±2^(d·t + c·s)·code + exact digital terms, where the
 /// integer sum is exact (int64), the step multiplies it once per row tile (in ascending tile order),
 /// and the exact terms (column-flip recovery (2^c−1)·Σa_t, offset 2^(bw−1)·Σa) are added last.
@@ -143,7 +143,7 @@ public sealed class ProgrammedLayer
     public ulong Seed { get; }
     /// <summary>True when the simulation equals the integer product a'·W exactly: no non-ideality, ideal
     /// ADC or step 1 with every OU partial sum within 2^A − 1 (checked on the programmed levels, which
-    /// the config-level bound of crossbar-model.md §5 implies), and only all-zero OUs skipped.</summary>
+    /// the config-level bound of docs/hardware.md §0 implies), and only all-zero OUs skipped.</summary>
     public bool IsLossless { get; }
     /// <summary>The path <see cref="Run"/> takes unless told otherwise.</summary>
     public SimulationPath DefaultPath { get; }

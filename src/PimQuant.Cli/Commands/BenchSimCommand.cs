@@ -13,7 +13,7 @@ namespace PimQuant.Cli.Commands;
 
 /// <summary>
 /// <c>pimq bench sim</c>: simulated images/s on each hardware preset beside PimQuant's own FP32 inference of
-/// the same model on the same images in the same process, and their time ratio (crossbar-model speed bars).
+/// the same model on the same images in the same process, and their time ratio (the speed bars of docs/performance.md).
 /// </summary>
 public static class BenchSimCommand
 {

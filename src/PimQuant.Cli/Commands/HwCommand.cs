@@ -45,8 +45,8 @@ public static class HwCommand
     {
         var json = CommonOptions.Json();
         var spec = new Argument<string>("spec") { Description = $"A preset ({string.Join(", ", PresetCatalog.Names)}) or a hardware spec YAML file" };
-        var wbits = Bits("--wbits", "Weight bits of the peak figures (default: the spec's defaults.weight_bits)", 2, 16);
-        var abits = Bits("--abits", "Activation bits of the peak figures (default: the spec's defaults.activation_bits)", 1, 16);
+        var wbits = CommonOptions.OptionalInteger("--wbits", "Weight bits of the peak figures (default: the spec's defaults.weight_bits)", 2, 16);
+        var abits = CommonOptions.OptionalInteger("--abits", "Activation bits of the peak figures (default: the spec's defaults.activation_bits)", 1, 16);
         var command = new Command("show", "Validate a preset or spec file and print it resolved, with the component table scaled to its geometry, tile power, area, peak efficiency and per-event energies") { spec, wbits, abits, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
@@ -211,12 +211,6 @@ public static class HwCommand
         t.AddRow("cost model", Markup.Escape((string)derived["cost_model"]!));
         return t;
     }
-
-    private static Option<int?> Bits(string name, string description, int min, int max) => new(name)
-    {
-        Description = description,
-        Validators = { r => { if (r.GetValueOrDefault<int?>() is { } v && (v < min || v > max)) r.AddError($"{name} must lie in [{min}, {max}]"); } },
-    };
 
     private static string Num(double? v) => v is { } x ? x.ToString("G6", CultureInfo.InvariantCulture) : "n/a";
 

@@ -10,7 +10,7 @@ namespace PimQuant.Hardware.Cost;
 public sealed record LayerWork(LayerMapping Mapping, EventCounts Counts, int? AdcBits = null);
 
 /// <summary>
-/// Energy, latency, area and the derived figures of merit from event counts (crossbar-model.md
+/// Energy, latency, area and the derived figures of merit from event counts (docs/hardware.md §0
 /// §7; exact definitions in docs/hardware.md):
 /// <list type="bullet">
 /// <item>Latency of a layer on one copy of its weights = critical-path OU reads × the time of one of its

@@ -4,7 +4,7 @@ using PimQuant.Hardware.Spec;
 namespace PimQuant.Hardware.Cost;
 
 /// <summary>
-/// How long reads take (crossbar-model.md §7): one read (an OU, or a whole array) takes
+/// How long reads take (docs/hardware.md §0): one read (an OU, or a whole array) takes
 /// max(settle_ns, ceil(conversions / ADCs of its array) / ADC rate): its bitlines settle, are
 /// sampled, and the array's ADCs convert them in turn. ISAAC: 128 bitlines, one ADC per array at
 /// 1.28 GS/s → 100 ns; a 9 × 8 OU → 8 conversions → 6.25 ns. An array's OUs are read one after

@@ -136,7 +136,7 @@ public sealed class LayerMapping
     /// <summary>Cells of all allocated arrays.</summary>
     public long AllocatedCells { get; }
 
-    /// <summary>ProgrammedCells / AllocatedCells (crossbar-model.md §1).</summary>
+    /// <summary>ProgrammedCells / AllocatedCells (docs/hardware.md §0).</summary>
     public double Utilisation => AllocatedCells == 0 ? 0 : (double)ProgrammedCells / AllocatedCells;
 
     /// <summary>Cells of <paramref name="block"/> that hold a weight bit: per column, the block's rows inside the column's group.</summary>

@@ -1,7 +1,7 @@
 namespace PimQuant.Hardware.Mapping;
 
 /// <summary>
-/// A layer lowered to one matrix (crossbar-model.md §1). Group g of a conv becomes a K × N block
+/// A layer lowered to one matrix (docs/hardware.md §0). Group g of a conv becomes a K × N block
 /// (K = (Cin/groups)·kh·kw rows in im2col order: channel-major, then kh, then kw; N = Cout/groups
 /// columns); the groups sit block-diagonally in a (groups·K) × (groups·N) matrix whose input is
 /// the ordinary im2col vector over all Cin channels and whose column j is output channel j. Cells

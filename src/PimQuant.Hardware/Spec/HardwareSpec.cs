@@ -64,7 +64,7 @@ public sealed record HardwareSpec(
 
     /// <summary>
     /// The largest partial sum one OU read of <paramref name="geometry"/> can produce with ideal
-    /// cells (crossbar-model.md §5): ou_rows·(2^d−1)·(2^c−1), or with column flip
+    /// cells (docs/hardware.md §0): ou_rows·(2^d−1)·(2^c−1), or with column flip
     /// floor(ou_rows·(2^c−1)/2)·(2^d−1).
     /// </summary>
     public long PartialSumBound(ArrayGeometry geometry)
@@ -127,7 +127,7 @@ public sealed record DacSpec(int Bits)
     public int Digits(int activationBits) => (activationBits + Bits - 1) / Bits;
 }
 
-/// <summary>How the ADC step is chosen (crossbar-model.md §5).</summary>
+/// <summary>How the ADC step is chosen (docs/hardware.md §0).</summary>
 public enum AdcStepMode
 {
     /// <summary>Step 1: integer counting, clips above 2^A − 1.</summary>
@@ -161,7 +161,7 @@ public sealed record AdcSpec(int Bits, AdcStepMode Step, AdcCalibration? Calibra
     public long MaxCode => IsIdeal ? long.MaxValue : (1L << Bits) - 1;
 }
 
-/// <summary>How signed weights are stored on unsigned cell levels (crossbar-model.md §2).</summary>
+/// <summary>How signed weights are stored on unsigned cell levels (docs/hardware.md §0).</summary>
 public enum WeightEncoding
 {
     /// <summary>Store w + 2^(bw−1); subtract 2^(bw−1)·sum(a) digitally (ISAAC).</summary>
@@ -365,7 +365,7 @@ public sealed record VariationSpec(VariationKind Kind, double Sigma, IReadOnlyLi
 /// <summary>Stuck-at faults: fractions of cells stuck at the lowest (sa0) and highest (sa1) level.</summary>
 public sealed record StuckAtFaults(double Sa0, double Sa1);
 
-/// <summary>Device non-idealities (crossbar-model.md §6), all seeded, all off by default.</summary>
+/// <summary>Device non-idealities (docs/hardware.md §0), all seeded, all off by default.</summary>
 /// <param name="Variation">Programming variation.</param>
 /// <param name="OnOffRatio">G_max / G_min; null for an ideal (infinite) ratio.</param>
 /// <param name="Saf">Stuck-at faults.</param>

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace PimQuant.Sim.Kernels;
 
-/// <summary>The ADC of crossbar-model.md §5: code = clamp(⌊p/step + ½⌋, 0, 2^A − 1), rounding half up,
+/// <summary>The ADC of docs/hardware.md §0: code = clamp(⌊p/step + ½⌋, 0, 2^A − 1), rounding half up,
 /// evaluated exactly (as with real numbers) for a partial sum p = P·2^−F held as an integer P.
 /// A multiplication by the reciprocal gives an estimate within one code; two fused multiply-adds, whose
 /// single rounding keeps the sign of (k ∓ ½)·step·2^F − P, then settle the exact code. Every

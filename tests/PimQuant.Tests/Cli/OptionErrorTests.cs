@@ -36,7 +36,7 @@ public class OptionErrorTests : IDisposable
     [Fact]
     public void TheNumericOptionsOfEveryDatasetCommandAreCovered()
     {
-        var options = NumericOptions().Select(row => $"{row.Data.Item1} {row.Data.Item2}").ToHashSet();
+        var options = NumericOptions().Select(row => $"{row[0]} {row[1]}").ToHashSet();
         foreach (var command in new[] { "eval", "simulate", "quantize", "finetune", "bench infer", "bench sim" })
             foreach (var option in new[] { "--mean", "--std", "--batch-size", "--threads" })
                 if (!(command == "finetune" && option == "--batch-size"))
@@ -77,7 +77,8 @@ public class OptionErrorTests : IDisposable
     {
         CliTests.AssertUserError(run, exitCode, parts);
         Assert.DoesNotContain("FP32 accuracy", run.Stderr);
-        Assert.DoesNotContain("calibrat", run.Stderr);
+        Assert.DoesNotContain("calibration…", run.Stderr);
+        Assert.DoesNotContain("calibrating the ADC", run.Stderr);
     }
 
     [Fact]
@@ -98,8 +99,8 @@ public class OptionErrorTests : IDisposable
     {
         AssertRefusedBeforeWork(PimqProcess.Run("simulate", Model, "--sa0", "0.7", "--sa1", "0.7"), 2,
             "--sa0 0.7 --sa1 0.7: isaac: saf fractions", "sum to at most 1");
-        AssertRefusedBeforeWork(PimqProcess.Run("simulate", Model, "--adc-bits", "13"), 2,
-            "--adc-bits 13: isaac (preset)", "no entry for 13 ADC bits (has 4, 5, 6, 7, 8, 9, 10)");
+        AssertRefusedBeforeWork(PimqProcess.Run("simulate", Model, "--on-off-ratio", "1"), 2,
+            "--on-off-ratio 1: isaac: on_off_ratio must exceed 1");
     }
 
     [Fact]

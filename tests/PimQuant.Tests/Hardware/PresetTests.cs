@@ -30,7 +30,7 @@ public sealed class PresetTests
         Assert.Equal(PresetCatalog.Names, PresetCatalog.List().Select(p => p.Name));
     }
 
-    // The crossbar-model.md table prints tile power to 3 significant digits (330 mW) and area to
+    // ISAAC's published table (docs/hardware.md §2) prints tile power to 3 significant digits (330 mW) and area to
     // 3 decimals (0.372 mm²), so the component sums must land within half a unit of the last
     // printed digit: ±0.5 mW and ±0.0005 mm². The same rounding applies to the subtotals
     // (40.9 mW ±0.05, 0.215 mm² ±0.0005; 289 mW ±0.5, 0.157 mm² ±0.0005) and the chip

@@ -2,7 +2,7 @@ using PimQuant.Sim;
 
 namespace PimQuant.Tests.Sim;
 
-/// <summary><see cref="ConvInput"/> against a scalar im2col written from crossbar-model.md §1, and its digit
+/// <summary><see cref="ConvInput"/> against a scalar im2col written from docs/hardware.md §0, and its digit
 /// statistics against those of the gathered vectors and the events of running them.</summary>
 public class ConvInputTests
 {

@@ -3,7 +3,7 @@ using PimQuant.Sim;
 
 namespace PimQuant.Tests.Sim;
 
-/// <summary>A deliberately plain transcription of crossbar-model.md §1–§6 and the simulator's stated
+/// <summary>A deliberately plain transcription of docs/hardware.md §0 and the simulator's stated
 /// readings, one partial sum at a time: no tables, no bit packing, no vectors, its own tiling, layout
 /// and exact-rational ADC. Only the counter-based random draws (<see cref="SimRandom"/>) are shared, so
 /// that both sides see the same devices and noise. The output uses the simulator's documented
