@@ -135,6 +135,8 @@ public sealed class DataFlags
     private static Option<float[]> List(string name, string description) => new(name)
     {
         Description = description,
+        // One comma-separated token: an array option would otherwise take several tokens and leave the next option's value unparsed.
+        Arity = ArgumentArity.ExactlyOne,
         CustomParser = r =>
         {
             if (r.Tokens.Count != 1)

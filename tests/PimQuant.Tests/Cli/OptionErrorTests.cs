@@ -72,6 +72,18 @@ public class OptionErrorTests : IDisposable
         Assert.StartsWith(expected, error.Message);
     }
 
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("simulate")]
+    [InlineData("quantize")]
+    public void MeanAndStdParseAsOneListEach(string command)
+    {
+        var parse = PimqCommands.Root().Parse([command, "m.onnx", "--mean", "0.2860", "--std", "0.3530"]);
+        Assert.Empty(parse.Errors);
+        var rgb = PimqCommands.Root().Parse([command, "m.onnx", "--std", "0.25,0.24,0.26", "--mean", "0.49,0.48,0.45"]);
+        Assert.Empty(rgb.Errors);
+    }
+
     /// <summary>pimq as a process: exit 2, one line, no stack trace, and no evaluation started.</summary>
     private static void AssertRefusedBeforeWork(PimqRun run, int exitCode, params string[] parts)
     {
