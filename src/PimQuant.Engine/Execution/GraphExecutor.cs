@@ -181,10 +181,15 @@ public sealed class GraphExecutor
                 }
                 else
                 {
+                    // The kernel's temporaries die with its node. In the caller's scope they would live until the
+                    // whole pass ends: a quantized or simulated layer makes several activation-sized ones, for
+                    // every layer of the network at once (docs/performance.md, Memory).
+                    using var scope = NewDisposeScope();
                     result = step.Kernel.Run(step.Node, args, context);
                     // A kernel may hand back one of its inputs; give the slot its own handle so freeing stays safe.
                     foreach (var a in args)
                         if (ReferenceEquals(a, result)) { result = result.alias(); break; }
+                    result = result.MoveToOuterDisposeScope();
                 }
             }
             catch (System.Runtime.InteropServices.ExternalException e)

@@ -10,7 +10,11 @@ namespace PimQuant.Engine.Execution;
 /// </summary>
 public interface INodeKernel
 {
-    /// <summary>Runs <paramref name="node"/> on its inputs (null for an omitted optional input).</summary>
+    /// <summary>
+    /// Runs <paramref name="node"/> on its inputs (null for an omitted optional input). The executor runs each kernel
+    /// in its own dispose scope and keeps only the result: a tensor the kernel makes and keeps for later must be
+    /// detached from that scope (<c>DetachFromDisposeScope</c>).
+    /// </summary>
     torch.Tensor Run(Node node, IReadOnlyList<torch.Tensor?> inputs, ExecutionContext context);
 }
 

@@ -77,7 +77,8 @@ public class ExecutorFastPathTests
     {
         public Tensor Run(Node node, IReadOnlyList<Tensor?> inputs, PimQuant.Engine.Execution.ExecutionContext context)
         {
-            kept.Add(inputs[0]!.alias());
+            // Tensors a kernel makes die with its node unless it keeps them out of the executor's scope.
+            kept.Add(inputs[0]!.alias().DetachFromDisposeScope());
             return inner.Run(node, inputs, context);
         }
     }
