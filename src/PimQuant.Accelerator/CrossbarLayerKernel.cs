@@ -311,9 +311,21 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         try
         {
             return MappingStrategies.For(spec).Map(new MappingRequest(shape, spec, _config.WeightBits,
-                Weights: new LoweredWeights(LoweredLayer.Of(shape), values)));
+                Weights: new LoweredWeights(LoweredLayer.Of(shape), values), Precision: BlockBits(integers, shape)));
         }
         catch (Exception e) when (e is ArgumentException or Hardware.Spec.HardwareSpecException) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
+    }
+
+    /// <summary>The bits each OU block stores when the weights were quantized with a precision per OU block of the spec's
+    /// OU size (BWQ): a signed b-bit block holds b − 1 magnitude bits on G+/G− columns, a pruned block none, so the
+    /// precision-aware mapping allocates what the quantizer chose. Null otherwise: the mapping derives each block's
+    /// precision from the weights.</summary>
+    private BlockPrecision? BlockBits(IntegerWeights integers, LayerShape shape)
+    {
+        var geometry = _model.Spec.DefaultArray;
+        if (integers.Precision is not { Granularity: ScaleGranularity.PerOuBlock ou } precision || (ou.Rows, ou.Columns) != (geometry.OuRows, geometry.OuCols))
+            return null;
+        return new BlockPrecision(LoweredLayer.Of(shape), ou.Rows, ou.Columns, precision.Bits.Select(b => Math.Max(0, b - 1)).ToArray());
     }
 
     private ProgrammedLayer ProgramGroup(int group, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps = null)

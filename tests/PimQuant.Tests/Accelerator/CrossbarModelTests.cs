@@ -184,6 +184,32 @@ public class CrossbarModelTests
         Assert.True(cost.Report.Total.EnergyJ > 0);
     }
 
+    [Fact]
+    public void Bwq_h_maps_the_bits_the_quantizer_chose_per_ou_block()
+    {
+        Torch.Ensure();
+        using var scope = NewDisposeScope();
+        // conv1 (1 → 6, 5 × 5): K = 25, N = 6, three 9 × 8 blocks at 9, 5 and 0 (pruned) signed bits: 8 + 4 + 0 magnitude
+        // bits, so 2·(8 + 4) = 24 OUs; the other layers keep 9-bit channels and derive each block's bits from the weights.
+        using var model = QuantizedLeNet(PimQuant.Quant.Config.QuantConfigLoader.Parse("""
+            version: 1
+            default:
+              weight: {format: int, bits: 9, signed: true, narrow_range: true, granularity: channel, observer: minmax}
+              activation: {format: int, bits: 8, signed: auto, granularity: tensor, observer: minmax}
+            layers:
+              conv1:
+                weight: {precision: {granularity: {kind: ou, rows: 9, cols: 8}, bits: [9, 5, 0]}}
+            """), 256);
+        var images = QuantFixtures.Images(5000, 100);
+        var ideal = QuantFixtures.Logits(model.CreateExecutor(), images, 100);
+        var crossbars = CrossbarModel.Program(model, PresetCatalog.Load("bwq-h"));
+        var conv1 = crossbars.Layers[0].Mapping;
+        Assert.Equal(24, conv1.Blocks.Count);
+        Assert.Equal([16, 8], conv1.Blocks.GroupBy(b => b.MatrixRow).Select(g => g.Count()));
+        Assert.All(crossbars.Layers, l => Assert.True(l.IsLossless, l.Name));
+        AssertNearIdeal(Logits(crossbars, images), ideal, 98);
+    }
+
     [Theory]
     [InlineData("isaac")]
     [InlineData("bwq-h")]
