@@ -50,7 +50,7 @@ public static class QdqImport
     /// <summary>Whether <paramref name="graph"/> holds QuantizeLinear or DequantizeLinear nodes.</summary>
     public static bool IsQdq(ModelGraph graph) => graph.Nodes.Any(n => n.OpType is "QuantizeLinear" or "DequantizeLinear");
 
-    /// <summary>The weight formats of <paramref name="model"/>'s integer QDQ weights, in <see cref="FormatsKey"/>'s form.</summary>
+    /// <summary>The weight formats of the layers with integer QDQ weights, in <see cref="FormatsKey"/>'s form.</summary>
     internal static string FormatsOf(IEnumerable<(string Layer, IntegerFormat Format)> layers) =>
         string.Join(";", layers.Select(l => $"{l.Layer}={l.Format.Name}"));
 
