@@ -76,7 +76,8 @@ public class CliTests : IDisposable
         // isaac at 8 bits is lossless: the simulated accuracy is the integer model's (up to float rounding).
         Assert.InRange((double)rows[2]!["accuracy"]!, (double)rows[1]!["accuracy"]! - 0.01, (double)rows[1]!["accuracy"]! + 0.01);
         Assert.True((double)rows[2]!["cost"]!["energy_j"]! > 0);
-        Assert.Contains("organisation", (string)rows[3]!["cost_unavailable"]!);
+        // neurosim-rram is priced on ISAAC's table scaled to its geometry (docs/hardware.md).
+        Assert.True((double)rows[3]!["cost"]!["energy_j"]! > 0);
     }
 
     [Fact]

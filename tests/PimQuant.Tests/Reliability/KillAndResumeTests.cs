@@ -30,7 +30,7 @@ public class KillAndResumeTests : IDisposable
     }
 
     [Fact]
-    public void KilledAtRandomMomentsAndResumedEqualsUninterrupted()
+    public async Task KilledAtRandomMomentsAndResumedEqualsUninterrupted()
     {
         Torch.Ensure();
         string data = TinyFashion.Write(Path.Combine(_dir, "data"), 1536, 300);
@@ -63,7 +63,7 @@ public class KillAndResumeTests : IDisposable
                 kills++;
             }
             else if (process.ExitCode == 0)
-                resumedFrom.Add((int)System.Text.Json.Nodes.JsonNode.Parse(stdout.Result)!["resumed_from_epoch"]!);
+                resumedFrom.Add((int)System.Text.Json.Nodes.JsonNode.Parse(await stdout)!["resumed_from_epoch"]!);
         }
         var finished = PimqProcess.Run([.. TrainArgs(data, killed), "--resume"]);
         Assert.True(finished.ExitCode == 0, finished.Stderr);
