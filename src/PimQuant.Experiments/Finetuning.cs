@@ -27,41 +27,14 @@ public sealed record FinetuningRequest(string Model, string ConfigPath, QuantCon
     TrainingOptions Training, string Output, string Checkpoint, bool Resume = false, bool Verify = false, string Command = "");
 
 /// <summary>What a fine-tuning run measured and wrote; owns the quantized model and its graph.</summary>
-public sealed class FinetuningResult : IDisposable
+public sealed class FinetuningResult : QuantizationRunResult
 {
-    /// <summary>The dataset, test images and preprocessing.</summary>
-    public required ResolvedData Data { get; init; }
-    /// <summary>FP32 accuracy of the model as loaded.</summary>
-    public required EvaluationResult Fp32 { get; init; }
     /// <summary>Accuracy after calibration, before training.</summary>
     public required EvaluationResult Calibrated { get; init; }
-    /// <summary>Accuracy of the fine-tuned quantized model.</summary>
-    public required EvaluationResult Quantized { get; init; }
     /// <summary>Epoch history, time, and the epoch a resumed run continued from.</summary>
     public required TrainingResult Training { get; init; }
     /// <summary>Quantization parameters learned beside the weights.</summary>
     public required int LearnedParameters { get; init; }
-    /// <summary>The fine-tuned quantized model.</summary>
-    public required QuantizedModel Model { get; init; }
-    /// <summary>Weight bit statistics per layer, per block and in total.</summary>
-    public required (IReadOnlyList<WeightBitStatistics> Layers, IReadOnlyList<WeightBitStatistics> Blocks, WeightBitStatistics Total) Weights { get; init; }
-    /// <summary>Activation digit statistics per layer, over the test split.</summary>
-    public required IReadOnlyDictionary<string, ActivationStatistics> Activations { get; init; }
-    /// <summary>Notes of QAT's preparation and of the QDQ rewrite.</summary>
-    public required IReadOnlyList<string> Notes { get; init; }
-    /// <summary>The written file's accuracy in ONNX Runtime, when verified.</summary>
-    public double? OnnxRuntimeAccuracy { get; init; }
-    /// <summary>FP32 minus fine-tuned accuracy, in percentage points: positive when quantization lost accuracy.</summary>
-    public double AccuracyDropPoints => 100 * (Fp32.Accuracy - Quantized.Accuracy);
-
-    internal ModelGraph? Graph { get; init; }
-
-    /// <summary>Disposes the quantized model and its graph.</summary>
-    public void Dispose()
-    {
-        Model.Dispose();
-        Graph?.Dispose();
-    }
 }
 
 /// <summary>

@@ -28,41 +28,14 @@ public sealed record PostTrainingRequest(string Model, QuantConfig Config, DataO
     HardwareSpec? Hardware = null);
 
 /// <summary>What a post-training quantization run measured and wrote; owns the quantized model and its graph.</summary>
-public sealed class PostTrainingResult : IDisposable
+public sealed class PostTrainingResult : QuantizationRunResult
 {
-    /// <summary>The dataset, test images and preprocessing.</summary>
-    public required ResolvedData Data { get; init; }
     /// <summary>The options PTQ ran with.</summary>
     public required PtqOptions Options { get; init; }
     /// <summary>What PTQ did: calibration, reconstructed blocks, bias corrections, times.</summary>
     public required PtqReport Report { get; init; }
-    /// <summary>FP32 accuracy of the model as loaded.</summary>
-    public required EvaluationResult Fp32 { get; init; }
-    /// <summary>Accuracy of the quantized model.</summary>
-    public required EvaluationResult Quantized { get; init; }
-    /// <summary>The quantized model (its graph is folded).</summary>
-    public required QuantizedModel Model { get; init; }
-    /// <summary>Weight bit statistics per layer, per block and in total.</summary>
-    public required (IReadOnlyList<WeightBitStatistics> Layers, IReadOnlyList<WeightBitStatistics> Blocks, WeightBitStatistics Total) Weights { get; init; }
-    /// <summary>Activation digit statistics per layer, over the test split.</summary>
-    public required IReadOnlyDictionary<string, ActivationStatistics> Activations { get; init; }
     /// <summary>The written file, or null.</summary>
     public string? Written { get; init; }
-    /// <summary>The QDQ rewrite's notes.</summary>
-    public IReadOnlyList<string> Notes { get; init; } = [];
-    /// <summary>The written file's accuracy in ONNX Runtime, when verified.</summary>
-    public double? OnnxRuntimeAccuracy { get; init; }
-    /// <summary>FP32 minus quantized accuracy, in percentage points: positive when quantization lost accuracy.</summary>
-    public double AccuracyDropPoints => 100 * (Fp32.Accuracy - Quantized.Accuracy);
-
-    internal ModelGraph? Graph { get; init; }
-
-    /// <summary>Disposes the quantized model and its graph.</summary>
-    public void Dispose()
-    {
-        Model.Dispose();
-        Graph?.Dispose();
-    }
 }
 
 /// <summary>Post-training quantization of a model: calibration, optional block reconstruction, bias correction, the
