@@ -44,6 +44,18 @@ public class DataOptionsTests
         Assert.Equal("fashion-mnist", new DataOptions().DatasetFor(bare));
     }
 
+    /// <summary>A model exported by another framework (e.g. torch.onnx.export) has no PimQuant metadata: the flags alone set its normalisation.</summary>
+    [Fact]
+    public void FlagsNormaliseAModelWithoutMetadata()
+    {
+        using var bare = LeNet(stamped: false);
+        var flags = new DataOptions(Mean: [0.2860f], Std: [0.3530f]).PreprocessingFor(bare, 1, "fashion-mnist");
+        Assert.Equal(PreprocessingSource.Flags, flags.Source);
+        Assert.Equal("flags", flags.SourceName);
+        Assert.Equal([0.2860f], flags.Normalization.Mean);
+        Assert.Equal([0.3530f], flags.Normalization.Std);
+    }
+
     [Fact]
     public void ListsThatDoNotFitTheChannelsAreNamedAsTheOptionsFault()
     {
