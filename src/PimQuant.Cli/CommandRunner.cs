@@ -22,7 +22,8 @@ public static class CommandRunner
         if (parse.Errors.Count > 0)
         {
             bool json = args.Contains("--json");
-            foreach (var e in parse.Errors) new Output(json).Error(e.Message, ExitCodes.Usage);
+            // One error object however many parse errors: --json promises exactly one JSON object.
+            new Output(json).Error(string.Join(" ", parse.Errors.Select(e => e.Message)), ExitCodes.Usage);
             System.Console.Error.WriteLine("Run 'pimq --help' for usage.");
             return ExitCodes.Usage;
         }

@@ -1,5 +1,7 @@
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
+using PimQuant.Quant.Ptq;
+using static TorchSharp.torch;
 
 namespace PimQuant.Experiments;
 
@@ -105,6 +107,35 @@ public sealed record ResolvedData(string DatasetName, DirectoryInfo? Data, Image
     /// <summary>The normalisation applied to every image.</summary>
     public Normalization Normalization => Preprocessing.Normalization;
 
-    /// <summary>Loads the training split (calibration and fine-tuning read it).</summary>
+    /// <summary>Loads the training split (fine-tuning reads it).</summary>
     public ImageDataset LoadTrain() => Workspace.LoadDataset(DatasetName, "train", Data);
+
+    /// <summary>
+    /// The seeded calibration images, normalised, as (N, C, H, W) in the caller's scope: from the training split,
+    /// or where it is absent from the shipped copy of the default choice
+    /// (data/NAME/calibration-seed0-1024-images-idx3-ubyte.gz: the images <see cref="CalibrationSplit.Choose"/>
+    /// picks from the training split with seed 0), so post-training quantization and simulation run on the
+    /// embedded default without the training split. The copy serves seed 0 and up to its 1,024 images only.
+    /// </summary>
+    /// <exception cref="ExperimentException">No training split and the shipped copy cannot serve the request, or too many images asked for.</exception>
+    public Tensor CalibrationImages(int count, long seed, IExperimentProgress progress)
+    {
+        ImageDataset train;
+        try { train = LoadTrain(); }
+        catch (ExperimentException missing)
+        {
+            string shipped = System.IO.Path.Combine(Workspace.Root ?? ".", "data", DatasetName, $"calibration-seed0-{CalibrationSplit.DefaultCount}-images-idx3-ubyte.gz");
+            if (Data is not null || seed != 0 || count > CalibrationSplit.DefaultCount || !File.Exists(shipped)) throw;
+            progress.Log($"no {DatasetName} training split ({missing.Message}); calibrating on the shipped seed-0 choice {System.IO.Path.GetFileName(shipped)}");
+            var images = IdxReader.ReadImages(shipped);
+            var all = CalibrationSplit.Choose(60000, CalibrationSplit.DefaultCount, 0);
+            var chosen = CalibrationSplit.Choose(60000, count, 0);
+            int size = images.Height * images.Width;
+            var values = new float[(long)count * size];
+            for (int i = 0; i < count; i++)
+                Normalization.Apply(images.Pixels.AsSpan(Array.BinarySearch(all, chosen[i]) * size, size), 1, size, values.AsSpan(i * size, size));
+            return tensor(values, [count, 1, images.Height, images.Width]);
+        }
+        return Quantization.CalibrationImages(train, Normalization, count, seed);
+    }
 }

@@ -54,9 +54,9 @@ public static class PostTraining
         try
         {
             var data = request.Data.Resolve(graph, request.Model);
-            var train = data.LoadTrain();
-            progress.Log($"{train}; test {data.Test.Count} images");
-            Quantization.CheckCalibrationCount(train, request.CalibrationImages);
+            // Read before any evaluation, so a missing or short training split is refused before work.
+            using var images = data.CalibrationImages(request.CalibrationImages, request.Seed, progress);
+            progress.Log($"{images.shape[0]} calibration images; test {data.Test.Count} images");
 
             var full = Evaluation.Run(new GraphExecutor(graph), data.Test, data.Normalization, request.BatchSize, progress, cancel);
             progress.Log($"FP32 accuracy {full.Accuracy:P2} on {data.Test.Count} test images");
@@ -64,7 +64,6 @@ public static class PostTraining
             if (request.Reconstruction is not null && !model.Layers.Any(l => l.Weight?.Spec.Rounding == RoundingMode.Learned))
                 progress.Log("no weight quantizer has 'rounding: learned': reconstruction learns the activation steps only");
             // No dispose scope around the run: the quantizers' parameters must outlive it in the returned model.
-            using var images = Quantization.CalibrationImages(train, data.Normalization, request.CalibrationImages, request.Seed);
             var options = new PtqOptions { BiasCorrection = request.BiasCorrection, Seed = request.Seed, Reconstruction = request.Reconstruction };
             var report = Quantization.Run(model, images, options, progress, cancel);
             foreach (var b in report.Blocks)

@@ -42,7 +42,7 @@ public static class SimulationBenchmark
         try
         {
             var resolved = data.Resolve(graph, path, count);
-            var calibration = SimulationPipeline.CalibrationImages(resolved.DatasetName, data.Data, CalibrationImages, 0, resolved.Normalization, progress);
+            var calibration = resolved.CalibrationImages(CalibrationImages, 0, progress);
             return new BenchmarkWorkload(graph, resolved.Test, resolved.Preprocessing, calibration);
         }
         catch

@@ -110,28 +110,4 @@ public static class SimulationPipeline
         }
         return crossbars;
     }
-
-    /// <summary>The seeded calibration images: from the training split, or where it is absent from the
-    /// shipped copy of the default choice (data/NAME/calibration-seed0-1024-images-idx3-ubyte.gz: the same
-    /// images <see cref="CalibrationSplit.Choose"/> picks from the training split with seed 0).</summary>
-    public static Tensor CalibrationImages(string dataset, DirectoryInfo? dataDir, int count, long seed, Normalization normalization, IExperimentProgress progress)
-    {
-        ImageDataset train;
-        try { train = Workspace.LoadDataset(dataset, "train", dataDir); }
-        catch (ExperimentException missing)
-        {
-            string shipped = Path.Combine(Workspace.Root ?? ".", "data", dataset, $"calibration-seed0-{CalibrationSplit.DefaultCount}-images-idx3-ubyte.gz");
-            if (dataDir is not null || seed != 0 || count > CalibrationSplit.DefaultCount || !File.Exists(shipped)) throw;
-            progress.Log($"no {dataset} training split ({missing.Message}); calibrating on the shipped seed-0 choice {Path.GetFileName(shipped)}");
-            var images = IdxReader.ReadImages(shipped);
-            var all = CalibrationSplit.Choose(60000, CalibrationSplit.DefaultCount, 0);
-            var chosen = CalibrationSplit.Choose(60000, count, 0);
-            int size = images.Height * images.Width;
-            var values = new float[(long)count * size];
-            for (int i = 0; i < count; i++)
-                normalization.Apply(images.Pixels.AsSpan(Array.BinarySearch(all, chosen[i]) * size, size), 1, size, values.AsSpan(i * size, size));
-            return tensor(values, [count, 1, images.Height, images.Width]);
-        }
-        return Quantization.CalibrationImages(train, normalization, count, seed);
-    }
 }

@@ -88,7 +88,7 @@ public sealed class SimulationSession : IDisposable
         {
             var resolved = data.Resolve(graph, path, images);
             var summary = ModelSummary.Of(graph);
-            var calibration = SimulationPipeline.CalibrationImages(resolved.DatasetName, data.Data, calibrationImages, seed, resolved.Normalization, progress);
+            var calibration = resolved.CalibrationImages(calibrationImages, seed, progress);
             var fp32 = Evaluation.Run(new GraphExecutor(graph), resolved.Test, resolved.Normalization, batchSize, progress, cancel);
             progress.Log($"FP32 accuracy {fp32.Accuracy:P2} on {resolved.Test.Count} test images");
             var model = read ?? SimulationPipeline.Quantize(graph, config, calibration, seed, progress, cancel);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using PimQuant.Data;
 using PimQuant.Engine.Execution;
+using PimQuant.Engine.Runtime;
 using static TorchSharp.torch;
 
 namespace PimQuant.Training;
@@ -49,6 +50,7 @@ public static class Evaluator
                 correct += (int)logits.argmax(1).eq(y).sum().item<long>();
                 done += batch.Count;
                 progress?.Invoke(done, data.Count);
+                TorchRuntime.ReleaseFinalizedNativeObjects();
             }
         }
         finally

@@ -196,11 +196,13 @@ public sealed class PercentileObserver(double percent, long sampleLimit) : Sampl
 {
     private protected override (Tensor Min, Tensor Max) Compute(RangeError error)
     {
+        // The sort's copies of every sample die here; only the two quantiles per group leave.
+        using var scope = NewDisposeScope();
         var (values, mask) = Concatenated();
         // Masked entries sort last as +inf; only the first `count` sorted entries of a group are real.
         var sorted = (mask is null ? values : values.masked_fill(mask.logical_not(), double.PositiveInfinity)).sort(1).Values;
         var count = mask is null ? full(values.shape[0], values.shape[1], ScalarType.Int64) : mask.sum(1, type: ScalarType.Int64);
-        return (Quantile(sorted, count, 1 - percent / 100), Quantile(sorted, count, percent / 100));
+        return (Quantile(sorted, count, 1 - percent / 100).MoveToOuterDisposeScope(), Quantile(sorted, count, percent / 100).MoveToOuterDisposeScope());
     }
 
     /// <summary>Linear interpolation between the order statistics at q·(count − 1), per group.</summary>
@@ -221,23 +223,26 @@ public sealed class MseObserver(int candidates, long sampleLimit) : SamplingObse
 {
     private protected override (Tensor Min, Tensor Max) Compute(RangeError error)
     {
+        using var scope = NewDisposeScope();
         var (values, mask) = Concatenated();
         var (min, max) = ExactRange;
         Tensor? best = null, bestMin = null, bestMax = null;
         for (int i = candidates; i >= 1; i--)
         {
+            // Each candidate quantizes every sample (up to 2^21 per group): in one scope, 100 candidates'
+            // temporaries took gigabytes per layer. Only the running best (one value per group) leaves it.
+            using var candidate = NewDisposeScope();
             double r = (double)i / candidates;
             var lo = min * r; var hi = max * r;
             var e = error(values, mask, lo, hi);
-            if (best is null) (best, bestMin, bestMax) = (e, lo, hi);
-            else
+            if (best is not null)
             {
                 var better = e < best;
-                best = where(better, e, best);
-                bestMin = where(better, lo, bestMin!);
-                bestMax = where(better, hi, bestMax!);
+                (e, lo, hi) = (where(better, e, best), where(better, lo, bestMin!), where(better, hi, bestMax!));
+                best.Dispose(); bestMin!.Dispose(); bestMax!.Dispose();
             }
+            (best, bestMin, bestMax) = (e.MoveToOuterDisposeScope(), lo.MoveToOuterDisposeScope(), hi.MoveToOuterDisposeScope());
         }
-        return (bestMin!, bestMax!);
+        return (bestMin!.MoveToOuterDisposeScope(), bestMax!.MoveToOuterDisposeScope());
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PimQuant.Engine.Execution;
+using PimQuant.Engine.Runtime;
 using PimQuant.Quant.Model;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -62,6 +63,7 @@ public static class PostTrainingQuantization
                 using var noGrad = no_grad();
                 executor.Forward(batch);
                 progress?.Invoke(new PtqProgress("calibration", ++done, total, "observing activations"));
+                TorchRuntime.ReleaseFinalizedNativeObjects();
             }
             model.FinishActivationCalibration();
         }
@@ -77,7 +79,11 @@ public static class PostTrainingQuantization
         using var noGrad = no_grad();
         executor.Training = false;
         var outputs = new List<Tensor>();
-        foreach (var chunk in inputs.split(batchSize)) outputs.Add(executor.Forward(chunk));
+        foreach (var chunk in inputs.split(batchSize))
+        {
+            outputs.Add(executor.Forward(chunk));
+            TorchRuntime.ReleaseFinalizedNativeObjects();
+        }
         return cat(outputs, 0);
     }
 
@@ -178,7 +184,11 @@ public static class PostTrainingQuantization
                 roundingOptimizer?.step();
                 stepOptimizer?.step();
                 if ((it + 1) % 50 == 0 || it + 1 == options.Iterations)
+                {
                     progress?.Invoke(new PtqProgress("reconstruction", it + 1, options.Iterations, $"block {block.Index + 1}: {block}"));
+                    // With the progress, every 50 iterations: their batches are small, so the heap fragments slowly.
+                    TorchRuntime.ReleaseFinalizedNativeObjects();
+                }
             }
         }
         finally
@@ -272,6 +282,7 @@ public static class PostTrainingQuantization
                 else sums[k].add_(sum);
                 counts[k] += v.numel() / v.shape[1];
             }
+            TorchRuntime.ReleaseFinalizedNativeObjects();
         }
         return sums.Select((s, k) => s.div_(counts[k])).ToList();
     }

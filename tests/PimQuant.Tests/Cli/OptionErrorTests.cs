@@ -107,6 +107,18 @@ public class OptionErrorTests : IDisposable
     }
 
     [Fact]
+    public void SeveralParseErrorsUnderJsonPrintExactlyOneJsonObject()
+    {
+        var run = PimqProcess.Run("simulate", Model, "--no-such-flag", "20", "--json");
+        Assert.Equal(2, run.ExitCode);
+        var line = Assert.Single(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var error = System.Text.Json.Nodes.JsonNode.Parse(line)!;
+        Assert.False((bool)error["ok"]!);
+        Assert.Contains("--no-such-flag", (string)error["error"]!);
+        Assert.Contains("'20'", (string)error["error"]!);
+    }
+
+    [Fact]
     public void SpecOverridesTheSpecCannotTakeAreRefusedBeforeAnyEvaluation()
     {
         AssertRefusedBeforeWork(PimqProcess.Run("simulate", Model, "--sa0", "0.7", "--sa1", "0.7"), 2,
