@@ -79,7 +79,7 @@ public static class HwCommand
         Row("mapping", s.Mapping);
         Row("defaults", $"{s.Defaults.WeightBits}-bit weights, {s.Defaults.ActivationBits}-bit activations");
         Row("organisation", s.Organisation is { } o
-            ? $"{o.ImasPerTile} IMAs/tile, {o.ArraysPerIma} arrays/IMA, {o.AdcsPerIma} ADCs/IMA at {Num(o.AdcRateGsps)} GS/s, settle {Num(o.SettleNs)} ns, pipeline {Snake(o.Pipeline)}"
+            ? $"{o.ImasPerTile} IMAs/tile, {o.ArraysPerIma} arrays/IMA, {o.AdcsPerIma} ADCs/IMA at {Num(o.AdcRateGsps)} GS/s, settle {Num(o.SettleNs)} ns, pipeline {Snake(o.Pipeline)}{(o.OuOverlap ? ", OUs overlap across ADCs" : "")}"
             : "not given (the cost model refuses this spec)");
         if (s.ComponentBasis is { } b)
             Row("component basis", $"table published for {b.Rows}×{b.Cols} arrays, {b.ArraysPerIma} arrays/IMA, {b.AdcsPerIma} ADCs/IMA, {b.AdcBits}-bit ADC at {Num(b.AdcRateGsps)} GS/s");

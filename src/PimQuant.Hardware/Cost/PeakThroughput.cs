@@ -23,7 +23,8 @@ public sealed record PeakThroughput(int WeightBits, int ActivationBits, double O
     /// <summary>
     /// The peak of <paramref name="spec"/>: per array, one pass reads each OU once for one input digit,
     /// holding rows × L MACs (L = floor(cols / (slices · polarities)) whole weights; its used bitlines
-    /// L · slices · polarities) and taking Σ over its OUs of <see cref="ReadTiming.Seconds"/>; an input
+    /// L · slices · polarities) and taking Σ over its OUs of <see cref="ReadTiming.Seconds"/> (divided by
+    /// <see cref="ReadTiming.ConcurrentReads"/> where OUs overlap); an input
     /// takes T = ceil(activation bits / DAC bits) passes. Chip = tiles × imas_per_tile × arrays_per_ima arrays.
     /// </summary>
     public static PeakThroughput Of(HardwareSpec spec, int weightBits, int activationBits)
@@ -37,10 +38,12 @@ public sealed record PeakThroughput(int WeightBits, int ActivationBits, double O
         {
             int weights = g.Cols / (slices * spec.Encoding.Polarities);
             int used = weights * slices * spec.Encoding.Polarities;
+            int reference = spec.Encoding.ReferenceColumn ? 1 : 0;
             double pass = 0;
             for (int c = 0; c < used; c += g.OuCols)
-                pass += ReadTiming.Seconds(o, Math.Min(g.OuCols, used - c) + (spec.Encoding.ReferenceColumn ? 1 : 0));
+                pass += ReadTiming.Seconds(o, Math.Min(g.OuCols, used - c) + reference);
             pass *= g.OuRowGroups;
+            pass /= ReadTiming.ConcurrentReads(o, Math.Min(g.OuCols, used) + reference, (used + g.OuCols - 1) / g.OuCols);
             if (pass == 0) continue;
             long arrays = (long)(g.Tiles ?? 0) * o.ImasPerTile * o.ArraysPerIma;
             ops += arrays * 2.0 * g.Rows * weights / (digits * pass);

@@ -237,8 +237,10 @@ public enum ReplicationMode
 /// <param name="SettleNs">Analog settle time of one read, in ns: a read never takes less.</param>
 /// <param name="Pipeline">Layer pipelining.</param>
 /// <param name="Replication">With the layer pipeline: replicate earlier layers' weights so every stage keeps pace (ISAAC), or not.</param>
+/// <param name="OuOverlap">An array reads OUs of different column groups at once where its ADCs can convert them together
+/// (floor(ADCs per array / bitlines per OU) at a time); false: its OUs are read one after another.</param>
 public sealed record OrganisationSpec(int ImasPerTile, int ArraysPerIma, int AdcsPerIma, double AdcRateGsps, double SettleNs, PipelineMode Pipeline,
-    ReplicationMode Replication = ReplicationMode.Balanced)
+    ReplicationMode Replication = ReplicationMode.Balanced, bool OuOverlap = false)
 {
     /// <summary>ADCs one array has to itself: adcs_per_ima / arrays_per_ima.</summary>
     public double AdcsPerArray => (double)AdcsPerIma / ArraysPerIma;

@@ -124,7 +124,8 @@ internal sealed class SpecBuilder
         double settle = Number(Need(o.SettleNs, Join(o.Path, "settle_ns"), "must be a number from 0 (analog settle time of one read, ns)"), 0, 1e9);
         var pipeline = o.Pipeline is null ? PipelineMode.Layer : Enum<PipelineMode>(o.Pipeline, ["layer", "none"]);
         var replication = o.Replication is null ? ReplicationMode.Balanced : Enum<ReplicationMode>(o.Replication, ["balanced", "none"]);
-        return new OrganisationSpec(imas, arrays, adcs, rate, settle, pipeline, replication);
+        bool overlap = o.OuOverlap is not null && Bool(o.OuOverlap);
+        return new OrganisationSpec(imas, arrays, adcs, rate, settle, pipeline, replication, overlap);
     }
 
     private ComponentBasis BuildComponentBasis(ComponentBasisDto b)

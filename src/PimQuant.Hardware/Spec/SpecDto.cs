@@ -67,7 +67,7 @@ internal sealed class DefaultsDto
 internal sealed class OrganisationDto
 {
     public required string Path;
-    public Scalar? ImasPerTile, ArraysPerIma, AdcsPerIma, AdcRateGsps, SettleNs, Pipeline, Replication;
+    public Scalar? ImasPerTile, ArraysPerIma, AdcsPerIma, AdcRateGsps, SettleNs, Pipeline, Replication, OuOverlap;
 }
 
 internal sealed class ComponentBasisDto

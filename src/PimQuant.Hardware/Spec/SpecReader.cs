@@ -25,7 +25,7 @@ internal sealed partial class SpecReader
     internal static readonly string[] AdcFields = ["bits", "step", "calibration"];
     internal static readonly string[] EncodingFields = ["weights", "column_flip", "reference_column"];
     internal static readonly string[] DefaultsFields = ["weight_bits", "activation_bits"];
-    internal static readonly string[] OrganisationFields = ["imas_per_tile", "arrays_per_ima", "adcs_per_ima", "adc_rate_gsps", "settle_ns", "pipeline", "replication"];
+    internal static readonly string[] OrganisationFields = ["imas_per_tile", "arrays_per_ima", "adcs_per_ima", "adc_rate_gsps", "settle_ns", "pipeline", "replication", "ou_overlap"];
     internal static readonly string[] ComponentBasisFields = ["rows", "cols", "arrays_per_ima", "adcs_per_ima", "adc_bits", "adc_rate_gsps"];
     internal static readonly string[] ComponentFields =
         ["name", "level", "count", "detail", "power_mw", "area_mm2", "shared_by", "leakage_mw", "scales_with", "events", "source"];
@@ -176,6 +176,7 @@ internal sealed partial class SpecReader
                 case "settle_ns": o.SettleNs = v; break;
                 case "pipeline": o.Pipeline = v; break;
                 case "replication": o.Replication = v; break;
+                case "ou_overlap": o.OuOverlap = v; break;
             }
         }
         return o;

@@ -134,4 +134,30 @@ public sealed class CostScalingTests
         Assert.Equal(4.704e-3, Latency("isaac-ou"), 1e-11);
         Assert.Equal(15, Latency("isaac-ou") / Latency("isaac"), 1e-9);
     }
+
+    [Fact]
+    public void OverlappingOusDivideTheReadTimeByTheOusTheAdcsConvertTogether()
+    {
+        // The layer above on isaac-ou with 32 ADCs per array (256 per IMA): a 9 × 8 OU needs 8 ADCs, so with
+        // ou_overlap 4 OUs of different column groups (the array has 8) are read together. Either way one OU read
+        // is 1 conversion slot (ceil(8 / 32)), 0.78 ns at 1.28 GS/s, so the 1 ns settle time sets it.
+        var layer = LayerShape.Conv("conv", 16, 16, 3, 3, 28, 28);
+        string yaml = PresetCatalog.ReadYaml("isaac-ou")
+            .Replace("  pipeline: layer\n", "  pipeline: layer\n  replication: none\n")
+            .Replace("  adcs_per_ima: 8 ", "  adcs_per_ima: 256 ");
+        double Latency(bool overlap)
+        {
+            var spec = HardwareSpecLoader.Parse(overlap ? yaml.Replace("  replication: none\n", "  replication: none\n  ou_overlap: true\n") : yaml, "isaac-ou-32");
+            Assert.Equal(overlap, spec.Organisation!.OuOverlap);
+            var m = DenseTiling.Instance.Map(new MappingRequest(layer, spec, 8));
+            return new CostModel(spec).Evaluate([new LayerWork(m, DenseEventCounts.Compute(m, 8))]).Layers[0].LatencySeconds;
+        }
+        Assert.Equal(8 * 784 * 120 * 1e-9, Latency(false), 1e-12);
+        Assert.Equal(8 * 784 * 120 * 1e-9 / 4, Latency(true), 1e-12);
+        var o = PresetCatalog.Load("isaac").Organisation! with { AdcsPerIma = 256, OuOverlap = true };
+        Assert.Equal(4, ReadTiming.ConcurrentReads(o, 8, columnGroups: 8));
+        Assert.Equal(2, ReadTiming.ConcurrentReads(o, 8, columnGroups: 2));   // no more OUs than column groups
+        Assert.Equal(3, ReadTiming.ConcurrentReads(o, 9, columnGroups: 8));   // 9 bitlines (a reference column): floor(32 / 9)
+        Assert.Equal(1, ReadTiming.ConcurrentReads(o with { OuOverlap = false }, 8, columnGroups: 8));
+    }
 }
