@@ -34,7 +34,7 @@ public static class Seeds
     private static IEnumerable<(string, byte[])> CliArgs() => new[]
     {
         ("simulate", "simulate\nm.onnx\n--hw\nisaac\n--wbits\n4\n--abits\n8\n--adc-bits\n5\n--variation\n0.02\n--on-off-ratio\n10\n--sa0\n0.01\n--sa1\n0.01\n--read-noise\n0.2\n--images\n16\n--checkpoint-every\n2"),
-        ("eval", "eval\nm.onnx\n--dataset\ncifar10\n--mean\n0.49,0.48,0.45\n--std\n0.25\n--limit\n10\n--batch-size\n32\n--threads\n1"),
+        ("eval", "eval\nm.onnx\n--dataset\ncifar10\n--mean\n0.49,0.48,0.45\n--std\n0.25\n--images\n10\n--batch-size\n32\n--threads\n1"),
         ("quantize", "quantize\nm.onnx\n--wbits\n4\n--abits\n8\n--reconstruct\n--iterations\n20\n--drop-prob\n0.5\n--calibration-images\n64\n--seed\n-3"),
         ("finetune", "finetune\nm.onnx\n--config\nq.yaml\n-o\nq.onnx\n--epochs\n1\n--lr\n1e-4\n--momentum\n0.9\n--weight-decay\n0\n--step-gamma\n0.1\n--warmup\n0\n--label-smoothing\n0.1\n--crop-padding\n2"),
         ("bench-sim", "bench\nsim\n--model\nvgg8\n--hw\nneurosim-rram\n--images\n8\n--batch-size\n4"),

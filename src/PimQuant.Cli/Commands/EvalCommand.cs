@@ -16,7 +16,9 @@ public static class EvalCommand
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
         var data = new DataFlags();
         var batch = CommonOptions.BatchSize(256);
-        var limit = CommonOptions.OptionalInteger("--limit", "Evaluate only the first N test images", 1);
+        // --images as simulate, demo and the benchmarks name it; --limit, its earlier name, still works.
+        var limit = CommonOptions.OptionalInteger("--images", "Evaluate only the first N test images (default: all)", 1);
+        limit.Aliases.Add("--limit");
 
         var command = new Command("eval", "Top-1 accuracy of an ONNX model on a dataset's test split") { modelPath };
         data.AddTo(command);

@@ -75,6 +75,18 @@ public class OptionErrorTests : IDisposable
     [Theory]
     [InlineData("eval")]
     [InlineData("simulate")]
+    [InlineData("demo")]
+    public void TheFirstNTestImagesAreImagesEverywhere(string command)
+    {
+        var parse = PimqCommands.Root().Parse(command == "demo" ? [command, "--images", "10"] : [command, "m.onnx", "--images", "10"]);
+        Assert.Empty(parse.Errors);
+        Assert.Equal(10, parse.GetValue<int?>("--images"));
+        if (command == "eval") Assert.Equal(10, PimqCommands.Root().Parse(["eval", "m.onnx", "--limit", "10"]).GetValue<int?>("--images"));
+    }
+
+    [Theory]
+    [InlineData("eval")]
+    [InlineData("simulate")]
     [InlineData("quantize")]
     public void MeanAndStdParseAsOneListEach(string command)
     {
