@@ -52,11 +52,28 @@ internal sealed class QuantizedLayerKernel(QuantizedModel model, QuantizedLayer 
         return standard.Run(node, args, context);
     }
 
+    /// <summary>
+    /// im2col elements one chunk of images may unfold to (16 MB of float32). A batch's im2col vectors are
+    /// K·L per image (ResNet-20's 16-channel 3×3 layers: 144 × 784), and quantizing them makes several copies:
+    /// a whole batch of 256 at once held about 2 GB in one kernel. Each image's groups are independent, so
+    /// chunks give the same result.
+    /// </summary>
+    private const long ColumnBudget = 4L << 20;
+
     private static Tensor DynamicConv(Node node, ActivationQuantizer quantizer, Tensor x, Tensor weight, Tensor? bias, bool training)
     {
         var lowering = ConvLowering.Of(node, x.shape, weight.shape);
         var (height, width) = lowering.OutputSize(x.shape[2], x.shape[3]);
-        var columns = quantizer.QuantizeColumns(lowering.Unfold(x), training);
-        return lowering.Multiply(columns, weight, bias, height, width);
+        long perImage = x.shape[1] * lowering.Kernel.Aggregate(1L, (a, b) => a * b) * height * width;
+        long images = Math.Max(1, ColumnBudget / Math.Max(1, perImage));
+        if (x.shape[0] <= images)
+            return lowering.Multiply(quantizer.QuantizeColumns(lowering.Unfold(x), training), weight, bias, height, width);
+        var outputs = new List<Tensor>();
+        foreach (var part in x.split(images))
+        {
+            using var chunk = NewDisposeScope();
+            outputs.Add(lowering.Multiply(quantizer.QuantizeColumns(lowering.Unfold(part), training), weight, bias, height, width).MoveToOuterDisposeScope());
+        }
+        return cat(outputs, 0);
     }
 }

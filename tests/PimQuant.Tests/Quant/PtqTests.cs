@@ -46,6 +46,24 @@ public class PtqTests
     }
 
     [Fact]
+    public void DynamicGroupConvolutionsGiveTheSameLogitsInImageChunksAsWhole()
+    {
+        // 2,000 LeNet images unfold past the kernel's 4 M-element im2col budget (conv1: 25 × 784 per image,
+        // 213 images per chunk), so the batch runs in chunks; batches of 100 run whole.
+        using var graph = QuantFixtures.LeNet();
+        using var scope = NewDisposeScope();
+        var images = QuantFixtures.Images(0, 2000);
+        using var model = new QuantizedModel(graph, Plan(graph,
+            "version: 1\ndefault: {weight: {bits: 8}, activation: {bits: 8, signed: auto, granularity: {kind: dynamic, group_size: 16}}}"));
+        PostTrainingQuantization.Run(model, QuantFixtures.Calibration(64), new PtqOptions { BiasCorrection = false });
+        var executor = model.CreateExecutor();
+        using var noGrad = no_grad();
+        var whole = executor.Forward(images);
+        var pieces = cat(images.split(100).Select(executor.Forward).ToArray(), 0);
+        Assert.True(whole.allclose(pieces, rtol: 1e-5, atol: 1e-5), $"max difference {(whole - pieces).abs().max().item<float>()}");
+    }
+
+    [Fact]
     public void W8A8CalibrationKeepsLeNetAccuracy()
     {
         using var graph = QuantFixtures.LeNet();
