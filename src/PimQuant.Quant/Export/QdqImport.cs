@@ -27,11 +27,13 @@ public sealed record ImportedQdq(ModelGraph Graph, QuantizedModel Model, IReadOn
 /// <item>a DequantizeLinear of an int8/uint8 initializer feeding a Conv, Gemm or MatMul weight becomes the
 /// layer's weight quantizer (per tensor, or per output channel when the axis is the output channels) with
 /// the file's scales and zero points, and the float weight s·(c − z), from which the quantizer gives back the
-/// codes c;</item>
+/// codes c; PyTorch's export writes the float weight behind a QuantizeLinear → DequantizeLinear pair instead, whose
+/// codes are that QuantizeLinear of the constant, computed as ONNX defines it;</item>
 /// <item>a QuantizeLinear → DequantizeLinear pair (optionally after a constant Clip, as <see cref="QdqExport"/>
 /// writes for formats narrower than 8 bits) on a layer's input becomes the layer's activation quantizer;</item>
 /// <item>an int32 bias behind a DequantizeLinear becomes its float value level·scale, which the layer quantizes
-/// back to the same level (<see cref="BiasQuantization"/>);</item>
+/// back to the same level (<see cref="BiasQuantization"/>); a float bias (PyTorch's) is quantized to int32 levels
+/// at s_x·s_w like the integer model's, which the notes say;</item>
 /// <item>QDQ pairs elsewhere (ONNX Runtime also quantizes the outputs of Relu, Add and pooling) stay in the
 /// graph, run digitally by the executor's QuantizeLinear and DequantizeLinear kernels as ONNX Runtime runs them.</item>
 /// </list>
@@ -82,6 +84,25 @@ public static class QdqImport
                 graph.AddInitializer(name, parameters.Dequantize(qdq.Initializers[node.Inputs[0]].Value), InitializerKind.Parameter);
                 weights[node.Output] = parameters with { FloatName = name };
             }
+            // PyTorch's export of fake-quantized weights: float initializer → QuantizeLinear → DequantizeLinear. The codes
+            // are the QuantizeLinear of the constant, computed here as ONNX defines it; the float weight becomes s·(c − z).
+            var consumers = qdq.Consumers();
+            foreach (var node in qdq.Nodes.Where(n => n.OpType == "DequantizeLinear"))
+            {
+                if (producers.GetValueOrDefault(node.Inputs[0]) is not { OpType: "QuantizeLinear" } q
+                    || !qdq.Initializers.TryGetValue(q.Inputs[0], out var floats) || !floats.Value.is_floating_point()
+                    || consumers[q.Output].Count != 1) continue;
+                var quantize = QdqTensor.Of(qdq, q);
+                using var codes = quantize.Quantize(floats.Value);
+                var parameters = QdqTensor.Of(qdq, node, codes);
+                if (!quantize.SameAs(parameters)) throw new QdqImportException($"node '{q.Name}' (QuantizeLinear): its scale or zero point differs from '{node.Name}''s, which dequantizes it");
+                using var dequantized = parameters.Dequantize(codes);
+                string name = q.Inputs[0];
+                if (consumers[name].Count == 1) graph.RemoveInitializer(name);
+                else name = graph.UniqueName(node.Output);
+                graph.AddInitializer(name, dequantized, InitializerKind.Parameter);
+                weights[node.Output] = parameters with { FloatName = name };
+            }
             foreach (var node in qdq.Nodes)
             {
                 if (node.OpType == "DequantizeLinear" && weights.ContainsKey(node.Output)) continue;
@@ -117,6 +138,8 @@ public static class QdqImport
                     throw new QdqImportException($"node '{layer.Name}' ({layer.OpType}): its weight has one scale per element of axis {axis}; a crossbar column needs one per output channel");
                 if (weight is null && input is not null)
                     notes.Add($"layer {layer.Name}: its weight is float32 in the file (no DequantizeLinear of integer codes), so it stays unquantized");
+                if (weight is not null && input is { Axis: null } && node.InputAt(2) is { } bias && !weights.Values.Any(w => w.FloatName == bias))
+                    notes.Add($"layer {layer.Name}: its bias is float32 in the file (PyTorch's export leaves it so); it is quantized to int32 levels round(b / (s_x·s_w)), as the integer model's biases are");
                 layers.Add((layer, weight, input, inputFormat));
             }
             DeadNodeElimination.Run(graph);
@@ -209,13 +232,17 @@ public static class QdqImport
         /// <summary>The float initializer that replaced a weight's DequantizeLinear.</summary>
         public string? FloatName { get; init; }
 
-        public static QdqTensor Of(ModelGraph graph, Node node)
+        /// <param name="graph">The graph holding the node's constants.</param>
+        /// <param name="node">A QuantizeLinear or DequantizeLinear.</param>
+        /// <param name="codes">The codes a DequantizeLinear reads when they are no initializer (computed from a constant).</param>
+        public static QdqTensor Of(ModelGraph graph, Node node, Tensor? codes = null)
         {
             Tensor Constant(int i, string what) => node.InputAt(i) is { } name && graph.Initializers.TryGetValue(name, out var t) ? t.Value
                 : throw new QdqImportException($"node '{node.Name}' ({node.OpType}): its {what} is computed at run time; only constant scales and zero points have a quantized-model form");
             var scale = Constant(1, "scale").to_type(ScalarType.Float32).reshape(-1);
             var zero = node.InputAt(2) is null ? null : Constant(2, "zero point");
-            var type = zero?.dtype ?? (node.OpType == "DequantizeLinear" && graph.Initializers.TryGetValue(node.Inputs[0], out var codes) ? codes.Value.dtype : ScalarType.Byte);
+            if (codes is null && node.OpType == "DequantizeLinear" && graph.Initializers.TryGetValue(node.Inputs[0], out var stored)) codes = stored.Value;
+            var type = zero?.dtype ?? codes?.dtype ?? ScalarType.Byte;
             IntegerFormat? storage = type switch
             {
                 ScalarType.Int8 => new IntegerFormat(8, Signed: true),
@@ -224,10 +251,11 @@ public static class QdqImport
                 _ => throw new QdqImportException($"node '{node.Name}' ({node.OpType}): type {type} is not supported (int8, uint8, int32 biases)"),
             };
             long? axis = scale.numel() > 1 ? node.GetInt("axis", 1) : null;
-            if (node.OpType == "DequantizeLinear" && graph.Initializers.TryGetValue(node.Inputs[0], out var c))
+            if (axis < 0 && node.OpType == "QuantizeLinear" && graph.Initializers.TryGetValue(node.Inputs[0], out var input)) axis += input.Value.dim();
+            if (node.OpType == "DequantizeLinear" && codes is not null)
             {
-                if (axis < 0) axis += c.Value.dim();
-                var asLong = c.Value.to_type(ScalarType.Int64);
+                if (axis < 0) axis += codes.dim();
+                var asLong = codes.to_type(ScalarType.Int64);
                 return new QdqTensor(scale, zero?.to_type(ScalarType.Float32).reshape(-1), axis, storage, asLong.min().item<long>(), asLong.max().item<long>());
             }
             if (storage is null) throw new QdqImportException($"node '{node.Name}' ({node.OpType}): int32 quantizes biases only, not activations");
@@ -243,6 +271,21 @@ public static class QdqImport
 
         private static bool Equal(Tensor? a, Tensor? b) =>
             a is null ? b is null : b is not null && a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+        /// <summary>
+        /// ONNX QuantizeLinear of a constant: saturate(round(x / s) + z) along the axis, rounding half to even, in the
+        /// storage type (as the executor's kernel computes it).
+        /// </summary>
+        public Tensor Quantize(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var format = StorageFormat!; // Of refuses an int32 QuantizeLinear
+            var shape = Enumerable.Repeat(1L, (int)x.dim()).ToArray();
+            if (Axis is { } a) shape[a] = Scale.shape[0];
+            var rounded = (x.to_type(ScalarType.Float32) / (Axis is null ? Scale.reshape([]) : Scale.reshape(shape))).round();
+            if (ZeroPoint is not null) rounded = rounded + (Axis is null ? ZeroPoint.reshape([]) : ZeroPoint.reshape(shape));
+            return rounded.clamp(format.QMin, format.QMax).to_type(format.Signed ? ScalarType.Int8 : ScalarType.Byte).MoveToOuterDisposeScope();
+        }
 
         /// <summary>(c − z)·s along the axis, float32.</summary>
         public Tensor Dequantize(Tensor codes)
