@@ -119,9 +119,6 @@ public sealed class DataFlags
         foreach (var option in new Option[] { Dataset, Data, Mean, Std }) command.Options.Add(option);
     }
 
-    /// <summary>True when any flag was given.</summary>
-    public bool AnyGiven(ParseResult parse) => new Option[] { Dataset, Data, Mean, Std }.Any(o => parse.GetResult(o) is { Implicit: false });
-
     /// <summary>The flags as given; --mean without --std (or the reverse) is a usage error.</summary>
     public DataOptions Read(ParseResult parse)
     {

@@ -1,8 +1,11 @@
+using PimQuant.Accelerator;
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
+using PimQuant.Hardware.Presets;
 using PimQuant.Hardware.Spec;
 using PimQuant.Models;
 using PimQuant.Sim;
+using PimQuant.Training;
 using static TorchSharp.torch;
 
 namespace PimQuant.Experiments;
@@ -19,9 +22,79 @@ public sealed record BenchmarkWorkload(ModelGraph Graph, ImageDataset Test, Prep
     public void Dispose() => Graph.Dispose();
 }
 
-/// <summary>The workloads and simulation paths of <c>pimq bench sim</c>.</summary>
+/// <summary>What <c>pimq bench sim</c> times.</summary>
+/// <param name="Model">resnet20 (the default model), vgg8 (the zoo's VGG-8 on seeded random images) or an ONNX file.</param>
+/// <param name="Data">The dataset and preprocessing of an ONNX model; vgg8 takes none.</param>
+/// <param name="Presets">Presets to simulate; empty: isaac and bwq-h (vgg8: neurosim-rram).</param>
+/// <param name="Images">Images; null: 10,000 (vgg8: 200).</param>
+/// <param name="BatchSize">Images per batch.</param>
+/// <param name="Threads">Threads of the simulation kernels (libtorch is set up by the caller).</param>
+public sealed record SimulationBenchmarkRequest(string Model, DataOptions Data, IReadOnlyList<string> Presets, int? Images, int BatchSize, int Threads);
+
+/// <summary>One preset's simulation timed beside the FP32 inference.</summary>
+/// <param name="Hardware">The preset.</param>
+/// <param name="Paths">The simulation paths its layers took.</param>
+/// <param name="Run">Its accuracy and wall time.</param>
+/// <param name="CpuSeconds">CPU time of the process (all threads) during the run.</param>
+/// <param name="TimeRatio">Its wall time over the FP32 inference's.</param>
+/// <param name="CpuTimeRatio">Its CPU time over the FP32 inference's: moves less with the machine's load.</param>
+public sealed record SimulationBenchmarkRow(string Hardware, string Paths, EvaluationResult Run, double CpuSeconds, double TimeRatio, double CpuTimeRatio);
+
+/// <summary>The FP32 reference and each preset's row.</summary>
+/// <param name="Images">Images timed.</param>
+/// <param name="Fp32">PimQuant's FP32 inference (the executor <c>pimq eval</c> uses).</param>
+/// <param name="Fp32CpuSeconds">Its CPU time.</param>
+/// <param name="Rows">One row per preset.</param>
+public sealed record SimulationBenchmarkResult(int Images, EvaluationResult Fp32, double Fp32CpuSeconds, IReadOnlyList<SimulationBenchmarkRow> Rows);
+
+/// <summary>The workloads, simulation paths and measurement of <c>pimq bench sim</c>.</summary>
 public static class SimulationBenchmark
 {
+    /// <summary>
+    /// Times each preset's simulation of the W8A8 model beside PimQuant's own FP32 inference of the same images in
+    /// this process (the speed bars are these ratios, docs/performance.md).
+    /// </summary>
+    /// <exception cref="ExperimentException">Data options with vgg8, an unknown preset, or a model or data that cannot be used.</exception>
+    public static SimulationBenchmarkResult Run(SimulationBenchmarkRequest request, IExperimentProgress progress, CancellationToken cancel)
+    {
+        bool vgg = request.Model == "vgg8";
+        if (vgg && request.Data != new DataOptions())
+            throw new ExperimentException("--dataset, --data, --mean and --std apply to an ONNX model; vgg8 runs on seeded random images", ExperimentErrorKind.InvalidOption);
+        var presets = request.Presets.Count > 0 ? request.Presets : vgg ? ["neurosim-rram"] : ["isaac", "bwq-h"];
+        var specs = presets.Select(PresetCatalog.Load).ToList();
+        int count = request.Images ?? (vgg ? 200 : 10_000);
+        using var scope = NewDisposeScope();
+        using var workload = vgg ? Vgg8(count) : Onnx(request.Model == "resnet20" ? Workspace.DefaultModel : request.Model, request.Data, count, progress);
+        var (graph, test, normalization, calibration) = (workload.Graph, workload.Test, workload.Preprocessing.Normalization, workload.Calibration);
+        using var quantized = SimulationPipeline.Quantize(graph, Quantization.Config(8, 8), calibration, 0, progress, cancel);
+        foreach (var spec in specs) SimulationPipeline.CheckSpec(spec, quantized.Plan);
+        // The reference is PimQuant's fastest FP32 inference, the executor `pimq eval` and `pimq bench infer` use.
+        var (fp32, fp32Cpu) = Timed(() => Evaluation.Run(Evaluation.InferenceExecutor(graph), test, normalization, request.BatchSize, progress, cancel));
+        progress.Log($"FP32: {fp32.ImagesPerSecond:F0} images/s");
+        var rows = new List<SimulationBenchmarkRow>();
+        foreach (var (preset, spec) in presets.Zip(specs))
+        {
+            var path = PathFor(spec);
+            var options = new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = path };
+            var crossbars = SimulationPipeline.Program(quantized, spec, options, calibration, progress);
+            string paths = path?.ToString() ?? string.Join(", ", crossbars.Layers.Select(l => l.IsLossless ? "lossless (libtorch)" : l.Groups[0].DefaultPath.ToString()).Distinct());
+            var (run, cpu) = Timed(() => Evaluation.Run(crossbars.CreateExecutor(), test, normalization, request.BatchSize, progress, cancel));
+            rows.Add(new SimulationBenchmarkRow(preset, paths, run, cpu, run.Seconds / fp32.Seconds, cpu / fp32Cpu));
+        }
+        return new SimulationBenchmarkResult(test.Count, fp32, fp32Cpu, rows);
+    }
+
+    /// <summary>Runs <paramref name="evaluate"/> and the CPU time the process spent on it (all threads): on a shared
+    /// machine the wall-clock ratio moves with the load, the CPU-time ratio much less.</summary>
+    private static (EvaluationResult Result, double CpuSeconds) Timed(Func<EvaluationResult> evaluate)
+    {
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var before = process.TotalProcessorTime;
+        var result = evaluate();
+        process.Refresh();
+        return (result, (process.TotalProcessorTime - before).TotalSeconds);
+    }
+
     /// <summary>Calibration images of a speed measurement.</summary>
     private const int CalibrationImages = 256;
 
