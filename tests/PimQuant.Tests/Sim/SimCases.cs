@@ -28,6 +28,21 @@ public enum Effects
 /// <summary>Random cases with shapes that are not multiples of vector widths.</summary>
 internal static class SimCases
 {
+    /// <summary>
+    /// A lossy random case whose layer takes the bit-count path: <see cref="Random"/> with 1-bit cells and DAC, drawn
+    /// again (from a seed derived from <paramref name="seed"/>) while the path refuses it (its column tiles split a
+    /// 64-bitline chunk, an ideal or over-8-bit ADC, …). Without the redraw, only about one case in six reached the path.
+    /// </summary>
+    public static SimCase RandomBitCount(int seed, Effects effects = Effects.None)
+    {
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            var c = Random(unchecked(seed + attempt * 1_000_003), effects: effects, bitCount: true);
+            if (c.Programmed().Supports(SimulationPath.BitCount)) return c;
+        }
+        throw new InvalidOperationException($"no bit-count case in 1,000 draws from seed {seed}");
+    }
+
     /// <summary>A lossy (or, with <paramref name="lossless"/>, exactly representable) random case.
     /// <paramref name="bitCount"/> forces 1-bit cells and DAC so the bit-count path applies.</summary>
     public static SimCase Random(int seed, bool lossless = false, Effects effects = Effects.None, bool bitCount = false)

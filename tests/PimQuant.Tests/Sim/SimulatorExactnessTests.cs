@@ -27,8 +27,12 @@ public class SimulatorExactnessTests
     public void Lossy_noise_free_equals_reference(DoNotSize<int> seed) => AssertMatchesReference(SimCases.Random(seed.Item));
 
     [Property(MaxTest = 80, Replay = "(9001,17)")]
-    public void Lossy_bit_count_layers_equal_reference(DoNotSize<int> seed) =>
-        AssertMatchesReference(SimCases.Random(seed.Item, bitCount: true, effects: seed.Item % 2 == 0 ? Effects.None : Effects.Leakage | Effects.Faults));
+    public void Lossy_bit_count_layers_equal_reference(DoNotSize<int> seed)
+    {
+        var c = SimCases.RandomBitCount(seed.Item, seed.Item % 2 == 0 ? Effects.None : Effects.Leakage | Effects.Faults);
+        Assert.True(c.Programmed().Supports(SimulationPath.BitCount), c.ToString());
+        AssertMatchesReference(c);
+    }
 
     [Fact]
     public void Bit_count_layers_with_a_step_per_array_equal_reference()
@@ -122,7 +126,11 @@ public class SimulatorExactnessTests
     {
         for (int seed = 0; seed < 16; seed++)
         {
-            var c = SimCases.Random(500 + seed, effects: seed % 4 == 3 ? Effects.ReadNoise : Effects.None, bitCount: seed % 2 == 0);
+            // Even seeds take the bit-count path, so it too is compared under the digit policy and the OU skips.
+            var c = seed % 2 == 0
+                ? SimCases.RandomBitCount(500 + seed)
+                : SimCases.Random(500 + seed, effects: seed % 4 == 3 ? Effects.ReadNoise : Effects.None);
+            if (seed % 2 == 0) Assert.True(c.Programmed().Supports(SimulationPath.BitCount), c.ToString());
             var skip = OuSkip.Where(ou => ou.AllLevelsZero || (ou.RowGroup + ou.Ou) % 3 == 0);
             AssertMatchesReference(c, new HashedDigitPolicy(), skip);
         }
