@@ -19,41 +19,29 @@ torch.quantize_per_channel gives them, row-major 6x1x5x5) with their scales and 
 Usage: /usr/bin/python3 bench/qdq_fixture_pytorch.py   (Debian's python3-torch 1.13 and python3-onnx 1.12)
 Prints one JSON object on stdout.
 """
-import gzip, json, os, struct
+import json, os
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, MovingAveragePerChannelMinMaxObserver, QConfig
 from torch.ao.quantization.qconfig_mapping import QConfigMapping
 from torch.ao.quantization.quantize_fx import prepare_qat_fx
+
+import lenet5_pytorch
+from lenet5_pytorch import read_idx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "PimQuant.Tests", "Fixtures")
 DATA = os.path.join(ROOT, "data", "fashion-mnist")
 
 
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
 def images(pixels):
     return torch.from_numpy(pixels.astype(np.float32) / np.float32(255.0)).unsqueeze(1)
 
 
-class LeNet5(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.fc1 = nn.Linear(16 * 5 * 5, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, 10)
+class LeNet5(lenet5_pytorch.LeNet5):
+    """bench/lenet5_pytorch.py's layers with a plain forward, which FX graph mode traces."""
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.conv1(x)), 2)
