@@ -36,16 +36,21 @@ public sealed record SimulationBenchmarkRequest(string Model, DataOptions Data, 
 /// <param name="Paths">The simulation paths its layers took.</param>
 /// <param name="Run">Its accuracy and wall time.</param>
 /// <param name="CpuSeconds">CPU time of the process (all threads) during the run.</param>
-/// <param name="TimeRatio">Its wall time over the FP32 inference's.</param>
-/// <param name="CpuTimeRatio">Its CPU time over the FP32 inference's: moves less with the machine's load.</param>
-public sealed record SimulationBenchmarkRow(string Hardware, string Paths, EvaluationResult Run, double CpuSeconds, double TimeRatio, double CpuTimeRatio);
+public sealed record SimulationBenchmarkRow(string Hardware, string Paths, EvaluationResult Run, double CpuSeconds);
 
 /// <summary>The FP32 reference and each preset's row.</summary>
 /// <param name="Images">Images timed.</param>
 /// <param name="Fp32">PimQuant's FP32 inference (the executor <c>pimq eval</c> uses).</param>
 /// <param name="Fp32CpuSeconds">Its CPU time.</param>
 /// <param name="Rows">One row per preset.</param>
-public sealed record SimulationBenchmarkResult(int Images, EvaluationResult Fp32, double Fp32CpuSeconds, IReadOnlyList<SimulationBenchmarkRow> Rows);
+public sealed record SimulationBenchmarkResult(int Images, EvaluationResult Fp32, double Fp32CpuSeconds, IReadOnlyList<SimulationBenchmarkRow> Rows)
+{
+    /// <summary><paramref name="row"/>'s wall time over the FP32 inference's.</summary>
+    public double TimeRatio(SimulationBenchmarkRow row) => row.Run.Seconds / Fp32.Seconds;
+
+    /// <summary><paramref name="row"/>'s CPU time over the FP32 inference's: moves less with the machine's load.</summary>
+    public double CpuTimeRatio(SimulationBenchmarkRow row) => row.CpuSeconds / Fp32CpuSeconds;
+}
 
 /// <summary>The workloads, simulation paths and measurement of <c>pimq bench sim</c>.</summary>
 public static class SimulationBenchmark
@@ -79,7 +84,7 @@ public static class SimulationBenchmark
             var crossbars = SimulationPipeline.Program(quantized, spec, options, calibration, progress);
             string paths = path?.ToString() ?? string.Join(", ", crossbars.Layers.Select(l => l.IsLossless ? "lossless (libtorch)" : l.Groups[0].DefaultPath.ToString()).Distinct());
             var (run, cpu) = Timed(() => Evaluation.Run(crossbars.CreateExecutor(), test, normalization, request.BatchSize, progress, cancel));
-            rows.Add(new SimulationBenchmarkRow(preset, paths, run, cpu, run.Seconds / fp32.Seconds, cpu / fp32Cpu));
+            rows.Add(new SimulationBenchmarkRow(preset, paths, run, cpu));
         }
         return new SimulationBenchmarkResult(test.Count, fp32, fp32Cpu, rows);
     }

@@ -40,12 +40,12 @@ public static class BenchSimCommand
             foreach (var row in r.Rows)
             {
                 table.AddRow(row.Hardware, Markup.Escape(row.Paths), $"{row.Run.ImagesPerSecond:F1}", $"{row.Run.Seconds:F1}", $"{r.Fp32.Seconds:F2}",
-                    $"{row.TimeRatio:F2}×", $"{row.CpuTimeRatio:F2}×");
+                    $"{r.TimeRatio(row):F2}×", $"{r.CpuTimeRatio(row):F2}×");
                 rows.Add(new JsonObject
                 {
                     ["hw"] = row.Hardware, ["paths"] = row.Paths, ["images_per_second"] = row.Run.ImagesPerSecond, ["seconds"] = row.Run.Seconds,
-                    ["fp32_seconds"] = r.Fp32.Seconds, ["time_ratio"] = row.TimeRatio, ["cpu_seconds"] = row.CpuSeconds, ["fp32_cpu_seconds"] = r.Fp32CpuSeconds,
-                    ["cpu_time_ratio"] = row.CpuTimeRatio, ["accuracy"] = row.Run.Accuracy,
+                    ["fp32_seconds"] = r.Fp32.Seconds, ["time_ratio"] = r.TimeRatio(row), ["cpu_seconds"] = row.CpuSeconds, ["fp32_cpu_seconds"] = r.Fp32CpuSeconds,
+                    ["cpu_time_ratio"] = r.CpuTimeRatio(row), ["accuracy"] = row.Run.Accuracy,
                 });
             }
             output.Err.Write(table);
@@ -53,7 +53,7 @@ public static class BenchSimCommand
             {
                 ["ok"] = true, ["model"] = name, ["images"] = r.Images, ["batch_size"] = request.BatchSize, ["threads"] = request.Threads,
                 ["fp32_images_per_second"] = r.Fp32.ImagesPerSecond, ["fp32_seconds"] = r.Fp32.Seconds, ["fp32_accuracy"] = r.Fp32.Accuracy, ["rows"] = rows,
-            }, [.. r.Rows.Select(row => $"{row.Hardware}: {row.Run.ImagesPerSecond:F1} images/s, {row.TimeRatio:F2}× FP32")]);
+            }, [.. r.Rows.Select(row => $"{row.Hardware}: {row.Run.ImagesPerSecond:F1} images/s, {r.TimeRatio(row):F2}× FP32")]);
             return ExitCodes.Ok;
         }));
         return command;
