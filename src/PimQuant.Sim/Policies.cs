@@ -87,6 +87,12 @@ public sealed record ProgramOptions
     /// <see cref="AdcSteps"/>: its partial sums G_min·Σ digits span a range of their own, calibrated apart (as
     /// NeuroSim quantizes its dummy column over the dummy's own range); null converts them with the array's step.</summary>
     public IReadOnlyList<double>? ReferenceAdcSteps { get; init; }
+
+    /// <summary>The digital scale of each weight (K × N, row-major as the weights), or null for none: the digitized partial
+    /// sums of an OU row group's reads of column j are multiplied by its rows' scale on the digital side, once per run of
+    /// row groups that share it, in float64 — so weight scales per array or per OU block are applied exactly where the
+    /// ADC is. The rows of one OU row group must share one scale per column; scales must be finite and &gt; 0.</summary>
+    public IReadOnlyList<double>? DigitalScales { get; init; }
 }
 
 /// <summary>Options of one run.</summary>

@@ -6,10 +6,12 @@ namespace PimQuant.Sim;
 /// stuck-at faults, the cell conductances with programming variation, the skipped OUs and the ADC steps —
 /// everything fixed at programming, drawn from (seed, layer name) by counter-based randomness.
 /// <see cref="Run"/> streams activation codes through it (docs/hardware.md §0):
-/// y_j = Σ_row tiles step·Σ_g Σ_t Σ_(polarity, s) ±2^(d·t + c·s)·code + exact digital terms, where the
-/// integer sum is exact (int64), the step multiplies it once per row tile (in ascending tile order),
-/// and the exact terms (column-flip recovery (2^c−1)·Σa_t, offset 2^(bw−1)·Σa) are added last.
-/// Thread-safe: runs may proceed concurrently.</summary>
+/// y_j = Σ_segments step·scale·Σ_g Σ_t Σ_(polarity, s) ±2^(d·t + c·s)·code + exact digital terms, where the
+/// integer sum is exact (int64), the factor multiplies it once per digital segment (in ascending order),
+/// and the exact terms (column-flip recovery (2^c−1)·Σa_t, offset 2^(bw−1)·Σa), each segment's times its
+/// digital scale, are added last. A digital segment is a run of OU row groups of one row tile whose weights
+/// share one digital scale per column (<see cref="ProgramOptions.DigitalScales"/>): without digital scales,
+/// the whole row tile. Thread-safe: runs may proceed concurrently.</summary>
 public sealed class ProgrammedLayer
 {
     private readonly Lazy<OuTableSet?> _tables;
@@ -19,9 +21,11 @@ public sealed class ProgrammedLayer
     private readonly long _tableBudget;
 
     private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
-        IOuSkipPolicy? ouSkip, OuPlacement? placement, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps, SimConfiguration configuration)
+        IOuSkipPolicy? ouSkip, OuPlacement? placement, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps,
+        IReadOnlyList<double>? digitalScales, SimConfiguration configuration)
     {
         Config = config; Geometry = geometry; Name = name; Seed = seed; LayerKey = SimRandom.LayerKey(name);
+        (SegmentFirstGroup, SegmentTile, SegmentScales) = ResolveSegments(digitalScales);
         _tableBudget = configuration.TableBudgetBytes;
         int k = geometry.K, n = geometry.N, c = geometry.PhysicalColumns, groups = geometry.RowGroupCount;
         PaddedColumns = (c + 63) & ~63;
@@ -130,7 +134,7 @@ public sealed class ProgrammedLayer
             if (w < min || w > max)
                 throw new ArgumentException($"weight code {w} lies outside [{min}, {max}] ({config.WeightBits}-bit, {config.WeightEncoding} encoding)", nameof(weights));
         return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.Placement,
-            options.AdcSteps, options.ReferenceAdcSteps, configuration);
+            options.AdcSteps, options.ReferenceAdcSteps, options.DigitalScales, configuration);
     }
 
     /// <summary>The crossbar.</summary>
@@ -182,10 +186,20 @@ public sealed class ProgrammedLayer
     internal double[] ArraySteps { get; }
     /// <summary>ADC step of each array's reference-column conversions.</summary>
     internal double[] ReferenceSteps { get; }
-    /// <summary>Row tiles × N: the factor of a tile's integer sum (2^−F with an ideal ADC), times <see cref="ReferenceGain"/>.</summary>
+    /// <summary>Segments × N: the factor of a segment's integer sum, the step of its array (2^−F with an ideal ADC) times
+    /// <see cref="ReferenceGain"/> times its digital scale.</summary>
     internal double[] StepPerColumn { get; }
-    /// <summary>Row tiles × N: the factor of a tile's reference codes, as <see cref="StepPerColumn"/> with the reference steps.</summary>
+    /// <summary>Segments × N: the factor of a segment's reference codes, as <see cref="StepPerColumn"/> with the reference steps.</summary>
     internal double[] ReferenceStepPerColumn { get; }
+    /// <summary>The row groups of digital segment s are [SegmentFirstGroup[s], SegmentFirstGroup[s + 1]): the row tiles,
+    /// or with digital scales the runs of a tile's row groups that share their scale in every column.</summary>
+    internal int[] SegmentFirstGroup { get; }
+    /// <summary>Row tile of each digital segment (whose arrays' ADCs convert its reads).</summary>
+    internal int[] SegmentTile { get; }
+    /// <summary>Segments × N digital scales, or null without them (every scale 1: the integer domain).</summary>
+    internal double[]? SegmentScales { get; }
+    /// <summary>Digital segments.</summary>
+    internal int SegmentCount => SegmentTile.Length;
     /// <summary>G_max/(G_max − G_min) with a reference column under leakage, else 1.</summary>
     internal double ReferenceGain { get; }
     /// <summary>Row groups × N: Σ over the logical column's bitlines of sign·2^(c·s) (0 where the OU is skipped), the
@@ -364,7 +378,7 @@ public sealed class ProgrammedLayer
 
     /// <summary>The reference column (<see cref="CrossbarSettings.ReferenceColumn"/>): for each pixel, row group and
     /// streamed digit its partial sum G_min·Σ digits is converted by every array's ADC, and
-    /// y_j −= Σ_rt step_rt,j·Σ_(g in rt) W_j(g)·Σ_t 2^(d·t)·code(g, t, array of j), with W_j(g) from
+    /// y_j −= Σ_segments factor_j·Σ_(g in segment) W_j(g)·Σ_t 2^(d·t)·code(g, t, array of j), with W_j(g) from
     /// <see cref="ReferenceWeights"/>: each bitline's code less the reference's, shift-added alike and, like the
     /// exact digital terms, after the kernel's tiles. Draws nothing, so it adds no randomness.</summary>
     private void SubtractReference(RunContext run)
@@ -410,12 +424,12 @@ public sealed class ProgrammedLayer
                 {
                     int ct = geometry.ColumnTileOf(j);
                     double correction = 0;
-                    for (int rt = 0; rt < geometry.RowTileCount; rt++)
+                    for (int segment = 0; segment < SegmentCount; segment++)
                     {
                         long sum = 0;
-                        for (int g = geometry.TileFirstGroup[rt]; g < geometry.TileFirstGroup[rt + 1]; g++)
+                        for (int g = SegmentFirstGroup[segment]; g < SegmentFirstGroup[segment + 1]; g++)
                             sum += local.Codes[g * tiles + ct] * ReferenceWeights[(long)g * n + j];
-                        correction += ReferenceStepPerColumn[rt * n + j] * sum;
+                        correction += ReferenceStepPerColumn[segment * n + j] * sum;
                     }
                     y[j] -= correction;
                 }
@@ -557,18 +571,57 @@ public sealed class ProgrammedLayer
         return steps.Count == 1 ? Enumerable.Repeat(steps[0], arrays).ToArray() : steps.ToArray();
     }
 
-    /// <summary>Row tiles × N: the factor of a tile's integer sum of codes from <paramref name="arraySteps"/> (2^−F with an
-    /// ideal ADC), times <see cref="ReferenceGain"/>.</summary>
+    /// <summary>Segments × N: the factor of a segment's integer sum of codes from <paramref name="arraySteps"/> (2^−F with an
+    /// ideal ADC), times <see cref="ReferenceGain"/>, times the segment's digital scale.</summary>
     private double[] PerColumn(double[] arraySteps)
     {
         int n = Geometry.N;
-        var steps = new double[Geometry.RowTileCount * n];
-        for (int rt = 0; rt < Geometry.RowTileCount; rt++)
+        var steps = new double[SegmentCount * n];
+        for (int segment = 0; segment < SegmentCount; segment++)
             for (int j = 0; j < n; j++)
-                steps[rt * n + j] = (Config.IsAdcIdeal
+            {
+                double step = (Config.IsAdcIdeal
                     ? Math.ScaleB(1.0, -Config.ConductanceFractionBits)
-                    : arraySteps[rt * Geometry.ColumnTileCount + Geometry.ColumnTileOf(j)]) * ReferenceGain;
+                    : arraySteps[SegmentTile[segment] * Geometry.ColumnTileCount + Geometry.ColumnTileOf(j)]) * ReferenceGain;
+                steps[segment * n + j] = SegmentScales is null ? step : step * SegmentScales[segment * n + j];
+            }
         return steps;
+    }
+
+    /// <summary>
+    /// The digital segments: without digital scales the row tiles; with them, each row tile's OU row groups in runs
+    /// that share one scale per column, every row of a row group checked to carry its group's scale (an OU's partial
+    /// sum is one conversion, so it takes one scale on the digital side).
+    /// </summary>
+    private (int[] First, int[] Tile, double[]? Scales) ResolveSegments(IReadOnlyList<double>? scales)
+    {
+        var geometry = Geometry;
+        int n = geometry.N, groups = geometry.RowGroupCount;
+        if (scales is null) return (geometry.TileFirstGroup.ToArray(), Enumerable.Range(0, geometry.RowTileCount).ToArray(), null);
+        if (scales.Count != (long)geometry.K * n)
+            throw new ArgumentException($"digital scales: expected one per weight ({(long)geometry.K * n} = K {geometry.K} × N {n}), got {scales.Count}");
+        foreach (double value in scales)
+            if (!double.IsFinite(value) || value <= 0) throw new ArgumentException($"digital scale {value} must be finite and > 0");
+        var first = new List<int>(); var tile = new List<int>(); var rows = new List<double>();
+        int segmentRow = -1;
+        for (int g = 0; g < groups; g++)
+        {
+            int start = geometry.GroupStart[g];
+            for (int i = start + 1; i < start + geometry.GroupRows[g]; i++)
+                for (int j = 0; j < n; j++)
+                    if (scales[i * n + j] != scales[start * n + j])
+                        throw new ArgumentException($"digital scales: rows {start} and {i} of one OU row group (rows {start}..{start + geometry.GroupRows[g] - 1}) " +
+                            $"have scales {scales[start * n + j]} and {scales[i * n + j]} in column {j}; an OU's partial sum is converted once and scaled once, " +
+                            "so the rows of an OU row group share one scale per column");
+            bool same = segmentRow >= 0 && tile[^1] == geometry.GroupTile[g];
+            for (int j = 0; same && j < n; j++) same = scales[start * n + j] == scales[segmentRow * n + j];
+            if (same) continue;
+            first.Add(g); tile.Add(geometry.GroupTile[g]);
+            for (int j = 0; j < n; j++) rows.Add(scales[start * n + j]);
+            segmentRow = start;
+        }
+        first.Add(groups);
+        return (first.ToArray(), tile.ToArray(), rows.ToArray());
     }
 
     /// <summary>The conductance of a cell in units of 2^−F.</summary>
@@ -627,13 +680,17 @@ public sealed class ProgrammedLayer
     /// <summary>Columns per block of the conductance matrix.</summary>
     internal const int ConductanceChunk = 32;
 
-    // Panels of 16 columns, each K × 16 contiguous, for the same reason.
+    // Panels of 16 columns, each K × 16 contiguous, for the same reason. With digital scales each weight carries its
+    // segment's scale, so the lossless product is Σ a·w·scale (equal to the segmented sum up to float64 rounding).
     private double[] BuildExactWeights()
     {
         int k = Geometry.K, n = Geometry.N, panels = (n + 15) / 16;
         var matrix = new double[(long)panels * k * 16];
-        for (int i = 0; i < k; i++)
-            for (int j = 0; j < n; j++) matrix[((long)(j / 16) * k + i) * 16 + j % 16] = Weights[i * n + j];
+        for (int segment = 0; segment < SegmentCount; segment++)
+            for (int g = SegmentFirstGroup[segment]; g < SegmentFirstGroup[segment + 1]; g++)
+                for (int i = Geometry.GroupStart[g]; i < Geometry.GroupStart[g] + Geometry.GroupRows[g]; i++)
+                    for (int j = 0; j < n; j++)
+                        matrix[((long)(j / 16) * k + i) * 16 + j % 16] = SegmentScales is null ? Weights[i * n + j] : Weights[i * n + j] * SegmentScales[segment * n + j];
         return matrix;
     }
 }

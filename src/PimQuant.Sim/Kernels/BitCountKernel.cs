@@ -130,10 +130,12 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
         int capacity = ws.UnitCapacity;
         bool vbmi = run.Configuration.Use512 && Avx512Vbmi.IsSupported;
         ws.Prepare(run, first, count);
-        for (int rt = 0; rt < geometry.RowTileCount; rt++)
+        var layer = run.Layer;
+        for (int segment = 0; segment < layer.SegmentCount; segment++)
         {
+            int rt = layer.SegmentTile[segment];
             Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
-            for (int g = geometry.TileFirstGroup[rt]; g < geometry.TileFirstGroup[rt + 1]; g++)
+            for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
             {
                 int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
                 for (int p = 0; p < count; p++)
@@ -179,7 +181,7 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
             for (int p = 0; p < count; p++)
             {
                 PixelBlock.SumSlices<int>(run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, geometry.PhysicalColumns), ws.Logical);
-                PixelBlock.AddTile(run, rt, first + p, ws.Logical);
+                PixelBlock.AddSegment(run, segment, first + p, ws.Logical);
             }
         }
         ws.Finish(run, first, count);

@@ -69,10 +69,12 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
         var cfg = run.Config;
         int digits = cfg.Digits, d = cfg.DacBits, bits = cfg.ActivationBits, groups = geometry.RowGroupCount, padded = run.Layer.PaddedColumns;
         ws.Prepare(run, first, count);
-        for (int rt = 0; rt < geometry.RowTileCount; rt++)
+        var layer = run.Layer;
+        for (int segment = 0; segment < layer.SegmentCount; segment++)
         {
+            int rt = layer.SegmentTile[segment];
             Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
-            for (int g = geometry.TileFirstGroup[rt]; g < geometry.TileFirstGroup[rt + 1]; g++)
+            for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
             {
                 int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
                 for (int p = 0; p < count; p++)
@@ -121,7 +123,7 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
             for (int p = 0; p < count; p++)
             {
                 PixelBlock.SumSlices<long>(run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, geometry.PhysicalColumns), ws.Logical);
-                PixelBlock.AddTile(run, rt, first + p, ws.Logical);
+                PixelBlock.AddSegment(run, segment, first + p, ws.Logical);
             }
         }
         ws.Finish(run, first, count);

@@ -120,19 +120,19 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
         for (int p = 0; p < count; p++)
         {
             if (interleaved) DigitPlanes.BuildInterleaved(activations.Slice((first + p) * geometry.K, geometry.K), ws.Interleaved, run.Configuration);
-            for (int rt = 0; rt < geometry.RowTileCount; rt++)
+            for (int segment = 0; segment < run.Layer.SegmentCount; segment++)
             {
-                int g0 = geometry.TileFirstGroup[rt], tileGroups = geometry.TileFirstGroup[rt + 1] - g0;
-                for (int gi = 0; gi < tileGroups; gi++)
+                int g0 = run.Layer.SegmentFirstGroup[segment], segmentGroups = run.Layer.SegmentFirstGroup[segment + 1] - g0;
+                for (int gi = 0; gi < segmentGroups; gi++)
                 {
                     uint mask = ws.Masks[p * groups + g0 + gi];
                     if (interleaved) SelectInterleaved(ws, g0 + gi, gi, mask);
                     else SelectPortable(ws, p, g0 + gi, gi, mask);
                 }
-                Accumulate(ws, tileGroups);
+                Accumulate(ws, segmentGroups);
                 var sums = ws.Sums.AsSpan(0, n);
                 for (int j = 0; j < n; j++) ws.Logical[j] = sums[j];
-                PixelBlock.AddTile(run, rt, first + p, ws.Logical);
+                PixelBlock.AddSegment(run, segment, first + p, ws.Logical);
             }
         }
         ws.Finish(run, first, count);
@@ -206,7 +206,7 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
     }
 
     /// <summary>Sums[j] = Σ_t 2^(d·t)·Σ_g table[Rows[g][t] + j], in Horner order over the digits.</summary>
-    private void Accumulate(Workspace ws, int tileGroups)
+    private void Accumulate(Workspace ws, int segmentGroups)
     {
         int stride = tables.Stride, digits = run.Config.Digits, d = run.Config.DacBits;
         ref T t0 = ref MemoryMarshal.GetArrayDataReference(table);
@@ -222,7 +222,7 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
                 {
                     a0 <<= d; a1 <<= d; a2 <<= d; a3 <<= d;
                     ref int offsets = ref Unsafe.Add(ref rows, t);
-                    for (int gi = 0; gi < tileGroups; gi++)
+                    for (int gi = 0; gi < segmentGroups; gi++)
                     {
                         ref T row = ref Unsafe.Add(ref t0, Unsafe.Add(ref offsets, gi * 8) + j);
                         a0 += Load512(ref row); a1 += Load512(ref Unsafe.Add(ref row, 16));
@@ -239,7 +239,7 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
                 {
                     a0 <<= d;
                     ref int offsets = ref Unsafe.Add(ref rows, t);
-                    for (int gi = 0; gi < tileGroups; gi++) a0 += Load512(ref Unsafe.Add(ref t0, Unsafe.Add(ref offsets, gi * 8) + j));
+                    for (int gi = 0; gi < segmentGroups; gi++) a0 += Load512(ref Unsafe.Add(ref t0, Unsafe.Add(ref offsets, gi * 8) + j));
                 }
                 a0.StoreUnsafe(ref sums, (nuint)j);
             }
@@ -253,7 +253,7 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
                 {
                     a0 <<= d; a1 <<= d;
                     ref int offsets = ref Unsafe.Add(ref rows, t);
-                    for (int gi = 0; gi < tileGroups; gi++)
+                    for (int gi = 0; gi < segmentGroups; gi++)
                     {
                         ref T row = ref Unsafe.Add(ref t0, Unsafe.Add(ref offsets, gi * 8) + j);
                         a0 += Load256(ref row); a1 += Load256(ref Unsafe.Add(ref row, 8));
@@ -270,7 +270,7 @@ internal readonly struct OuTableKernel<T>(RunContext run, OuTableSet tables, T[]
                 for (int t = digits - 1; t >= 0; t--)
                 {
                     sum <<= d;
-                    for (int gi = 0; gi < tileGroups; gi++) sum += Widen(Unsafe.Add(ref t0, Unsafe.Add(ref rows, gi * 8 + t) + j));
+                    for (int gi = 0; gi < segmentGroups; gi++) sum += Widen(Unsafe.Add(ref t0, Unsafe.Add(ref rows, gi * 8 + t) + j));
                 }
                 Unsafe.Add(ref sums, j) = sum;
             }

@@ -144,6 +144,10 @@ internal class PixelBlock
     public readonly byte[] Planes;
     public readonly uint[] Masks;
     public readonly long[] ExactTerms;
+    /// <summary>With digital scales: per pixel, the exact terms of each segment times its scales, summed in segment order.</summary>
+    public readonly double[]? ScaledTerms;
+    /// <summary>Scratch with digital scales: one segment's integer exact terms.</summary>
+    private readonly long[]? _segmentTerms;
     public readonly EventTally Events;
     /// <summary>Scratch: per digit, the wordlines of a row group driven with a non-zero digit.</summary>
     public readonly int[] NonzeroRows;
@@ -155,6 +159,11 @@ internal class PixelBlock
         Planes = new byte[block * _planeBytes];
         Masks = new uint[block * run.Geometry.RowGroupCount];
         ExactTerms = new long[block * run.Geometry.N];
+        if (run.Layer.SegmentScales is not null)
+        {
+            ScaledTerms = new double[block * run.Geometry.N];
+            _segmentTerms = new long[run.Geometry.N];
+        }
         Events = new EventTally(run.Geometry.RowGroupCount);
         NonzeroRows = new int[run.Config.Digits];
     }
@@ -163,7 +172,8 @@ internal class PixelBlock
 
     /// <summary>Builds digit planes and digit masks for pixels [first, first + count), clears the block's
     /// outputs, and computes the exact digital terms of every pixel:
-    /// E_j = Σ_g w_g·(flip correction of g, j) − 2^(bw−1)·Σ_g w_g, with w_g = Σ_(i in g) a'_i.</summary>
+    /// E_j = Σ_g w_g·(flip correction of g, j) − 2^(bw−1)·Σ_g w_g, with w_g = Σ_(i in g) a'_i (with digital scales, per
+    /// segment and scaled: <see cref="ScaleExactTerms"/>).</summary>
     public void Prepare(RunContext run, int first, int count, bool exactTerms = true, bool planes = true)
     {
         var geometry = run.Geometry;
@@ -184,6 +194,11 @@ internal class PixelBlock
                 for (int g = 0; g < groups; g++) masks[g] &= run.AllDigits;
             }
             if (!exactTerms) continue;
+            if (layer.SegmentScales is { } scales)
+            {
+                ScaleExactTerms(run, row, masks, offset, scales, ScaledTerms!.AsSpan(p * n, n));
+                continue;
+            }
             var terms = ExactTerms.AsSpan(p * n, n);
             long total = 0;
             if (policy is null && layer.FlipCorrections.Length == 0)
@@ -212,11 +227,46 @@ internal class PixelBlock
         run.Output.Span.Slice(first * n, count * n).Clear();
     }
 
-    /// <summary>Adds the exact digital terms after all row tiles.</summary>
+    /// <summary>With digital scales, one pixel's exact terms: per segment the integer E_j of its row groups, times the
+    /// segment's scale of column j, summed over segments in order.</summary>
+    private void ScaleExactTerms(RunContext run, ReadOnlySpan<byte> row, ReadOnlySpan<uint> masks, long offset, double[] scales, Span<double> terms)
+    {
+        var layer = run.Layer;
+        var geometry = run.Geometry;
+        int n = geometry.N;
+        var segmentTerms = _segmentTerms!.AsSpan();
+        terms.Clear();
+        for (int segment = 0; segment < layer.SegmentCount; segment++)
+        {
+            segmentTerms.Clear();
+            long total = 0;
+            for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
+            {
+                int keep = masks[g] == run.AllDigits ? 0xFF : ExactKernel.DigitBits(masks[g], run.Config.DacBits);
+                long w = 0;
+                foreach (byte a in row.Slice(geometry.GroupStart[g], geometry.GroupRows[g])) w += a & keep;
+                total += w;
+                int flip = layer.FlipGroup[g];
+                if (flip < 0 || w == 0) continue;
+                var correction = layer.FlipCorrections[flip];
+                for (int j = 0; j < n; j++) segmentTerms[j] += w * correction[j];
+            }
+            var scale = scales.AsSpan(segment * n, n);
+            for (int j = 0; j < n; j++) terms[j] += scale[j] * (segmentTerms[j] - offset * total);
+        }
+    }
+
+    /// <summary>Adds the exact digital terms after all segments.</summary>
     public void Finish(RunContext run, int first, int count)
     {
         int n = run.Geometry.N;
         var output = run.Output.Span.Slice(first * n, count * n);
+        if (ScaledTerms is not null)
+        {
+            var scaled = ScaledTerms.AsSpan(0, count * n);
+            for (int e = 0; e < output.Length; e++) output[e] += scaled[e];
+            return;
+        }
         var terms = ExactTerms.AsSpan(0, count * n);
         for (int e = 0; e < output.Length; e++) output[e] += terms[e];
     }
@@ -249,11 +299,12 @@ internal class PixelBlock
         Events.Record(g, streamed, run.Config.Digits - streamed, nonzero, zero);
     }
 
-    /// <summary>y[j] += step(rt, j)·sum[j] for one pixel: the once-per-tile multiplication by the ADC step.</summary>
-    public static void AddTile(RunContext run, int rowTile, int pixel, ReadOnlySpan<long> logicalSums)
+    /// <summary>y[j] += factor(segment, j)·sum[j] for one pixel: the once-per-segment multiplication by the ADC step (and
+    /// digital scale).</summary>
+    public static void AddSegment(RunContext run, int segment, int pixel, ReadOnlySpan<long> logicalSums)
     {
         int n = run.Geometry.N;
-        var steps = run.Layer.StepPerColumn.AsSpan(rowTile * n, n);
+        var steps = run.Layer.StepPerColumn.AsSpan(segment * n, n);
         var y = run.Output.Span.Slice(pixel * n, n);
         for (int j = 0; j < n; j++) y[j] += steps[j] * logicalSums[j];
     }

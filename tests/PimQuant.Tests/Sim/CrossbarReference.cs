@@ -39,6 +39,15 @@ internal static class CrossbarReference
             }
         int groups = groupStart.Count;
 
+        // Digital segments: the row tiles, or with digital scales runs of a tile's row groups whose scales agree in every column.
+        var segments = new List<List<int>>();
+        for (int g = 0; g < groups; g++)
+        {
+            bool join = segments.Count > 0 && groupTile[segments[^1][0]] == groupTile[g]
+                && (program.DigitalScales is not { } ds || Enumerable.Range(0, n).All(j => ds[groupStart[g] * n + j] == ds[groupStart[segments[^1][0]] * n + j]));
+            if (join) segments[^1].Add(g); else segments.Add([g]);
+        }
+
         // Column tiles and OUs in the chosen layout.
         int perWeight = polarities * slices;
         int perTile = cfg.ColumnLayout == ColumnLayout.SliceMajor ? cfg.Cols / (perWeight * cfg.OuCols) * cfg.OuCols : cfg.Cols / perWeight;
@@ -169,14 +178,14 @@ internal static class CrossbarReference
               for (int part = 0; part < parts.Length; part++)
               {
                 bool InPart(int t) => parts[part](t);
-                double y = 0, referenceSum = 0;
+                double y = 0, referenceSum = 0, scaledExact = 0;
                 long exact = 0;
-                for (int rt = 0; rt < rowTiles; rt++)
+                foreach (var segment in segments)
                 {
-                    long acc = 0, referenceAcc = 0;
-                    for (int g = 0; g < groups; g++)
+                    int rt = groupTile[segment[0]];
+                    long acc = 0, referenceAcc = 0, segmentExact = 0;
+                    foreach (int g in segment)
                     {
-                        if (groupTile[g] != rt) continue;
                         for (int t = 0; t < digits; t++)
                         {
                             if (!Streamed(g, t) || !InPart(t)) continue;
@@ -207,27 +216,33 @@ internal static class CrossbarReference
                                         referenceAcc += polaritySign * (flipped[g, c] ? -1 : 1) * (referenceCode << shift);
                                     }
                                     // Column flip recovery: p = (2^c − 1)·Σa_t − p_flipped.
-                                    if (flipped[g, c]) exact += polaritySign * (levelMax * digitSum << shift);
+                                    if (flipped[g, c]) segmentExact += polaritySign * (levelMax * digitSum << shift);
                                 }
                         }
                     }
+                    if (cfg.WeightEncoding == WeightEncoding.Offset)
+                        foreach (int g in segment)
+                            for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++)
+                                for (int t = 0; t < digits; t++)
+                                    if (Streamed(g, t) && InPart(t)) segmentExact -= (1L << (cfg.WeightBits - 1)) * ((long)Digit(i, t) << (cfg.DacBits * t));
                     double step = (cfg.AdcBits == 0 ? 1.0 / scale : Step(rt, j)) * gain;
+                    double referenceStep = (cfg.AdcBits == 0 ? 1.0 / scale : ReferenceStep(rt, j)) * gain;
+                    if (program.DigitalScales is { } digital)
+                    {
+                        // Digital scales: the segment's factor and its exact terms carry its scale.
+                        double factor = digital[groupStart[segment[0]] * n + j];
+                        (step, referenceStep) = (step * factor, referenceStep * factor);
+                        scaledExact += factor * segmentExact;
+                    }
+                    else exact += segmentExact;
                     y += step * acc;
                     // The reference codes are shift-added as a sum of their own, subtracted after the exact terms.
-                    referenceSum += (cfg.AdcBits == 0 ? 1.0 / scale : ReferenceStep(rt, j)) * gain * referenceAcc;
-                }
-                if (cfg.WeightEncoding == WeightEncoding.Offset)
-                {
-                    long streamedSum = 0;
-                    for (int g = 0; g < groups; g++)
-                        for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++)
-                            for (int t = 0; t < digits; t++)
-                                if (Streamed(g, t) && InPart(t)) streamedSum += (long)Digit(i, t) << (cfg.DacBits * t);
-                    exact -= (1L << (cfg.WeightBits - 1)) * streamedSum;
+                    referenceSum += referenceStep * referenceAcc;
                 }
                 // Left to right, as the simulator: the magnitude part is written, the sign part subtracted.
-                if (part == 0) output[m * n + j] = y + exact - referenceSum;
-                else output[m * n + j] -= y + exact - referenceSum;
+                double terms = program.DigitalScales is null ? exact : scaledExact;
+                if (part == 0) output[m * n + j] = y + terms - referenceSum;
+                else output[m * n + j] -= y + terms - referenceSum;
               }
             }
 

@@ -126,6 +126,61 @@ internal static class SimCases
         return new SimCase(config, weights, k, n, activations, pixels, program);
     }
 
+    /// <summary>
+    /// <paramref name="c"/> with random digital scales (weight scales applied on the digital side): a scale per (OU row
+    /// group, column) as an OU-block granularity gives, per (row tile, column) as an array granularity gives, or per column,
+    /// from a few values that make neighbouring row groups agree often (so runs of row groups merge into one segment) and
+    /// include scales that are not powers of two.
+    /// </summary>
+    public static SimCase WithDigitalScales(SimCase c, int seed)
+    {
+        var rng = new Random(seed);
+        var geometry = LayerGeometry.For(c.Config, c.K, c.N);
+        double[] values = [1.0, 0.5, 0.1, 3.0, 1.0 / 3, 0.0078125];
+        int kind = rng.Next(3);
+        var perGroup = new double[geometry.RowGroupCount * c.N];
+        for (int g = 0; g < geometry.RowGroupCount; g++)
+            for (int j = 0; j < c.N; j++)
+                perGroup[g * c.N + j] = kind switch
+                {
+                    0 when g > 0 && rng.Next(3) == 0 => perGroup[(g - 1) * c.N + j],
+                    1 when g > 0 && geometry.GroupTile[g] == geometry.GroupTile[g - 1] => perGroup[(g - 1) * c.N + j],
+                    2 when g > 0 => perGroup[(g - 1) * c.N + j],
+                    _ => values[rng.Next(values.Length)],
+                };
+        var scales = new double[c.K * c.N];
+        for (int g = 0; g < geometry.RowGroupCount; g++)
+            for (int i = geometry.GroupStart[g]; i < geometry.GroupStart[g] + geometry.GroupRows[g]; i++)
+                for (int j = 0; j < c.N; j++) scales[i * c.N + j] = perGroup[g * c.N + j];
+        return c with { Program = c.Program with { DigitalScales = scales } };
+    }
+
+    /// <summary>Σ over the case's rows of scale·a·w, each row's products summed in int64 first per run of rows sharing the
+    /// column's scale: what a lossless layer with digital scales computes, up to float64 rounding.</summary>
+    public static double[] ScaledIntegerProduct(SimCase c)
+    {
+        var scales = c.Program.DigitalScales!;
+        var y = new double[c.Pixels * c.N];
+        for (int m = 0; m < c.Pixels; m++)
+            for (int j = 0; j < c.N; j++)
+            {
+                double sum = 0;
+                for (int i = 0; i < c.K; i++) sum += scales[i * c.N + j] * c.Activations[m * c.K + i] * c.Weights[i * c.N + j];
+                y[m * c.N + j] = sum;
+            }
+        return y;
+    }
+
+    /// <summary>Asserts outputs equal within <paramref name="relative"/> of the largest magnitude, naming the first difference.</summary>
+    public static void AssertClose(double[] expected, double[] actual, double relative, string context)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double tolerance = relative * Math.Max(1e-300, expected.Select(Math.Abs).DefaultIfEmpty(0).Max());
+        for (int i = 0; i < expected.Length; i++)
+            if (Math.Abs(expected[i] - actual[i]) > tolerance)
+                Assert.Fail($"{context}: element {i} expected {expected[i]:R} but got {actual[i]:R} (tolerance {tolerance:R})");
+    }
+
     /// <summary>Post-ReLU-like codes: about half zeros, the rest uniform.</summary>
     public static byte[] RandomActivations(Random rng, int count, int bits)
     {

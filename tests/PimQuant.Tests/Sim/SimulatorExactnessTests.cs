@@ -18,7 +18,9 @@ public class SimulatorExactnessTests
             foreach (var width in SimCases.Widths)
             {
                 var (y, events) = SimCases.Run(layer, c, path, width, policy, firstPixel: 11, signed: signed);
-                SimCases.AssertIdentical(reference.Output, y, $"{path} {width.SimdWidth} {c}");
+                // The exact path sums digitally scaled products in its own order: equal to float64 rounding only.
+                if (path == SimulationPath.Exact && c.Program.DigitalScales is not null) SimCases.AssertClose(reference.Output, y, 1e-12, $"{path} {width.SimdWidth} {c}");
+                else SimCases.AssertIdentical(reference.Output, y, $"{path} {width.SimdWidth} {c}");
                 Assert.Equal(reference.Events, events);
             }
     }
@@ -81,6 +83,49 @@ public class SimulatorExactnessTests
         foreach (var path in SimCases.AllPaths.Where(layer.Supports))
             foreach (var width in SimCases.Widths)
                 SimCases.AssertIdentical(expected, SimCases.Run(layer, c, path, width).Output, $"{path} {width.SimdWidth} {c}");
+    }
+
+    /// <summary>Digital scales (weight scales per OU block, array or column, applied to the digitized partial sums): every
+    /// path equals the reference bit for bit, with and without non-idealities, digit policies and signed inputs; the cases
+    /// that can reach the bit-count path do.</summary>
+    [Property(MaxTest = 80, Replay = "(3131,29)")]
+    public void Digital_scales_equal_reference(DoNotSize<int> seed)
+    {
+        int s = seed.Item;
+        var c = SimCases.WithDigitalScales(s % 3 == 0 ? SimCases.RandomBitCount(s) : SimCases.Random(s, effects: s % 4 == 1 ? Effects.All : Effects.None), s);
+        var layer = c.Programmed();
+        if (s % 3 == 0) Assert.True(layer.Supports(SimulationPath.BitCount), c.ToString());
+        bool signed = s % 5 == 2 && (c.Config.ActivationBits - 1) % c.Config.DacBits == 0;
+        AssertMatchesReference(c, s % 2 == 0 ? new HashedDigitPolicy() : null, signed: signed);
+    }
+
+    /// <summary>Lossless layers with digital scales equal Σ scale·a·w on every path (the exact path sums the scaled products
+    /// in its own order, the others per segment: equal to float64 rounding), and stay lossless.</summary>
+    [Property(MaxTest = 60, Replay = "(5151,3)")]
+    public void Lossless_layers_with_digital_scales_equal_the_scaled_integer_product(DoNotSize<int> seed)
+    {
+        var c = SimCases.WithDigitalScales(SimCases.Random(seed.Item, lossless: true), seed.Item);
+        var expected = SimCases.ScaledIntegerProduct(c);
+        var layer = c.Programmed();
+        Assert.True(layer.IsLossless, c.ToString());
+        foreach (var path in SimCases.AllPaths.Where(layer.Supports))
+            SimCases.AssertClose(expected, SimCases.Run(layer, c, path, SimCases.Widths[(seed.Item % 3 + 3) % 3]).Output, 1e-12, $"{path} {c}");
+    }
+
+    [Fact]
+    public void Digital_scales_must_be_shared_by_the_rows_of_an_ou_row_group()
+    {
+        var config = CrossbarConfig.Create(new CrossbarSettings { Rows = 8, Cols = 8, OuRows = 4, OuCols = 8, AdcBits = 0, WeightBits = 4, ActivationBits = 2 });
+        var scales = Enumerable.Repeat(1.0, 8 * 2).ToArray();
+        scales[3 * 2 + 1] = 2; // row 3, column 1: inside the row group of rows 0..3
+        var e = Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, new int[16], 8, 2, new ProgramOptions { DigitalScales = scales }));
+        Assert.Contains("rows 0..3", e.Message);
+        Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, new int[16], 8, 2, new ProgramOptions { DigitalScales = new double[16] }));
+        Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, new int[16], 8, 2, new ProgramOptions { DigitalScales = [1.0] }));
+        // Scales that change at the row group boundary are fine.
+        scales[3 * 2 + 1] = 1;
+        for (int i = 4; i < 8; i++) scales[i * 2 + 1] = 2;
+        Assert.NotNull(ProgrammedLayer.Program(config, new int[16], 8, 2, new ProgramOptions { DigitalScales = scales }));
     }
 
     /// <summary>A mapping's OU placement (the precision-aware mapping's): OUs left out are never read, events count the
