@@ -18,11 +18,12 @@ using SpecCalibration = PimQuant.Hardware.Spec.AdcCalibration;
 namespace PimQuant.Accelerator;
 
 /// <summary>
-/// One quantized Conv, Gemm or MatMul on crossbars. Programming: the weight quantizer's integer view
-/// (docs/quantization.md §4, K × Cout lowered codes) is cut into its convolution groups, each programmed
-/// as its own layer. Running: input codes from the activation quantizer (two's-complement patterns when
+/// One quantized Conv, Gemm or MatMul on crossbars, as its <see cref="CrossbarPlan"/> says. Programming: the weight
+/// quantizer's integer view (docs/quantization.md §4, K × Cout lowered codes) is cut into its convolution groups, each
+/// programmed as its own layer. Running: input codes from the activation quantizer (two's-complement patterns when
 /// signed), im2col vectors (padding carries the zero point), one simulator run per group, then
-/// y = (Y − z·Σ_k W[k, n])·s_x·s_w[n] + b, with b the integer model's bias.
+/// y = (Y − z·Σ_k W[k, n])·s_x·s_w[n] + b, with b the integer model's bias. Weight scales that change along a column
+/// (per array or OU block) are the simulator's digital scales instead: Y = Σ_k s_w[k, n]·a·W, and s_w[n] = 1.
 /// </summary>
 internal sealed class CrossbarLayerKernel : INodeKernel
 {
@@ -34,8 +35,13 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// <summary>Per convolution group, the OUs and arrays the mapping gives its crossbars; null where the simulator's own
     /// tiling is the mapping's (dense).</summary>
     private readonly OuPlacement?[] _placements;
+    private readonly CrossbarPlan _plan;
+    /// <summary>Per output column, the scale applied after the simulator: s_w[n], or 1 where the simulator applies digital scales.</summary>
     private readonly double[] _weightScale;
-    private readonly long[] _columnSums;
+    /// <summary>Per convolution group, the digital scale of each of its weights (K × Cout/groups), or null when every column has one scale.</summary>
+    private readonly double[][]? _digitalScales;
+    /// <summary>Σ_k W[k, n] (times the digital scales where they apply): the zero point's share of the result.</summary>
+    private readonly double[] _columnSums;
     private readonly bool _first;
     private readonly bool _signed;
     private readonly int _k, _columnsPerGroup, _columns;
@@ -44,13 +50,14 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// of the product stays below 2^24 (then exact in any order), else float64.</summary>
     private readonly Tensor _integerWeight;
 
-    public CrossbarLayerKernel(CrossbarModel model, QuantizedLayer layer, CrossbarConfig config, bool first)
+    public CrossbarLayerKernel(CrossbarModel model, QuantizedLayer layer, ICrossbarPlanner planner, bool first)
     {
-        _model = model; _layer = layer; _config = config; _first = first;
+        _model = model; _layer = layer; _first = first;
         var graph = model.Model.Graph;
         var node = graph.Nodes.First(n => n.Name == layer.Name);
         if (node.OpType == "Gemm" && (node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1))
             throw new SimulationException($"layer {layer.Name}: Gemm with alpha or beta other than 1 is not put on crossbars");
+        DefaultPlanner.Widths(layer); // whatever the planner, the quantizers must give what crossbars hold
         _signed = ((IntegerFormat)layer.Activation!.Spec.Format).Signed;
 
         IntegerWeights integers;
@@ -60,22 +67,31 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         _k = integers.Rows; _columns = integers.Columns;
         int groups = integers.Lowering.ConvolutionGroups;
         _columnsPerGroup = _columns / groups;
+        var shape = Shape(graph, node, _k, _columns, groups);
+        _plan = planner.Plan(layer, shape, model.Spec);
+        var config = _config = model.ConfigOf(_plan);
+
+        // One scale per column (tensor, channel): applied after the simulator. Scales that change along a column (array,
+        // OU block): the simulator's digital scales, per weight.
+        bool alongColumns = Enumerable.Range(0, _columns).Any(n => Enumerable.Range(1, _k - 1).Any(k => integers.Scales[integers.GroupOf(k, n)] != integers.Scales[integers.GroupOf(0, n)]));
         _weightScale = new double[_columns];
-        _columnSums = new long[_columns];
-        for (int n = 0; n < _columns; n++) _weightScale[n] = integers.Scales[integers.GroupOf(0, n)];
+        _columnSums = new double[_columns];
+        for (int n = 0; n < _columns; n++) _weightScale[n] = alongColumns ? 1.0 : integers.Scales[integers.GroupOf(0, n)];
         _groupCodes = new int[groups][];
+        _digitalScales = alongColumns ? new double[groups][] : null;
         for (int g = 0; g < groups; g++)
         {
             var codes = _groupCodes[g] = new int[_k * _columnsPerGroup];
+            var scales = _digitalScales is null ? null : _digitalScales[g] = new double[_k * _columnsPerGroup];
             for (int k = 0; k < _k; k++)
                 for (int j = 0; j < _columnsPerGroup; j++)
                 {
-                    int code = integers.CodeAt(k, g * _columnsPerGroup + j);
+                    int n = g * _columnsPerGroup + j, code = integers.CodeAt(k, n);
                     codes[k * _columnsPerGroup + j] = code;
-                    _columnSums[g * _columnsPerGroup + j] += code;
+                    double scale = scales is null ? 1.0 : scales[k * _columnsPerGroup + j] = integers.Scales[integers.GroupOf(k, n)];
+                    _columnSums[n] += scale * code;
                 }
         }
-        var shape = Shape(graph, node, _k, _columns, groups);
         var mapping = Map(shape, integers);
         var geometry = LayerGeometry.For(config, _k, _columnsPerGroup);
         _placements = Enumerable.Range(0, groups)
@@ -91,8 +107,10 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             for (int k = 0; k < _k; k++) sum += Math.Abs(integers.CodeAt(k, n));
             largestColumn = Math.Max(largestColumn, sum);
         }
-        var lowered = tensor(integers.Codes.Select(c => (double)c).ToArray(), [_k, _columns]);
-        var weight = integers.Lowering.FromLowered(lowered).to_type(largestColumn * largestInput < 1 << 24 ? ScalarType.Float32 : ScalarType.Float64);
+        // With digital scales the lossless product takes the scaled weights, in float64 (equal to the simulator's segment sums
+        // up to rounding).
+        var lowered = tensor(integers.Codes.Select((c, i) => alongColumns ? c * (double)integers.Scales[integers.GroupOfElement[i]] : c).ToArray(), [_k, _columns]);
+        var weight = integers.Lowering.FromLowered(lowered).to_type(!alongColumns && largestColumn * largestInput < 1 << 24 ? ScalarType.Float32 : ScalarType.Float64);
         // Channels-last, as libtorch's NHWC convolution kernels take it (see LosslessProduct).
         _integerWeight = (weight.dim() == 4 ? weight.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : weight).detach();
     }
@@ -113,7 +131,8 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var input = new LayerInput(driven, batch, _k, window, (byte)(zero & ((1 << bits) - 1)));
         try
         {
-            if (_model.Mode == CrossbarMode.CalibrateAdc && !_adcCalibrated) CalibrateAdc(input);
+            // Steps the plan gives are kept: calibration sets only the spec's calibrated steps.
+            if (_model.Mode == CrossbarMode.CalibrateAdc && !_adcCalibrated && _plan.AdcSteps is null && !_config.IsAdcIdeal) CalibrateAdc(input);
             // Read noise is keyed by the global pixel: the pixels of earlier batches come first.
             long imagesBefore = _first ? _model.Images : _model.Images - batch;
             if (_first) _model.Images += batch;
@@ -310,8 +329,8 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var spec = _model.Spec;
         try
         {
-            return MappingStrategies.For(spec).Map(new MappingRequest(shape, spec, _config.WeightBits,
-                Weights: new LoweredWeights(LoweredLayer.Of(shape), values), Precision: BlockBits(integers, shape)));
+            return MappingStrategies.For(spec).Map(new MappingRequest(shape, spec, _config.WeightBits, _plan.Array,
+                Weights: new LoweredWeights(LoweredLayer.Of(shape), values), Precision: BlockBits(integers, shape), WholeOuRowTiles: _plan.WholeOuRowTiles));
         }
         catch (Exception e) when (e is ArgumentException or Hardware.Spec.HardwareSpecException) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
     }
@@ -322,7 +341,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// precision from the weights.</summary>
     private BlockPrecision? BlockBits(IntegerWeights integers, LayerShape shape)
     {
-        var geometry = _model.Spec.DefaultArray;
+        var geometry = _model.Spec.Array(_plan.Array);
         if (integers.Precision is not { Granularity: ScaleGranularity.PerOuBlock ou } precision || (ou.Rows, ou.Columns) != (geometry.OuRows, geometry.OuCols))
             return null;
         return new BlockPrecision(LoweredLayer.Of(shape), ou.Rows, ou.Columns, precision.Bits.Select(b => Math.Max(0, b - 1)).ToArray());
@@ -335,8 +354,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             Name = _groupCodes.Length == 1 ? _layer.Name : $"{_layer.Name}#g{group}",
             Seed = unchecked((ulong)_model.Spec.NonIdealities.Seed),
             Placement = _placements[group],
-            AdcSteps = adcSteps,
+            AdcSteps = adcSteps ?? _plan.AdcSteps,
             ReferenceAdcSteps = referenceSteps,
+            DigitalScales = _digitalScales?[group],
         };
         try { return ProgrammedLayer.Program(_config, _groupCodes[group], _k, _columnsPerGroup, options, _model.Options.Configuration); }
         catch (ArgumentException e)

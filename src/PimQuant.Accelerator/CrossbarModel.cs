@@ -3,8 +3,6 @@ using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
 using PimQuant.Hardware.Mapping;
 using PimQuant.Hardware.Spec;
-using PimQuant.Quant.Formats;
-using PimQuant.Quant.Granularity;
 using PimQuant.Quant.Model;
 using PimQuant.Sim;
 using static TorchSharp.torch;
@@ -32,10 +30,11 @@ public enum CrossbarMode
 public sealed class CrossbarModel
 {
     private readonly Dictionary<string, CrossbarLayerKernel> _kernels = new(StringComparer.Ordinal);
+    private readonly Dictionary<CrossbarPlan, CrossbarConfig> _configs = [];
 
-    private CrossbarModel(QuantizedModel model, HardwareSpec spec, CrossbarConfig config, SimulationOptions options)
+    private CrossbarModel(QuantizedModel model, HardwareSpec spec, SimulationOptions options)
     {
-        Model = model; Spec = spec; Config = config; Options = options;
+        Model = model; Spec = spec; Options = options;
     }
 
     /// <summary>The quantized model whose quantizers give the integer codes.</summary>
@@ -44,9 +43,9 @@ public sealed class CrossbarModel
     /// <summary>The hardware.</summary>
     public HardwareSpec Spec { get; }
 
-    /// <summary>The crossbar of the first crossbar layer: every layer's when the model has one width; with widths per
-    /// layer each layer's own is <see cref="CrossbarLayer.Config"/>.</summary>
-    public CrossbarConfig Config { get; }
+    /// <summary>The crossbar of the first crossbar layer: every layer's when all are planned alike; each layer's own is
+    /// <see cref="CrossbarLayer.Config"/>.</summary>
+    public CrossbarConfig Config => Layers[0].Config;
 
     /// <summary>How it runs.</summary>
     public SimulationOptions Options { get; }
@@ -63,37 +62,40 @@ public sealed class CrossbarModel
 
     /// <summary>
     /// Programs every layer of <paramref name="model"/> (calibrated, static per-tensor integer activations,
-    /// symmetric integer weights with one scale per output channel or tensor) onto <paramref name="spec"/>'s
-    /// crossbars, each layer at its own weight and activation bits.
+    /// symmetric integer weights with scales per tensor, output channel, array or OU block) onto <paramref name="spec"/>'s
+    /// crossbars, each layer as <paramref name="planner"/> plans it (default: <see cref="DefaultPlanner"/>, each layer at its
+    /// own weight and activation bits).
     /// </summary>
     /// <exception cref="SimulationException">A layer the crossbars cannot hold, with the layer and the reason.</exception>
-    public static CrossbarModel Program(QuantizedModel model, HardwareSpec spec, SimulationOptions? options = null)
+    public static CrossbarModel Program(QuantizedModel model, HardwareSpec spec, SimulationOptions? options = null, ICrossbarPlanner? planner = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(spec);
         options ??= new SimulationOptions();
+        planner ??= DefaultPlanner.Instance;
         if (options.AdcCalibrationPixels < 1) throw new ArgumentOutOfRangeException(nameof(options), "AdcCalibrationPixels must be at least 1");
-        var widths = Widths(model);
-        // One configuration per width pair: layers of the same widths share it.
-        var configs = new Dictionary<(int Weight, int Activation), CrossbarConfig>();
-        CrossbarConfig ConfigOf((int Weight, int Activation) bits)
-        {
-            if (configs.TryGetValue(bits, out var config)) return config;
-            try { return configs[bits] = CrossbarConfig.Create(CrossbarTranslation.Settings(spec, bits.Weight, bits.Activation)); }
-            catch (ArgumentException e) { throw new SimulationException($"{spec.Name}: {e.Message}"); }
-        }
+        if (model.Layers.Count == 0) throw new SimulationException("the model has no quantized Conv or Gemm layer to put on crossbars");
         if (model.Graph.ValueShapes.Count == 0) ShapeInference.Run(model.Graph);
 
-        var result = new CrossbarModel(model, spec, ConfigOf(widths[0]), options);
+        var result = new CrossbarModel(model, spec, options);
         var layers = new List<CrossbarLayer>();
         foreach (var layer in model.Layers)
         {
-            var kernel = new CrossbarLayerKernel(result, layer, ConfigOf(widths[layers.Count]), first: layers.Count == 0);
+            var kernel = new CrossbarLayerKernel(result, layer, planner, first: layers.Count == 0);
             result._kernels[layer.Name] = kernel;
             layers.Add(kernel.Crossbar);
         }
         result.Layers = layers;
         return result;
+    }
+
+    /// <summary>The crossbar of a plan: layers planned alike share one configuration.</summary>
+    internal CrossbarConfig ConfigOf(CrossbarPlan plan)
+    {
+        var key = plan with { AdcSteps = null };
+        if (_configs.TryGetValue(key, out var config)) return config;
+        try { return _configs[key] = CrossbarConfig.Create(CrossbarTranslation.Settings(Spec, plan)); }
+        catch (Exception e) when (e is ArgumentException or HardwareSpecException) { throw new SimulationException($"{Spec.Name}: {e.Message}"); }
     }
 
     /// <summary>The kernel override that puts the layers on crossbars.</summary>
@@ -107,7 +109,7 @@ public sealed class CrossbarModel
     /// calibrated steps; each layer sees the outputs of the simulated layers before it.</summary>
     public void CalibrateAdc(Tensor images)
     {
-        if (Spec.Adc.Step != Hardware.Spec.AdcStepMode.Calibrated || Spec.Adc.IsIdeal) return;
+        if (Spec.Adc.Step != Hardware.Spec.AdcStepMode.Calibrated || Layers.All(l => l.Config.IsAdcIdeal)) return;
         var previous = Mode;
         Mode = CrossbarMode.CalibrateAdc;
         try
@@ -145,26 +147,6 @@ public sealed class CrossbarModel
             throw new ArgumentException($"{events.Count} event counts for {Layers.Count} crossbar layers", nameof(events));
         for (int i = 0; i < Layers.Count; i++) Layers[i].Events = events[i];
         Images = images;
-    }
-
-    /// <summary>Each layer's weight and activation bits, in the order of <see cref="QuantizedModel.Layers"/>.</summary>
-    private static List<(int Weight, int Activation)> Widths(QuantizedModel model)
-    {
-        var widths = new List<(int Weight, int Activation)>();
-        foreach (var layer in model.Layers)
-        {
-            if (layer.Weight?.Spec.Format is not IntegerFormat { Signed: true } w)
-                throw new SimulationException($"layer {layer.Name}: the crossbars hold signed integer weights; configure the weight as a signed 'int' format");
-            if (layer.Activation?.Spec.Format is not IntegerFormat a)
-                throw new SimulationException($"layer {layer.Name}: the crossbars stream integer activations; configure the activation as an 'int' format");
-            if (layer.Activation.IsDynamic || layer.Activation.Spec.Granularity is not ScaleGranularity.PerTensor)
-                throw new SimulationException($"layer {layer.Name}: the simulator streams activations with one scale per tensor (dynamic groups come with ReDy)");
-            if (layer.Weight.Spec.Granularity is not (ScaleGranularity.PerTensor or ScaleGranularity.PerChannel))
-                throw new SimulationException($"layer {layer.Name}: weight scales per array or OU block need per-array digital scaling (comes with BWQ/CIMQ); use 'tensor' or 'channel'");
-            widths.Add((w.Bits, a.Bits));
-        }
-        if (widths.Count == 0) throw new SimulationException("the model has no quantized Conv or Gemm layer to put on crossbars");
-        return widths;
     }
 }
 

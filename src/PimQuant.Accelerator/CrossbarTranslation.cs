@@ -14,20 +14,27 @@ public static class CrossbarTranslation
     /// integer widths. A calibrated ADC step starts at full range until <see cref="CrossbarModel.CalibrateAdc"/>
     /// sets it from data.</summary>
     /// <exception cref="HardwareSpecException">The spec names a mapping the simulator cannot place.</exception>
-    public static CrossbarSettings Settings(HardwareSpec spec, int weightBits, int activationBits)
+    public static CrossbarSettings Settings(HardwareSpec spec, int weightBits, int activationBits) =>
+        Settings(spec, new CrossbarPlan { WeightBits = weightBits, ActivationBits = activationBits });
+
+    /// <summary>The simulator's settings for one layer's <paramref name="plan"/> on <paramref name="spec"/>: the plan's array
+    /// geometry, widths, ADC bits and row tiling, the rest from the spec.</summary>
+    /// <exception cref="HardwareSpecException">The spec names a mapping the simulator cannot place, or the plan an array the spec lacks.</exception>
+    public static CrossbarSettings Settings(HardwareSpec spec, CrossbarPlan plan)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        var geometry = spec.DefaultArray;
+        ArgumentNullException.ThrowIfNull(plan);
+        var geometry = spec.Array(plan.Array);
         var ni = spec.NonIdealities;
         return new CrossbarSettings
         {
             Rows = geometry.Rows, Cols = geometry.Cols, OuRows = geometry.OuRows, OuCols = geometry.OuCols,
-            CellBits = spec.Cell.Bits, DacBits = spec.Dac.Bits, AdcBits = spec.Adc.Bits,
+            CellBits = spec.Cell.Bits, DacBits = spec.Dac.Bits, AdcBits = plan.AdcBits ?? spec.Adc.Bits, WholeOuRowTiles = plan.WholeOuRowTiles,
             AdcStep = spec.Adc.Step == SpecStep.Unit ? AdcStep.Unit : AdcStep.FullRange,
             WeightEncoding = spec.Encoding.Weights == SpecEncoding.Offset ? Sim.WeightEncoding.Offset : Sim.WeightEncoding.Differential,
             ColumnFlip = spec.Encoding.ColumnFlip,
             ReferenceColumn = spec.Encoding.ReferenceColumn,
-            WeightBits = weightBits, ActivationBits = activationBits,
+            WeightBits = plan.WeightBits, ActivationBits = plan.ActivationBits,
             ColumnLayout = spec.Mapping switch
             {
                 MappingNames.Dense => ColumnLayout.WeightMajor,

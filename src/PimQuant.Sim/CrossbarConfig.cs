@@ -11,6 +11,8 @@ public sealed record CrossbarConfig
         WeightEncoding = s.WeightEncoding; ColumnFlip = s.ColumnFlip; ReferenceColumn = s.ReferenceColumn; WeightBits = s.WeightBits;
         ActivationBits = s.ActivationBits; ColumnLayout = s.ColumnLayout; NonIdealities = s.NonIdealities;
         ConductanceFractionBits = s.ConductanceFractionBits;
+        WholeOuRowTiles = s.WholeOuRowTiles;
+        TileRows = s.WholeOuRowTiles || s.ColumnLayout == ColumnLayout.SliceMajor ? s.Rows / s.OuRows * s.OuRows : s.Rows;
         Polarities = s.WeightEncoding == WeightEncoding.Differential ? 2 : 1;
         MagnitudeBits = s.WeightEncoding == WeightEncoding.Differential ? s.WeightBits - 1 : s.WeightBits;
         Slices = (MagnitudeBits + s.CellBits - 1) / s.CellBits;
@@ -46,6 +48,11 @@ public sealed record CrossbarConfig
     public int ActivationBits { get; }
     /// <summary>Placement of slices on bitlines.</summary>
     public ColumnLayout ColumnLayout { get; }
+    /// <summary>Row tiles hold whole OU row groups even in the weight-major layout (<see cref="CrossbarSettings.WholeOuRowTiles"/>).</summary>
+    public bool WholeOuRowTiles { get; }
+    /// <summary>Wordlines of a row tile: <see cref="Rows"/>, or whole OU row groups only (slice-major layout or
+    /// <see cref="CrossbarSettings.WholeOuRowTiles"/>).</summary>
+    public int TileRows { get; }
     /// <summary>Device non-idealities.</summary>
     public NonIdealities NonIdealities { get; }
     /// <summary>F: conductances and partial sums are integers in units of 2^−F levels.</summary>

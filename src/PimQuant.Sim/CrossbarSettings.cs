@@ -150,6 +150,12 @@ public sealed record CrossbarSettings
     /// <summary>Placement of slices on bitlines.</summary>
     public ColumnLayout ColumnLayout { get; init; } = ColumnLayout.WeightMajor;
 
+    /// <summary>Row tiles hold whole OU row groups: floor(rows / ou_rows)·ou_rows wordlines each (the rest stay unused), so
+    /// OU row groups are the ou_rows-row blocks of the lowered matrix counted from row 0, as OU-block weight scales
+    /// (<see cref="ProgramOptions.DigitalScales"/>) need. Always so in the slice-major layout; otherwise a tile fills
+    /// the array's rows and its last row group may be short.</summary>
+    public bool WholeOuRowTiles { get; init; }
+
     /// <summary>Device non-idealities.</summary>
     public NonIdealities NonIdealities { get; init; } = NonIdealities.None;
 

@@ -1,9 +1,9 @@
 namespace PimQuant.Sim;
 
 /// <summary>How one lowered layer (K rows × N logical columns, docs/hardware.md §0) sits on crossbars:
-/// K is cut into row tiles of <c>rows</c> wordlines (slice-major: of the floor(rows/ou_rows) whole OU row groups
-/// an array holds, so OU row groups are the precision-aware mapping's ou_rows-row weight blocks, counted from
-/// row 0), each tile into OU row groups of <c>ou_rows</c>
+/// K is cut into row tiles of <see cref="CrossbarConfig.TileRows"/> wordlines (<c>rows</c>, or with whole-OU tiles, as the
+/// slice-major layout has them, the floor(rows/ou_rows) whole OU row groups an array holds, so OU row groups are the
+/// ou_rows-row weight blocks counted from row 0), each tile into OU row groups of <c>ou_rows</c>
 /// consecutive rows (the last group of a tile may be short); logical columns fill column tiles, each
 /// using slices × polarities bitlines, which OUs of <c>ou_cols</c> bitlines cover.
 /// Physical columns are numbered layout-independently as (j·polarities + polarity)·slices + slice;
@@ -16,7 +16,7 @@ public sealed class LayerGeometry
     {
         K = k; N = n;
         Slices = config.Slices; Polarities = config.Polarities; Digits = config.Digits;
-        int tileRows = config.ColumnLayout == ColumnLayout.SliceMajor ? config.Rows / config.OuRows * config.OuRows : config.Rows;
+        int tileRows = config.TileRows;
         RowTileCount = (k + tileRows - 1) / tileRows;
         var start = new List<int>(); var rows = new List<int>(); var tile = new List<int>();
         _tileFirstGroup = new int[RowTileCount + 1];

@@ -9,7 +9,8 @@ namespace PimQuant.Hardware.Mapping;
 /// and slice s (bits [s·c, s·c + c) of the stored value, least significant first) take physical
 /// column (j·P + p)·S + s: a weight's slices side by side, its G+ slices before its G− slices
 /// (the functional simulator's numbering).</item>
-/// <item>Rows are cut into tiles of <c>rows</c> wordlines. Columns are cut into tiles of
+/// <item>Rows are cut into tiles of <c>rows</c> wordlines (with <see cref="MappingRequest.WholeOuRowTiles"/>, of the
+/// floor(rows/ou_rows)·ou_rows wordlines that hold whole OU row groups). Columns are cut into tiles of
 /// L = floor(cols / (S·P)) whole logical columns, so a weight's bitlines never straddle two arrays
 /// (its codes are shift-added where they are converted); the L·S·P bitlines of a tile sit from
 /// bitline 0, the rest of the array stays unused. Each (row tile, column tile) that holds at least
@@ -59,13 +60,15 @@ public sealed class DenseTiling : IMappingStrategy
         int perTile = geometry.Cols / (slices * polarities) * slices * polarities;
         if (perTile == 0)
             throw new ArgumentException($"layer '{layer.Name}': one weight needs {slices * polarities} bitlines ({slices} slices × {polarities} polarities), more than an array's {geometry.Cols}");
-        int rowTiles = (matrixRows + geometry.Rows - 1) / geometry.Rows;
+        // Whole OU row groups per tile when asked (OU-block weight scales): the last rows of each array stay unused.
+        int tileRows = request.WholeOuRowTiles ? geometry.Rows / geometry.OuRows * geometry.OuRows : geometry.Rows;
+        int rowTiles = (matrixRows + tileRows - 1) / tileRows;
         int colTiles = (physCols + perTile - 1) / perTile;
         var arrays = new List<MappedArray>();
         var blocks = new List<OuBlock>();
         for (int rt = 0; rt < rowTiles; rt++)
         {
-            int rowStart = rt * geometry.Rows, rowCount = Math.Min(geometry.Rows, matrixRows - rowStart);
+            int rowStart = rt * tileRows, rowCount = Math.Min(tileRows, matrixRows - rowStart);
             for (int ct = 0; ct < colTiles; ct++)
             {
                 int colStart = ct * perTile, colCount = Math.Min(perTile, physCols - colStart);

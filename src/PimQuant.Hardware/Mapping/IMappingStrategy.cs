@@ -10,8 +10,11 @@ namespace PimQuant.Hardware.Mapping;
 /// <param name="Weights">The integer weights, for data-aware strategies (the precision-aware mapping derives each block's precision
 /// from them and checks they fit a given one); dense tiling ignores them.</param>
 /// <param name="Precision">Bits per OU-sized weight block (BWQ), for the precision-aware mapping; dense tiling ignores it.</param>
+/// <param name="WholeOuRowTiles">Dense tiling cuts row tiles of whole OU row groups (floor(rows/ou_rows)·ou_rows wordlines), so
+/// OU row groups are the ou_rows-row blocks of the lowered matrix from row 0, as weight scales per OU block need (each
+/// OU read takes one scale on the digital side); the precision-aware mapping always does.</param>
 public sealed record MappingRequest(LayerShape Layer, HardwareSpec Spec, int WeightBits, string? ArrayName = null, LoweredWeights? Weights = null,
-    BlockPrecision? Precision = null);
+    BlockPrecision? Precision = null, bool WholeOuRowTiles = false);
 
 /// <summary>
 /// Places a lowered layer's weight bits on crossbar arrays and OUs: <see cref="DenseTiling"/> and BWQ's

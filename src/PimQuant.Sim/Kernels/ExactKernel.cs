@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 
 namespace PimQuant.Sim.Kernels;
 
-/// <summary>The lossless path: y = a'·W, a' the streamed part of the activations. Products and sums of
+/// <summary>The lossless path: y = a'·W, a' the streamed part of the activations (W times its digital scales where they are given, then exact only to float64 rounding). Products and sums of
 /// the integer codes stay below 2^53, so float64 fused multiply-adds are exact in any order; a register
 /// block of 4 pixels × 16 columns reuses each loaded weight row four times. Weights are packed in
 /// panels of 16 columns (K × 16 contiguous).</summary>

@@ -267,6 +267,7 @@ public class CrossbarModelTests
     {
         Torch.Ensure();
         using var scope = NewDisposeScope();
+        // ISAAC reads all 128 rows of an array at once: one conversion per column cannot take the scales of 9-row blocks.
         using var model = QuantizedLeNet(PimQuant.Quant.Config.QuantConfigLoader.Parse("""
             version: 1
             default:
@@ -274,6 +275,43 @@ public class CrossbarModelTests
               activation: {format: int, bits: 8, signed: auto, granularity: tensor, observer: minmax}
             """), 64);
         var e = Assert.Throws<SimulationException>(() => CrossbarModel.Program(model, PresetCatalog.Load("isaac")));
-        Assert.Contains("per array or OU block", e.Message);
+        Assert.Contains("layer conv1", e.Message);
+        Assert.Contains("OU row group", e.Message);
+    }
+
+    /// <summary>Weight scales per OU block or per array are applied on the digital side, per OU row group's conversions: with
+    /// an exact ADC the simulation equals the ideal integer model, on the libtorch product and read bit-serially alike.</summary>
+    [Theory]
+    [InlineData("isaac-ou", "{kind: ou, rows: 9, cols: 8}", true)]
+    [InlineData("bwq-h", "{kind: ou, rows: 9, cols: 8}", true)]
+    [InlineData("isaac-ou", "{kind: array, rows: 128, cols: 32}", false)]
+    [InlineData("isaac", "{kind: array, rows: 128, cols: 16}", false)]
+    public void Weight_scales_per_ou_block_or_array_equal_the_ideal_integer_model_where_the_adc_is_exact(string preset, string granularity, bool wholeOuRows)
+    {
+        Torch.Ensure();
+        using var scope = NewDisposeScope();
+        using var model = QuantizedLeNet(PimQuant.Quant.Config.QuantConfigLoader.Parse($$"""
+            version: 1
+            default:
+              weight: {format: int, bits: 4, signed: true, narrow_range: true, granularity: {{granularity}}, observer: minmax}
+              activation: {format: int, bits: 8, signed: auto, granularity: tensor, observer: minmax}
+            """), 256);
+        var images = QuantFixtures.Images(5000, 100);
+        var ideal = QuantFixtures.Logits(model.CreateExecutor(), images, 100);
+        var spec = PresetCatalog.Load(preset);
+        var crossbars = CrossbarModel.Program(model, spec);
+        Assert.All(crossbars.Layers, l => Assert.True(l.IsLossless, l.Name));
+        // Whole-OU row tiles where 9-row blocks would otherwise straddle a 128-row tile (conv2: K = 150).
+        Assert.Equal(wholeOuRows, crossbars.Layers[1].Config.WholeOuRowTiles);
+        var logits = Logits(crossbars, images);
+        AssertNearIdeal(logits, ideal, 98);
+        var read = CrossbarModel.Program(model, spec, new SimulationOptions { Path = SimulationPath.Conductance });
+        var bitSerial = Logits(read, images);
+        double largest = logits.abs().max().item<float>();
+        Assert.True(bitSerial.allclose(logits, rtol: 0, atol: 1e-4 * largest), $"bit-serial read differs by {(bitSerial - logits).abs().max().item<float>()}");
+        // The mapping priced is the one simulated: its arrays have the simulator's row tiles.
+        foreach (var layer in read.Layers)
+            Assert.Equal(DenseEventCounts.Compute(layer.Mapping, 8), CrossbarCost.PerImage(layer.Events, read.Images, layer.Mapping, 8));
+        Assert.NotNull(CrossbarCost.Evaluate(read).Report);
     }
 }

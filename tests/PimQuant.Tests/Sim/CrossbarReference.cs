@@ -31,7 +31,7 @@ internal static class CrossbarReference
         // §1: row tiles, then OU row groups inside each tile. Slice-major (the precision-aware mapping) tiles hold whole
         // OU row groups only, so its groups are ou_rows-row blocks counted from row 0.
         var groupStart = new List<int>(); var groupRows = new List<int>(); var groupTile = new List<int>();
-        int rowTiles = 0, tileRows = cfg.ColumnLayout == ColumnLayout.SliceMajor ? cfg.Rows / cfg.OuRows * cfg.OuRows : cfg.Rows;
+        int rowTiles = 0, tileRows = cfg.ColumnLayout == ColumnLayout.SliceMajor || cfg.WholeOuRowTiles ? cfg.Rows / cfg.OuRows * cfg.OuRows : cfg.Rows;
         for (int tileStart = 0; tileStart < k; tileStart += tileRows, rowTiles++)
             for (int r = tileStart; r < Math.Min(k, tileStart + tileRows); r += cfg.OuRows)
             {

@@ -10,7 +10,7 @@ internal sealed record SimCase(CrossbarConfig Config, int[] Weights, int K, int 
     public override string ToString() =>
         $"K={K} N={N} pixels={Pixels} rows={Config.Rows} cols={Config.Cols} ou={Config.OuRows}x{Config.OuCols} c={Config.CellBits} d={Config.DacBits} " +
         $"A={Config.AdcBits} step={Config.AdcStep.Mode}:{Config.NominalStep} {Config.WeightEncoding} flip={Config.ColumnFlip} bw={Config.WeightBits} " +
-        $"ba={Config.ActivationBits} {Config.ColumnLayout} reference={Config.ReferenceColumn} F={Config.ConductanceFractionBits} steps={(Program.AdcSteps is null ? "config" : string.Join('/', Program.AdcSteps))} {Config.NonIdealities}";
+        $"ba={Config.ActivationBits} {Config.ColumnLayout} tile={Config.TileRows} reference={Config.ReferenceColumn} F={Config.ConductanceFractionBits} steps={(Program.AdcSteps is null ? "config" : string.Join('/', Program.AdcSteps))} {Config.NonIdealities}";
 }
 
 /// <summary>Which device effects a random case switches on.</summary>
@@ -33,19 +33,20 @@ internal static class SimCases
     /// again (from a seed derived from <paramref name="seed"/>) while the path refuses it (its column tiles split a
     /// 64-bitline chunk, an ideal or over-8-bit ADC, …). Without the redraw, only about one case in six reached the path.
     /// </summary>
-    public static SimCase RandomBitCount(int seed, Effects effects = Effects.None)
+    public static SimCase RandomBitCount(int seed, Effects effects = Effects.None, bool wholeOuRowTiles = false)
     {
         for (int attempt = 0; attempt < 1000; attempt++)
         {
-            var c = Random(unchecked(seed + attempt * 1_000_003), effects: effects, bitCount: true);
+            var c = Random(unchecked(seed + attempt * 1_000_003), effects: effects, bitCount: true, wholeOuRowTiles: wholeOuRowTiles);
             if (c.Programmed().Supports(SimulationPath.BitCount)) return c;
         }
         throw new InvalidOperationException($"no bit-count case in 1,000 draws from seed {seed}");
     }
 
     /// <summary>A lossy (or, with <paramref name="lossless"/>, exactly representable) random case.
-    /// <paramref name="bitCount"/> forces 1-bit cells and DAC so the bit-count path applies.</summary>
-    public static SimCase Random(int seed, bool lossless = false, Effects effects = Effects.None, bool bitCount = false)
+    /// <paramref name="bitCount"/> forces 1-bit cells and DAC so the bit-count path applies; <paramref name="wholeOuRowTiles"/>
+    /// cuts row tiles in whole OU row groups (drawing nothing, so the case is otherwise the same).</summary>
+    public static SimCase Random(int seed, bool lossless = false, Effects effects = Effects.None, bool bitCount = false, bool wholeOuRowTiles = false)
     {
         var rng = new Random(seed);
         int cellBits = bitCount ? 1 : rng.Next(1, 4);
@@ -99,7 +100,7 @@ internal static class SimCases
         {
             Rows = rows, Cols = cols, OuRows = ouRows, OuCols = ouCols, CellBits = cellBits, DacBits = dacBits,
             AdcBits = adcBits, AdcStep = step, WeightEncoding = encoding, ColumnFlip = flip, WeightBits = weightBits,
-            ActivationBits = activationBits, ColumnLayout = layout, NonIdealities = nonIdealities,
+            ActivationBits = activationBits, ColumnLayout = layout, NonIdealities = nonIdealities, WholeOuRowTiles = wholeOuRowTiles,
             // Half the leaky cases cancel the leakage with a reference column (from the seed: the draws stay as they were).
             ReferenceColumn = (effects & Effects.Leakage) != 0 && seed % 2 == 0,
             ConductanceFractionBits = effects == Effects.None ? 16 : new[] { 16, 16, 9, 3 }[rng.Next(4)],

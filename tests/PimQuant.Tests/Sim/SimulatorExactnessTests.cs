@@ -92,7 +92,9 @@ public class SimulatorExactnessTests
     public void Digital_scales_equal_reference(DoNotSize<int> seed)
     {
         int s = seed.Item;
-        var c = SimCases.WithDigitalScales(s % 3 == 0 ? SimCases.RandomBitCount(s) : SimCases.Random(s, effects: s % 4 == 1 ? Effects.All : Effects.None), s);
+        bool whole = s % 2 != 0; // row tiles of whole OU row groups, as OU-block scales on a weight-major array take them
+        var c = SimCases.WithDigitalScales(s % 3 == 0 ? SimCases.RandomBitCount(s, wholeOuRowTiles: whole)
+            : SimCases.Random(s, effects: s % 4 == 1 ? Effects.All : Effects.None, wholeOuRowTiles: whole), s);
         var layer = c.Programmed();
         if (s % 3 == 0) Assert.True(layer.Supports(SimulationPath.BitCount), c.ToString());
         bool signed = s % 5 == 2 && (c.Config.ActivationBits - 1) % c.Config.DacBits == 0;
@@ -104,7 +106,7 @@ public class SimulatorExactnessTests
     [Property(MaxTest = 60, Replay = "(5151,3)")]
     public void Lossless_layers_with_digital_scales_equal_the_scaled_integer_product(DoNotSize<int> seed)
     {
-        var c = SimCases.WithDigitalScales(SimCases.Random(seed.Item, lossless: true), seed.Item);
+        var c = SimCases.WithDigitalScales(SimCases.Random(seed.Item, lossless: true, wholeOuRowTiles: seed.Item % 2 == 0), seed.Item);
         var expected = SimCases.ScaledIntegerProduct(c);
         var layer = c.Programmed();
         Assert.True(layer.IsLossless, c.ToString());
@@ -122,6 +124,10 @@ public class SimulatorExactnessTests
         Assert.Contains("rows 0..3", e.Message);
         Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, new int[16], 8, 2, new ProgramOptions { DigitalScales = new double[16] }));
         Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, new int[16], 8, 2, new ProgramOptions { DigitalScales = [1.0] }));
+        // Tiles of whole OU row groups: 9-row OUs on 20-row arrays use 18 rows per tile, so row groups start at multiples of 9.
+        var whole = LayerGeometry.For(CrossbarConfig.Create(new CrossbarSettings { Rows = 20, Cols = 8, OuRows = 9, OuCols = 8, AdcBits = 0, WholeOuRowTiles = true }), 40, 1);
+        Assert.Equal([0, 9, 18, 27, 36], whole.GroupStart.ToArray());
+        Assert.Equal([0, 0, 1, 1, 2], whole.GroupTile.ToArray());
         // Scales that change at the row group boundary are fine.
         scales[3 * 2 + 1] = 1;
         for (int i = 4; i < 8; i++) scales[i * 2 + 1] = 2;
