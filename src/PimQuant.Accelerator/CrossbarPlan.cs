@@ -1,3 +1,4 @@
+using PimQuant.Hardware.Cost;
 using PimQuant.Hardware.Mapping;
 using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Formats;
@@ -50,7 +51,9 @@ public interface ICrossbarPlanner
 /// The default planner: each layer at its own quantizers' widths, on the spec's ADC with the spec's step mode, with whole-OU
 /// row tiles where its weight scales change every OU row group (scale blocks whose rows are a multiple of ou_rows but not of
 /// the array's rows). With one array geometry every layer takes it; with a heterogeneous pool each layer takes the geometry
-/// that maps it with the highest utilisation (programmed / allocated cells; ties: fewer cells allocated, then pool order).
+/// on which its arrays take the least chip area (arrays × the area of an IMA of that geometry / arrays per IMA: small arrays
+/// waste fewer cells but pay an IMA's ADCs and registers for fewer of them); a spec without a component table ranks by
+/// utilisation (programmed / allocated cells) instead. Ties go to the higher utilisation, then to pool order.
 /// </summary>
 public sealed class DefaultPlanner : ICrossbarPlanner
 {
@@ -70,13 +73,23 @@ public sealed class DefaultPlanner : ICrossbarPlanner
             WholeOuRowTiles = NeedsWholeOuRowTiles(layer.Weight!.Spec.Granularity, geometry),
         }).ToArray();
         if (plans.Length == 1) return plans[0];
-        // A heterogeneous pool: the geometry that wastes the fewest cells on this layer (a dense map of its shape: the
-        // precision-aware mapping allocates at most as much, so the dense map ranks the geometries).
+        // A heterogeneous pool, ranked on a dense map of the layer's shape (the precision-aware mapping allocates at most as
+        // much on every geometry).
+        var area = ArrayArea(spec);
         return plans.Select((plan, i) => (plan, i, mapping: TryMap(shape, spec, plan)))
             .Where(c => c.mapping is not null)
-            .OrderByDescending(c => c.mapping!.Utilisation).ThenBy(c => c.mapping!.AllocatedCells).ThenBy(c => c.i)
+            .OrderBy(c => area is null ? 0 : c.mapping!.Arrays.Count * area[c.mapping.Geometry.Name])
+            .ThenByDescending(c => c.mapping!.Utilisation).ThenBy(c => c.i)
             .Select(c => c.plan).FirstOrDefault()
             ?? throw new SimulationException($"layer {layer.Name}: no array geometry of {spec.Name} holds one of its {weightBits}-bit weights");
+    }
+
+    /// <summary>The chip area one array of each geometry takes (its IMA's area over arrays per IMA), or null when the spec has no
+    /// component table to price it.</summary>
+    private static Dictionary<string, double>? ArrayArea(HardwareSpec spec)
+    {
+        if (spec.Organisation is not { } organisation || spec.ComponentBasis is null || spec.Components.Count == 0) return null;
+        return spec.Arrays.ToDictionary(g => g.Name, g => ComponentTotals.Ima(spec, g).AreaMm2 / organisation.ArraysPerIma);
     }
 
     private static LayerMapping? TryMap(LayerShape shape, HardwareSpec spec, CrossbarPlan plan)

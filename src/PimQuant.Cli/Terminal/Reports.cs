@@ -57,8 +57,11 @@ public static class Reports
             ["layers"] = new JsonArray(r.Layers.Select(l => (JsonNode)new JsonObject
             {
                 ["name"] = l.Name,
+                ["geometry"] = l.Geometry,
                 ["arrays"] = l.Arrays, ["replication"] = l.Replication, ["imas"] = l.Imas, ["adc_bits"] = l.AdcBits,
                 ["utilisation"] = l.Utilisation,
+                ["programmed_cells"] = l.ProgrammedCells, ["allocated_cells"] = l.AllocatedCells,
+                ["area_mm2"] = l.AreaMm2,
                 ["energy_j"] = l.EnergyJ,
                 ["dynamic_energy_j"] = l.DynamicEnergyJ,
                 ["static_energy_j"] = l.StaticEnergyJ,

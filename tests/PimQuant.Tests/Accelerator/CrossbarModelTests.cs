@@ -314,4 +314,45 @@ public class CrossbarModelTests
             Assert.Equal(DenseEventCounts.Compute(layer.Mapping, 8), CrossbarCost.PerImage(layer.Events, read.Images, layer.Mapping, 8));
         Assert.NotNull(CrossbarCost.Evaluate(read).Report);
     }
+
+    /// <summary>A heterogeneous pool (64×64, 128×128 and 256×256 arrays): each layer maps on the geometry whose arrays take
+    /// the least area for it, is simulated on that geometry's crossbars, and the cost counts each geometry's arrays and area.</summary>
+    [Fact]
+    public void A_heterogeneous_array_pool_maps_simulates_and_prices_each_geometry()
+    {
+        Torch.Ensure();
+        using var scope = NewDisposeScope();
+        using var model = QuantizedLeNet();
+        var images = QuantFixtures.Images(5000, 40);
+        var spec = HardwareSpecLoader.LoadFile(Path.Combine(TestPaths.Root, "configs", "hw", "isaac-mixed.yaml"));
+        Assert.Equal(["xbar64", "xbar128", "xbar256"], spec.Arrays.Select(a => a.Name));
+        var crossbars = CrossbarModel.Program(model, spec);
+        foreach (var layer in crossbars.Layers)
+        {
+            var geometry = layer.Mapping.Geometry;
+            Assert.Equal((geometry.Rows, geometry.Cols, geometry.OuRows), (layer.Config.Rows, layer.Config.Cols, layer.Config.OuRows));
+            Assert.All(layer.Mapping.Arrays, a => Assert.Equal(geometry, a.Geometry));
+            // No geometry of the pool holds the layer in less area (arrays × an IMA's area / arrays per IMA).
+            double Area(LayerMapping m) => m.Arrays.Count * ComponentTotals.Ima(spec, m.Geometry).AreaMm2 / spec.Organisation!.ArraysPerIma;
+            foreach (var other in spec.Arrays)
+                Assert.True(Area(DenseTiling.Instance.Map(new MappingRequest(layer.Shape, spec, 8, other.Name))) >= Area(layer.Mapping), $"{layer.Name} on {other.Name}");
+        }
+        Assert.True(crossbars.Layers.Select(l => l.Mapping.Geometry.Name).Distinct().Count() >= 2, "every layer took one geometry");
+        var lossless = Logits(crossbars, images);
+        var read = CrossbarModel.Program(model, spec, new SimulationOptions { Path = SimulationPath.Conductance });
+        Assert.True(Logits(read, images).eq(lossless).all().item<bool>(), "the bit-serial read on each geometry differs from the integer product");
+
+        var report = CrossbarCost.Evaluate(read).Report!;
+        Assert.Equal(read.Layers.Select(l => l.Mapping.Geometry.Name), report.Layers.Select(l => l.Geometry));
+        Assert.Equal(read.Layers.Sum(l => l.Mapping.AllocatedCells), report.Total.AllocatedCells);
+        Assert.Equal(read.Layers.Sum(l => l.Mapping.ProgrammedCells), report.Total.ProgrammedCells);
+        // A layer's area is its IMAs of its own geometry plus its share of tile-level parts: a geometry of more cells costs more per IMA.
+        foreach (var layer in report.Layers)
+        {
+            var geometry = spec.Array(layer.Geometry);
+            double expected = layer.Imas * ComponentTotals.Ima(spec, geometry).AreaMm2 + (double)layer.Imas / spec.Organisation!.ImasPerTile * ComponentTotals.TileLevel(spec).AreaMm2;
+            Assert.Equal(expected, layer.AreaMm2, 12);
+        }
+    }
 }
+
