@@ -203,8 +203,11 @@ public sealed class ResultsStore : IDisposable
             throw new ExperimentException($"{Path}: truncated or corrupt results database ({problems.FirstOrDefault() ?? "no check result"})");
     }
 
-    private (long Application, long Version, long Tables) Header() =>
-        (Scalar("PRAGMA application_id"), Scalar("PRAGMA user_version"), Scalar("SELECT count(*) FROM sqlite_master"));
+    /// <summary>The file's application id, schema version and number of schema objects, read in one statement so that they
+    /// come from one snapshot (another process may be initialising the file meanwhile).</summary>
+    private (long Application, long Version, long Tables) Header() => Query(
+        "SELECT (SELECT application_id FROM pragma_application_id), (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master)",
+        r => (r.GetInt64(0), r.GetInt64(1), r.GetInt64(2)))[0];
 
     /// <summary>Appends <paramref name="report"/>'s rows as one run, in one transaction; returns the run's id and the rows' ids in order.</summary>
     /// <exception cref="ArgumentException">The report has no row, or two rows with the same scheme.</exception>
