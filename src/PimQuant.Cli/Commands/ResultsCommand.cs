@@ -67,8 +67,9 @@ public static class ResultsCommand
             Description = "The result's id (see pimq results list)",
             CustomParser = r =>
             {
-                if (long.TryParse(r.Tokens[0].Value, NumberStyles.None, CultureInfo.InvariantCulture, out long value) && value > 0) return value;
-                r.AddError($"id {r.Tokens[0].Value}: expected a result id, a positive integer (see pimq results list)");
+                string text = r.Tokens.Count == 1 ? r.Tokens[0].Value : string.Join(" ", r.Tokens.Select(t => t.Value));
+                if (r.Tokens.Count == 1 && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value) && value > 0) return value;
+                r.AddError($"id {text}: expected a result id, a positive integer (see pimq results list)");
                 return 0;
             },
         };

@@ -122,12 +122,12 @@ public sealed class ResultsStore : IDisposable
 
     /// <summary>
     /// Checks, before a long run, that its rows can be stored at <paramref name="path"/>: an existing file must be a usable
-    /// results database, an absent one must be in an existing folder. Creates nothing.
+    /// results database or empty (it is initialised then), an absent one must be in an existing folder. Creates nothing.
     /// </summary>
     /// <exception cref="ExperimentException">What would stop the rows from being stored, naming the file.</exception>
     public static void CheckWritable(string path)
     {
-        if (File.Exists(path))
+        if (File.Exists(path) && new FileInfo(path).Length > 0)
         {
             using var store = Open(path, create: false);
             return;

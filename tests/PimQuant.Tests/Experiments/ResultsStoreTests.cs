@@ -195,6 +195,19 @@ public class ResultsStoreTests : IDisposable
         Assert.False(System.IO.File.Exists(File("absent.db")), "opening to read created the file");
     }
 
+    [Fact]
+    public void AnEmptyFileIsRefusedToReadAndInitialisedToAppend()
+    {
+        string empty = File("empty.db");
+        System.IO.File.WriteAllBytes(empty, []);
+        var e = Assert.Throws<ExperimentException>(() => ResultsStore.OpenExisting(empty));
+        Assert.Equal($"{empty}: an empty database, not a pimq results database", e.Message);
+        ResultsStore.CheckWritable(empty);
+        using (var store = ResultsStore.OpenOrCreate(empty)) store.Append(Report(), Provenance());
+        using var reopened = ResultsStore.OpenExisting(empty);
+        Assert.Equal(2, reopened.All().Count);
+    }
+
     /// <summary>Reading <paramref name="path"/>, and for an existing file checking it before a run and appending to it, each give one line that begins with the file.</summary>
     private static void AssertRefused(string path, string reason)
     {
