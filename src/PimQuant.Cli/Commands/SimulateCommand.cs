@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using PimQuant.Cli.Terminal;
 using PimQuant.Engine.Runtime;
 using PimQuant.Experiments;
+using PimQuant.Experiments.Results;
 using PimQuant.Hardware.Presets;
 using PimQuant.Hardware.Spec;
 using PimQuant.Sim;
@@ -43,13 +44,14 @@ public static class SimulateCommand
         var checkpointEvery = CommonOptions.Integer("--checkpoint-every", "Test batches between checkpoints", 1, fallback: 1);
         var resume = new Option<bool>("--resume") { Description = "Continue from the --checkpoint file if it exists" };
         var report = new Option<string>("--output", "-o") { Description = "Also write the JSON result to FILE (atomically)" };
+        var db = ResultsCommand.DbOption();
 
         var command = new Command("simulate", "Accuracy (FP32, ideal integer model, simulated crossbars) and cost (energy, latency, area) of a model on a crossbar accelerator")
         {
             modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, images, calibrationImages, path,
         };
         data.AddTo(command);
-        foreach (var option in new Option[] { batch, checkpoint, checkpointEvery, resume, report, seed, threads, json }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, checkpoint, checkpointEvery, resume, report, db, seed, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
             if (parse.GetValue(config) is not null && (parse.GetValue(wbits) is not null || parse.GetValue(abits) is not null))
@@ -69,6 +71,9 @@ public static class SimulateCommand
                 data.Read(parse), parse.GetValue(images), parse.GetValue(calibrationImages), parse.GetValue(seed),
                 parse.GetValue(batch), parse.GetValue(threads), ParsePath(parse.GetValue(path)!),
                 parse.GetValue(checkpoint), parse.GetValue(resume), parse.GetValue(checkpointEvery));
+            // The results database is checked before the run, so a bad one never costs a whole simulation.
+            string dbPath = parse.GetValue(db)!;
+            ResultsStore.CheckWritable(dbPath);
             var result = Simulation.Run(request, new ConsoleProgress(output), cancel);
 
             var table = new Table().Title($"{Path.GetFileName(request.Model)} on {spec.Name}, {result.Data.Test.Count:N0} {result.Data.DatasetName} test images")
@@ -77,7 +82,15 @@ public static class SimulateCommand
             table.AddRow($"ideal integer W{result.WeightBits}A{result.ActivationBits}", $"{result.Ideal.Accuracy:P2}", $"{result.Ideal.ImagesPerSecond:F0}", "");
             table.AddRow(Markup.Escape($"{spec.Name} simulated"), $"{result.Simulated.Accuracy:P2}", $"{result.Simulated.ImagesPerSecond:F1}", Markup.Escape(Reports.CostLine(result.Cost)));
             output.Err.Write(table);
+            (long runId, IReadOnlyList<long> ids) stored;
+            using (var store = ResultsStore.OpenOrCreate(dbPath))
+                stored = store.Append(SimulationReport.Of(request, result),
+                    RunProvenance.Now(SimulationCheckpoint.RunKey(request), ["pimq", .. parse.Tokens.Select(t => t.Value)]));
             var resultJson = Json(request, result);
+            resultJson["stored"] = new JsonObject
+            {
+                ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]),
+            };
             if (parse.GetValue(report) is { } file) AtomicFile.WriteAllText(file, resultJson.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
             output.Result(resultJson, $"FP32 {result.Fp32.Accuracy:P2}, ideal integer {result.Ideal.Accuracy:P2}, {spec.Name} simulated {result.Simulated.Accuracy:P2}; {Reports.CostLine(result.Cost)}");
             return ExitCodes.Ok;
@@ -85,7 +98,8 @@ public static class SimulateCommand
         return command;
     }
 
-    /// <summary>The JSON report of a simulation: what ran, the three accuracies, the resolved preprocessing, per-layer events and the cost.</summary>
+    /// <summary>The JSON report of a simulation: what ran, the three accuracies, the resolved preprocessing, per-layer events, the cost,
+    /// and the run as the common result report (docs/results.md).</summary>
     internal static JsonObject Json(SimulationRequest request, SimulationResult result) => new()
     {
         ["ok"] = true,
@@ -119,6 +133,7 @@ public static class SimulateCommand
         }).ToArray()),
         ["cost"] = Reports.CostJson(result.Cost),
         ["cost_unavailable"] = result.Cost.Unavailable,
+        ["report"] = ResultJson.Report(SimulationReport.Of(request, result)),
     };
 
     private static SimulationPath? ParsePath(string name) => name switch

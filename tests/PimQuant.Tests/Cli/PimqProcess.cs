@@ -18,9 +18,12 @@ internal static class PimqProcess
 {
     private static readonly string Dll = Path.Combine(AppContext.BaseDirectory, "pimq.dll");
 
-    public static PimqRun Run(params string[] args)
+    public static PimqRun Run(params string[] args) => RunIn(TestPaths.Root, args);
+
+    /// <summary>Runs pimq in <paramref name="directory"/> as the working folder.</summary>
+    public static PimqRun RunIn(string directory, params string[] args)
     {
-        using var process = Start(args);
+        using var process = StartIn(directory, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
@@ -32,11 +35,14 @@ internal static class PimqProcess
     }
 
     /// <summary>Starts pimq without waiting, stdout and stderr redirected; a caller that does not read them must expect little output.</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => StartIn(TestPaths.Root, args);
+
+    /// <summary><see cref="Start"/> in <paramref name="directory"/> as the working folder.</summary>
+    public static Process StartIn(string directory, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
-            WorkingDirectory = TestPaths.Root,
+            WorkingDirectory = directory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,

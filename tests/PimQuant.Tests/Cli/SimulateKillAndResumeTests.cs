@@ -19,8 +19,9 @@ public class SimulateKillAndResumeTests : IDisposable
 
     /// <summary>Lossless isaac on 384 images (batches of 32), or with <paramref name="readNoise"/> lossy isaac with read
     /// noise on the conductance path (6-bit ADC, 2 % variation, 0.2 % stuck-at-0; 24 images in batches of 6).</summary>
-    private static string[] Args(bool readNoise, params string[] extra) =>
+    private string[] Args(bool readNoise, params string[] extra) =>
         ["simulate", Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"), "--hw", "isaac", "--calibration-images", "64", "--threads", "2", "--json",
+         "--db", Path.Combine(_dir, "results.db"),
          .. readNoise
              ? new[] { "--images", "24", "--batch-size", "6", "--adc-bits", "6", "--variation", "0.02", "--sa0", "0.002", "--read-noise", "0.2" }
              : ["--images", "384", "--batch-size", "32"],
