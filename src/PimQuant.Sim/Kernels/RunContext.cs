@@ -208,23 +208,28 @@ internal class PixelBlock
             else
             {
                 terms.Clear();
-                for (int g = 0; g < groups; g++)
-                {
-                    int keep = masks[g] == run.AllDigits ? 0xFF : ExactKernel.DigitBits(masks[g], run.Config.DacBits);
-                    long w = 0;
-                    foreach (byte a in row.Slice(geometry.GroupStart[g], geometry.GroupRows[g])) w += a & keep;
-                    total += w;
-                    int flip = layer.FlipGroup[g];
-                    if (flip < 0 || w == 0) continue;
-                    var correction = layer.FlipCorrections[flip];
-                    for (int j = 0; j < n; j++) terms[j] += w * correction[j];
-                }
+                for (int g = 0; g < groups; g++) total += AddGroupTerms(run, row, masks[g], g, terms);
             }
             long offsetTerm = offset * total;
             if (layer.FlipCorrections.Length == 0 && policy is null) terms.Fill(-offsetTerm);
             else for (int j = 0; j < n; j++) terms[j] -= offsetTerm;
         }
         run.Output.Span.Slice(first * n, count * n).Clear();
+    }
+
+    /// <summary>One row group's share of a pixel's exact terms: returns w_g, the streamed part of its activations summed, and
+    /// adds w_g·(flip correction of g, j) to <paramref name="terms"/>.</summary>
+    private static long AddGroupTerms(RunContext run, ReadOnlySpan<byte> row, uint mask, int g, Span<long> terms)
+    {
+        var layer = run.Layer;
+        int keep = mask == run.AllDigits ? 0xFF : ExactKernel.DigitBits(mask, run.Config.DacBits);
+        long w = 0;
+        foreach (byte a in row.Slice(run.Geometry.GroupStart[g], run.Geometry.GroupRows[g])) w += a & keep;
+        int flip = layer.FlipGroup[g];
+        if (flip < 0 || w == 0) return w;
+        var correction = layer.FlipCorrections[flip];
+        for (int j = 0; j < terms.Length; j++) terms[j] += w * correction[j];
+        return w;
     }
 
     /// <summary>With digital scales, one pixel's exact terms: per segment the integer E_j of its row groups, times the
@@ -241,16 +246,7 @@ internal class PixelBlock
             segmentTerms.Clear();
             long total = 0;
             for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
-            {
-                int keep = masks[g] == run.AllDigits ? 0xFF : ExactKernel.DigitBits(masks[g], run.Config.DacBits);
-                long w = 0;
-                foreach (byte a in row.Slice(geometry.GroupStart[g], geometry.GroupRows[g])) w += a & keep;
-                total += w;
-                int flip = layer.FlipGroup[g];
-                if (flip < 0 || w == 0) continue;
-                var correction = layer.FlipCorrections[flip];
-                for (int j = 0; j < n; j++) segmentTerms[j] += w * correction[j];
-            }
+                total += AddGroupTerms(run, row, masks[g], g, segmentTerms);
             var scale = scales.AsSpan(segment * n, n);
             for (int j = 0; j < n; j++) terms[j] += scale[j] * (segmentTerms[j] - offset * total);
         }
