@@ -32,8 +32,8 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     private readonly CrossbarConfig _config;
     private readonly QuantizedLayer _layer;
     private readonly int[][] _groupCodes;
-    /// <summary>Per convolution group, the OUs and arrays the mapping gives its crossbars; null where the simulator's own
-    /// tiling is the mapping's (dense).</summary>
+    /// <summary>Per convolution group, the OUs and arrays the mapping gives its crossbars; null where the mapping is the
+    /// simulator's own tiling (dense, checked).</summary>
     private readonly OuPlacement?[] _placements;
     private readonly CrossbarPlan _plan;
     /// <summary>Per output column, the scale applied after the simulator: s_w[n], or 1 where the simulator applies digital scales.</summary>
@@ -94,8 +94,15 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         }
         var mapping = Map(shape, integers);
         var geometry = LayerGeometry.For(config, _k, _columnsPerGroup);
-        _placements = Enumerable.Range(0, groups)
-            .Select(g => mapping.Strategy == Hardware.Spec.MappingNames.PrecisionAware ? MappedPlacement.Of(mapping, g, geometry, config) : null).ToArray();
+        // The simulator reads the mapping's OUs: a precision-aware mapping places them; a dense one is checked to be the
+        // simulator's own tiling (whose arrays per-array ADC steps index).
+        _placements = new OuPlacement?[groups];
+        for (int g = 0; g < groups; g++)
+        {
+            var placement = MappedPlacement.Of(mapping, g, geometry, config);
+            if (mapping.Strategy == Hardware.Spec.MappingNames.PrecisionAware) _placements[g] = placement;
+            else MappedPlacement.RequireTiling(placement, geometry, mapping);
+        }
         Crossbar = new CrossbarLayer(layer.Plan.Layer, shape, config, mapping, Enumerable.Range(0, groups).Select(g => ProgramGroup(g, null)).ToArray());
 
         var format = (IntegerFormat)layer.Activation.Spec.Format;

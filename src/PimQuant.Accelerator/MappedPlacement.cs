@@ -4,11 +4,12 @@ using PimQuant.Sim;
 namespace PimQuant.Accelerator;
 
 /// <summary>
-/// Reads a precision-aware <see cref="LayerMapping"/> as the simulator's <see cref="OuPlacement"/> of one convolution
-/// group: each OU block of the mapping is one OU of the group's slice-major <see cref="LayerGeometry"/> (its rows one OU
-/// row group, its columns one (block column, polarity, slice) OU), placed in the mapping's array; the OUs the mapping
-/// leaves out are never read. So the simulator reads exactly the mapping's OUs and counts its arrays' reads, and the
-/// cost model prices the same mapping.
+/// Reads a <see cref="LayerMapping"/> as the simulator's <see cref="OuPlacement"/> of one convolution group: each OU block
+/// of the mapping is one OU of the group's <see cref="LayerGeometry"/> (its rows one OU row group, its columns one OU:
+/// a (block column, polarity, slice) OU in the slice-major layout, bitlines [v·ou_cols, …) of a column tile in the
+/// weight-major one), placed in the mapping's array; the OUs the mapping leaves out are never read. So the simulator reads
+/// exactly the mapping's OUs and counts its arrays' reads, and the cost model prices the same mapping. Any disagreement
+/// between the two is a defect and throws.
 /// </summary>
 internal static class MappedPlacement
 {
@@ -41,7 +42,23 @@ internal static class MappedPlacement
         return new OuPlacement(arrays, arrayOf);
     }
 
+    /// <summary>Checks that a dense mapping's placement is the simulator's own tiling: every OU it reads is placed, in the array of
+    /// its row tile × column tile, so the simulator (which then indexes per-array ADC steps by that tiling) reads the mapping.</summary>
+    public static void RequireTiling(OuPlacement placement, LayerGeometry geometry, LayerMapping mapping)
+    {
+        int ouIds = geometry.ColumnTileCount * geometry.OusPerColumnTile;
+        if (placement.Arrays != geometry.RowTileCount * geometry.ColumnTileCount)
+            throw Mismatch(mapping, $"{placement.Arrays} arrays, the simulator tiles {geometry.RowTileCount} × {geometry.ColumnTileCount}");
+        for (int g = 0; g < geometry.RowGroupCount; g++)
+            for (int ou = 0; ou < ouIds; ou++)
+            {
+                int expected = geometry.OuUsedColumns[ou] == 0 ? -1 : geometry.GroupTile[g] * geometry.ColumnTileCount + geometry.OuColumnTile[ou];
+                if (placement.ArrayOf[g * ouIds + ou] != expected)
+                    throw Mismatch(mapping, $"row group {g}, OU {ou} sits in array {placement.ArrayOf[g * ouIds + ou]}, the simulator's tile is {expected}");
+            }
+    }
+
     // A mismatch is a defect of the two tilings, never a user error.
     private static InvalidOperationException Mismatch(LayerMapping mapping, string what) =>
-        new($"layer {mapping.Layer.Name}: the {mapping.Strategy} mapping and the simulator's slice-major layout disagree: {what}");
+        new($"layer {mapping.Layer.Name}: the {mapping.Strategy} mapping and the simulator's layout disagree: {what}");
 }

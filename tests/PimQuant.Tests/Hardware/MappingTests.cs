@@ -108,39 +108,41 @@ public sealed class MappingTests
         Assert.False(lowered.Holds(10, 0));
         Assert.Equal(9 * 2 + 3 * 1 + 2, lowered.RowOf(2, 1, 2));
 
-        // One 128×128 array read whole: one block of 36 rows × 16 columns, 144 of 16384 cells.
+        // Groups never share an array: one 128×128 array per channel, read whole, each one block of 9 rows × 4 columns:
+        // 144 programmed cells of 4·16384.
         var whole = Map(dw, PresetCatalog.Load("isaac"));
-        var block = Assert.Single(whole.Blocks);
-        Assert.Equal((36, 16), (block.Rows, block.Cols));
-        Assert.Equal((144L, 16384L), (whole.ProgrammedCells, whole.AllocatedCells));
+        Assert.Equal(4, whole.Arrays.Count);
+        Assert.All(whole.Arrays, a => Assert.Equal((9, 4), (Assert.Single(a.Blocks).Rows, a.Blocks[0].Cols)));
+        Assert.Equal([0, 9, 18, 27], whole.Blocks.Select(b => b.MatrixRow));
+        Assert.Equal((144L, 4L * 16384), (whole.ProgrammedCells, whole.AllocatedCells));
 
-        // On 8×4 arrays: column tile c holds exactly channel c; row tiles are rows 0-7, 8-15,
-        // 16-23, 24-31, 32-35 and channel g owns rows 9g..9g+8, so channel 0 needs row tiles 0
-        // and 1, channel 1 tiles 1 and 2, channel 2 tiles 2 and 3, channel 3 tiles 3 and 4:
-        // 8 of the 20 tiles are allocated, 8·32 = 256 cells, 144 programmed → 0.5625.
+        // On 8×4 arrays an array holds one channel (4 bitlines) and 8 of its 9 rows: each channel takes a tile of rows
+        // 9g..9g+7 and one of row 9g+8, 8 arrays, 8·32 = 256 cells, 144 programmed → 0.5625.
         var tiled = Map(dw, TestSpecs.Geometry(8, 4));
         Assert.Equal(8, tiled.Arrays.Count);
         Assert.Equal((144L, 256L), (tiled.ProgrammedCells, tiled.AllocatedCells));
         Assert.Equal(0.5625, tiled.Utilisation);
-        // Array 1 = (row tile 1, channel 0): only row 8 of channel 0, trimmed to one wordline.
+        // Array 1 = (channel 0, row tile 1): row 8 alone, on wordline 0.
         var only = Assert.Single(tiled.Arrays[1].Blocks);
         Assert.Equal((8, 1, 0, 4), (only.MatrixRow, only.Rows, only.ArrayRow, only.Cols));
         Assert.All(only.Columns.ToArray(), c => Assert.Equal(0, c.Column));
-        // Array 2 = (row tile 1, channel 1): rows 9-15 on wordlines 1-7.
+        // Array 2 = (channel 1, row tile 0): rows 9-16 on wordlines 0-7.
         var second = Assert.Single(tiled.Arrays[2].Blocks);
-        Assert.Equal((9, 7, 1, 28L), (second.MatrixRow, second.Rows, second.ArrayRow, tiled.Arrays[2].ProgrammedCells));
+        Assert.Equal((9, 8, 0, 32L), (second.MatrixRow, second.Rows, second.ArrayRow, tiled.Arrays[2].ProgrammedCells));
+        Assert.All(second.Columns.ToArray(), c => Assert.Equal(1, c.Column));
     }
 
     [Fact]
-    public void GroupedConvShareArraysWithoutCrossTalk()
+    public void GroupedConvGroupsTakeArraysOfTheirOwn()
     {
         // Groups 2, Cin 4 → 2 per group, Cout 4 → 2 per group, 1×1 kernel: K = 2, N = 2.
-        // Whole 8×8 array, offset 2-bit cells, 4-bit weights → 2 slices: 4 × (4·2) physical.
-        // Each block column only covers its group's rows: 2·2·2·2 = 16 programmed cells of a 4×8 block.
+        // Whole 8×8 arrays, offset 2-bit cells, 4-bit weights → 2 slices: each group a 2 × (2·2) block on an array of
+        // its own, 8 programmed cells each.
         var layer = LayerShape.Conv("g", 4, 4, 1, 1, 1, 1, groups: 2);
         var m = Map(layer, TestSpecs.Geometry(8, 8), weightBits: 4);
-        var block = Assert.Single(m.Blocks);
-        Assert.Equal((4, 8), (block.Rows, block.Cols));
+        Assert.Equal(2, m.Arrays.Count);
+        Assert.Equal([(0, 2, 4), (2, 2, 4)], m.Blocks.Select(b => (b.MatrixRow, b.Rows, b.Cols)));
+        Assert.Equal([0, 0, 0, 0, 1, 1, 1, 1], m.Blocks[0].Columns.ToArray().Concat(m.Blocks[1].Columns.ToArray()).Select(c => c.Column / 2));
         Assert.Equal(16, m.ProgrammedCells);
     }
 
