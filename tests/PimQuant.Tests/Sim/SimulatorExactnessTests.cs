@@ -8,8 +8,9 @@ namespace PimQuant.Tests.Sim;
 /// layers equal the integer product.</summary>
 public class SimulatorExactnessTests
 {
-    /// <summary>Runs every applicable path at every width and compares outputs and events with the reference.</summary>
-    private static void AssertMatchesReference(SimCase c, IInputDigitPolicy? policy = null, IOuSkipPolicy? skip = null, bool signed = false)
+    /// <summary>Runs every applicable path at every width and compares outputs and events with the reference; returns the
+    /// paths that ran, so a test can assert it reached the ones it claims to test.</summary>
+    private static IReadOnlyList<SimulationPath> AssertMatchesReference(SimCase c, IInputDigitPolicy? policy = null, IOuSkipPolicy? skip = null, bool signed = false)
     {
         if (skip is not null) c = c with { Program = c.Program with { OuSkip = skip } };
         var reference = CrossbarReference.Run(c.Config, c.Weights, c.K, c.N, c.Activations, c.Pixels, c.Program, policy, firstPixel: 11, signed: signed);
@@ -23,6 +24,7 @@ public class SimulatorExactnessTests
                 else SimCases.AssertIdentical(reference.Output, y, $"{path} {width.SimdWidth} {c}");
                 Assert.Equal(reference.Events, events);
             }
+        return SimCases.AllPaths.Where(layer.Supports).ToArray();
     }
 
     [Property(MaxTest = 200, Replay = "(20251,4441)")]
@@ -68,7 +70,20 @@ public class SimulatorExactnessTests
     [InlineData(Effects.All)]
     public void Each_non_ideality_equals_reference(Effects effects)
     {
-        for (int seed = 0; seed < 12; seed++) AssertMatchesReference(SimCases.Random(1000 * (int)effects + seed, effects: effects, bitCount: seed % 3 == 0));
+        var reached = new HashSet<SimulationPath>();
+        for (int seed = 0; seed < 12; seed++)
+        {
+            // Every third case draws again until the bit-count path takes it, where the effects allow that path.
+            bool bitCountAllowed = (effects & (Effects.Variation | Effects.ReadNoise)) == 0;
+            var c = seed % 3 == 0 && bitCountAllowed ? SimCases.RandomBitCount(1000 * (int)effects + seed, effects)
+                : SimCases.Random(1000 * (int)effects + seed, effects: effects, bitCount: seed % 3 == 0);
+            var paths = AssertMatchesReference(c);
+            Assert.Contains(SimulationPath.Conductance, paths);
+            if (seed % 3 == 0 && bitCountAllowed) Assert.Contains(SimulationPath.BitCount, paths);
+            reached.UnionWith(paths);
+        }
+        // The table path reads no noise; every other effect reaches it in some case.
+        if ((effects & Effects.ReadNoise) == 0) Assert.Contains(SimulationPath.OuTable, reached);
     }
 
     [Property(MaxTest = 120, Replay = "(777,31337)")]
@@ -139,14 +154,17 @@ public class SimulatorExactnessTests
     [Property(MaxTest = 40, Replay = "(4242,77)")]
     public void Ou_placements_equal_reference(DoNotSize<int> seed)
     {
-        var c = SimCases.Random(seed.Item, bitCount: seed.Item % 2 == 0, effects: seed.Item % 5 == 4 ? Effects.ReadNoise : Effects.None);
+        bool bitCount = seed.Item % 2 == 0 && seed.Item % 5 != 4;
+        var c = bitCount ? SimCases.RandomBitCount(seed.Item) : SimCases.Random(seed.Item, effects: seed.Item % 5 == 4 ? Effects.ReadNoise : Effects.None);
         var geometry = LayerGeometry.For(c.Config, c.K, c.N);
         var rng = new Random(seed.Item);
         int ouIds = geometry.ColumnTileCount * geometry.OusPerColumnTile, arrays = 1 + rng.Next(4);
         var arrayOf = Enumerable.Range(0, geometry.RowGroupCount * ouIds).Select(_ => rng.Next(-1, arrays)).ToArray();
         var steps = c.Program.AdcSteps is { Count: > 1 } many ? [many[0]] : c.Program.AdcSteps;
         c = c with { Program = c.Program with { Placement = new OuPlacement(arrays, arrayOf), AdcSteps = steps, ReferenceAdcSteps = null } };
-        AssertMatchesReference(c, seed.Item % 3 == 0 ? new HashedDigitPolicy() : null);
+        var paths = AssertMatchesReference(c, seed.Item % 3 == 0 ? new HashedDigitPolicy() : null);
+        Assert.Contains(SimulationPath.Conductance, paths);
+        if (bitCount) Assert.Contains(SimulationPath.BitCount, paths);
     }
 
     [Fact]
