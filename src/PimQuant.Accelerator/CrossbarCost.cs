@@ -36,7 +36,7 @@ public static class CrossbarCost
 
     /// <summary>One image's counts: the simulator's crossbar events averaged over <paramref name="images"/>,
     /// with the mapping's buffer and router traffic.</summary>
-    public static EventCounts PerImage(LayerEvents events, long images, LayerMapping mapping, int activationBits)
+    public static EventCounts PerImage(EventCounts events, long images, LayerMapping mapping, int activationBits)
     {
         var dense = DenseEventCounts.Compute(mapping, activationBits);
         long Mean(long total) => (long)Math.Round((double)total / images, MidpointRounding.ToEven);
@@ -48,7 +48,11 @@ public static class CrossbarCost
             AdcConversions = Mean(events.AdcConversions),
             ShiftAdds = Mean(events.ShiftAdds),
             DigitSums = Mean(events.DigitSums),
-            CriticalPathOuReads = Mean(events.CriticalPathReads),
+            CriticalPathOuReads = Mean(events.CriticalPathOuReads),
+            ZeroInputReads = Mean(events.ZeroInputReads),
+            NonzeroDacDrives = Mean(events.NonzeroDacDrives),
+            DigitSkippedReads = Mean(events.DigitSkippedReads),
+            OuSkippedReads = Mean(events.OuSkippedReads),
         };
     }
 }

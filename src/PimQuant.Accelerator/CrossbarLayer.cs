@@ -1,6 +1,7 @@
 using PimQuant.Hardware.Mapping;
 using PimQuant.Quant.Config;
 using PimQuant.Sim;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Accelerator;
 
@@ -39,7 +40,7 @@ public sealed class CrossbarLayer
 
     /// <summary>Events since the last <see cref="CrossbarModel.ResetEvents"/>; groups of one run count as
     /// arrays read in parallel (their critical paths do not add), runs as one after another.</summary>
-    public LayerEvents Events { get; internal set; }
+    public EventCounts Events { get; internal set; } = EventCounts.Zero;
 
     /// <summary>Whether every group simulates on the exact path (lossless).</summary>
     public bool IsLossless => Groups.All(g => g.IsLossless);

@@ -14,6 +14,7 @@ using PimQuant.Sim;
 using static TorchSharp.torch;
 using ExecutionContext = PimQuant.Engine.Execution.ExecutionContext;
 using SpecCalibration = PimQuant.Hardware.Spec.AdcCalibration;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Accelerator;
 
@@ -165,7 +166,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var vectors = input.Window is null ? null : ArrayPool<byte>.Shared.Rent(pixels * _k);
         try
         {
-            var events = new LayerEvents[Crossbar.Groups.Count];
+            var events = new EventCounts[Crossbar.Groups.Count];
             var options = new RunOptions { Path = _model.Options.Path, DigitPolicy = _model.Options.DigitPolicy, SignedActivations = _signed, FirstPixel = firstPixel };
             var configuration = _model.Options.Configuration;
             for (int g = 0; g < Crossbar.Groups.Count; g++)
@@ -279,10 +280,10 @@ internal sealed class CrossbarLayerKernel : INodeKernel
 
     /// <summary>Adds one run's events of every group. Groups sit on arrays of their own, read in parallel: the
     /// run's critical path is the longest group's.</summary>
-    private void Book(LayerEvents[] groups)
+    private void Book(EventCounts[] groups)
     {
-        var sum = groups.Aggregate(default(LayerEvents), (a, b) => a + b);
-        Crossbar.Events += sum with { CriticalPathReads = groups.Max(e => e.CriticalPathReads) };
+        var sum = groups.Aggregate(EventCounts.Zero, (a, b) => a + b);
+        Crossbar.Events += sum with { CriticalPathOuReads = groups.Max(e => e.CriticalPathOuReads) };
     }
 
     /// <summary>The bias the integer model adds: quantized to the accumulator's scale where it applies.</summary>

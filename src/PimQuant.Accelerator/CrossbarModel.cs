@@ -6,6 +6,7 @@ using PimQuant.Hardware.Spec;
 using PimQuant.Quant.Model;
 using PimQuant.Sim;
 using static TorchSharp.torch;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Accelerator;
 
@@ -125,7 +126,7 @@ public sealed class CrossbarModel
     /// <summary>Clears every layer's events and the image count.</summary>
     public void ResetEvents()
     {
-        foreach (var layer in Layers) layer.Events = default;
+        foreach (var layer in Layers) layer.Events = EventCounts.Zero;
         Images = 0;
     }
 
@@ -139,7 +140,7 @@ public sealed class CrossbarModel
     /// <param name="images">Images run before the interruption.</param>
     /// <param name="events">Each crossbar layer's events over those images, in the order of <see cref="Layers"/>.</param>
     /// <exception cref="ArgumentException">Not one count per layer, or a negative image count.</exception>
-    public void Restore(long images, IReadOnlyList<LayerEvents> events)
+    public void Restore(long images, IReadOnlyList<EventCounts> events)
     {
         ArgumentNullException.ThrowIfNull(events);
         ArgumentOutOfRangeException.ThrowIfNegative(images);

@@ -4,6 +4,7 @@ using PimQuant.Quant.Config;
 using PimQuant.Sim;
 using PimQuant.Training;
 using static TorchSharp.torch;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Experiments;
 
@@ -42,7 +43,7 @@ public sealed record SimulationRequest(string Model, HardwareSpec Spec, int? Wei
 /// <param name="ResumedFromImage">Images a resumed run found done in its checkpoint.</param>
 public sealed record SimulationResult(ResolvedData Data, int WeightBits, int ActivationBits, EvaluationResult Fp32,
     EvaluationResult Ideal, EvaluationResult Simulated, SimulationCost Cost, IReadOnlyList<CrossbarLayer> Layers,
-    IReadOnlyList<LayerEvents> Events, double ProgramSeconds, int ResumedFromImage);
+    IReadOnlyList<EventCounts> Events, double ProgramSeconds, int ResumedFromImage);
 
 /// <summary>A model's accuracy in FP32, as the ideal integer model and on a simulated crossbar accelerator, with its cost.</summary>
 public static class Simulation

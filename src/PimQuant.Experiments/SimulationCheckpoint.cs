@@ -13,6 +13,7 @@ using PimQuant.Quant.Model;
 using PimQuant.Sim;
 using PimQuant.Training;
 using static TorchSharp.torch;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Experiments;
 
@@ -45,8 +46,8 @@ public sealed class SimulationCheckpoint
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
 
-    /// <summary>The names <see cref="LayerEvents"/> serializes with: a checkpoint must hold exactly these.</summary>
-    private static readonly string[] EventFields = [.. JsonSerializer.SerializeToNode(default(LayerEvents), SnakeCase)!.AsObject().Select(kv => kv.Key)];
+    /// <summary>The names <see cref="EventCounts"/> serializes with: a checkpoint must hold exactly these.</summary>
+    private static readonly string[] EventFields = [.. JsonSerializer.SerializeToNode(EventCounts.Zero, SnakeCase)!.AsObject().Select(kv => kv.Key)];
 
     /// <summary>The run's identity (<see cref="RunKey"/>).</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Run { get; init; }
@@ -61,7 +62,7 @@ public sealed class SimulationCheckpoint
     /// <summary>Wall time spent simulating so far, over every process of the run.</summary>
     public required double Seconds { get; init; }
     /// <summary>Per crossbar layer, in graph order: its name and its events over the images done.</summary>
-    public required IReadOnlyList<(string Name, LayerEvents Events)> Layers { get; init; }
+    public required IReadOnlyList<(string Name, EventCounts Events)> Layers { get; init; }
 
     /// <summary>
     /// The identity of a simulate run: everything that changes its result apart from the test and calibration
@@ -187,7 +188,7 @@ public sealed class SimulationCheckpoint
                 throw new CheckpointException($"{file}: its event counts ({string.Join(", ", fields)}) are not the ones this pimq counts ({string.Join(", ", EventFields)}); it was written by another version");
             if (fields.FirstOrDefault(f => Value<long>(layer, f) < 0) is { } negative) throw Corrupt($"{negative} is negative");
             var events = new JsonObject(fields.Select(f => KeyValuePair.Create(f, (JsonNode?)layer[f]!.DeepClone())));
-            return (Value<string>(layer, "name"), events.Deserialize<LayerEvents>(SnakeCase));
+            return (Value<string>(layer, "name"), events.Deserialize<EventCounts>(SnakeCase));
         }).ToArray();
         var checkpoint = new SimulationCheckpoint
         {

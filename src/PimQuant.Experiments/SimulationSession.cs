@@ -10,13 +10,14 @@ using PimQuant.Quant.Model;
 using PimQuant.Sim;
 using PimQuant.Training;
 using static TorchSharp.torch;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Experiments;
 
 /// <summary>One simulated run on a spec: the programmed crossbars, the accuracy, the cost and the events it
 /// was priced from (per crossbar layer, over every test image, including those of a checkpoint resumed from).</summary>
 public sealed record CrossbarRun(CrossbarModel Crossbars, EvaluationResult Simulated, SimulationCost Cost, double ProgramSeconds,
-    IReadOnlyList<LayerEvents> Events, int ResumedFromImage = 0);
+    IReadOnlyList<EventCounts> Events, int ResumedFromImage = 0);
 
 /// <summary>
 /// A model quantized once for crossbar runs: its test images, FP32 and ideal integer accuracy, the
@@ -144,7 +145,7 @@ public sealed class SimulationSession : IDisposable
 
         var executor = crossbars.CreateExecutor();
         var watch = Stopwatch.StartNew();
-        LayerEvents[] Events() => [.. crossbars.Layers.Select(l => l.Events)];
+        EventCounts[] Events() => [.. crossbars.Layers.Select(l => l.Events)];
         void Simulate(Action<StepProgress> report)
         {
             while (done < Test.Count)

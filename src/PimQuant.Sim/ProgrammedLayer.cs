@@ -1,4 +1,5 @@
 using PimQuant.Sim.Kernels;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Sim;
 
@@ -226,7 +227,7 @@ public sealed class ProgrammedLayer
     /// [0, 2^ba): unsigned values, or two's-complement patterns with <see cref="RunOptions.SignedActivations"/>)
     /// and writes pixels × N outputs in the integer domain (before weight and activation scales). Returns the
     /// events of the run.</summary>
-    public LayerEvents Run(ReadOnlyMemory<byte> activations, Memory<double> output, int pixels,
+    public EventCounts Run(ReadOnlyMemory<byte> activations, Memory<double> output, int pixels,
         SimConfiguration? configuration = null, RunOptions? options = null)
     {
         configuration ??= SimConfiguration.Default;
@@ -245,11 +246,11 @@ public sealed class ProgrammedLayer
         if (!Supports(path)) throw new ArgumentException($"path {path} does not apply to layer '{Name}'", nameof(options));
         if (options.SignedActivations && (Config.ActivationBits - 1) % Config.DacBits != 0)
             throw new ArgumentException($"signed activations stream the sign bit as a digit of its own: {Config.ActivationBits} activation bits need a DAC of 1 bit or of a divisor of {Config.ActivationBits - 1} bits, not {Config.DacBits}", nameof(options));
-        if (pixels == 0) return default;
+        if (pixels == 0) return EventCounts.Zero;
         if (!options.SignedActivations)
         {
             var tally = RunPath(path, new RunContext(this, activations, output, pixels, configuration, options));
-            return options.CountEvents ? tally.ToEvents(this) : default;
+            return options.CountEvents ? tally.ToEvents(this) : EventCounts.Zero;
         }
 
         // Two's complement: the sign digit's reads are those of the unsigned pattern; its shift-added codes are
@@ -262,7 +263,7 @@ public sealed class ProgrammedLayer
             options with { DigitPolicy = new DigitSubset(options.DigitPolicy, sign) }));
         var y = output.Span;
         for (int e = 0; e < signOutput.Length; e++) y[e] -= signOutput[e];
-        if (!options.CountEvents) return default;
+        if (!options.CountEvents) return EventCounts.Zero;
         magnitude.Add(signTally);
         magnitude.RemoveSkipped((long)pixels * Config.Digits);
         return magnitude.ToEvents(this);
@@ -272,7 +273,7 @@ public sealed class ProgrammedLayer
     /// policy), from the vectors' digit statistics (<see cref="DigitStatistics.Of"/>, <see cref="ConvInput.CountDigits"/>):
     /// for a caller that computes a lossless layer as the exact integer product by other means (libtorch).
     /// Unsigned and two's-complement patterns read alike.</summary>
-    public LayerEvents EventsOfAllDigits(DigitStatistics statistics)
+    public EventCounts EventsOfAllDigits(DigitStatistics statistics)
     {
         ArgumentNullException.ThrowIfNull(statistics);
         int groups = Geometry.RowGroupCount;

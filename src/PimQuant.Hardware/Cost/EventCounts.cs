@@ -3,9 +3,10 @@ using PimQuant.Hardware.Spec;
 namespace PimQuant.Hardware.Cost;
 
 /// <summary>
-/// Exact event counts of one layer for one image (or their sum over layers). Definitions, shared
-/// by <see cref="DenseEventCounts"/> and the functional simulator (which counts data-dependent
-/// savings itself; the two agree wherever both apply):
+/// Exact event counts of one layer for one image, of a simulated run, or their sum over layers: the one
+/// event record, which <see cref="DenseEventCounts"/> computes from a mapping and the functional simulator
+/// counts from the data (with the data-dependent savings only it sees; the two agree wherever both apply).
+/// Definitions:
 /// <list type="bullet">
 /// <item><b>OU read</b>: one read of one <c>OuBlock</c> for one streamed input digit of one
 /// output pixel: its rows driven with that digit, its columns sensed.</item>
@@ -67,6 +68,19 @@ public sealed record EventCounts
     /// <summary>OU reads of the busiest array (summed over layers in a total).</summary>
     public long CriticalPathOuReads { get; init; }
 
+    /// <summary>Of <see cref="OuReads"/>, reads whose input digits were all zero (what zero-skipping would save); counted by
+    /// the simulator from the data, 0 in dense counts.</summary>
+    public long ZeroInputReads { get; init; }
+
+    /// <summary>Of <see cref="DacDrives"/>, wordlines driven with a non-zero digit; counted by the simulator, 0 in dense counts.</summary>
+    public long NonzeroDacDrives { get; init; }
+
+    /// <summary>OU reads a digit policy did not perform (not in <see cref="OuReads"/>); counted by the simulator.</summary>
+    public long DigitSkippedReads { get; init; }
+
+    /// <summary>OU reads not performed because an OU skip policy skips the OU (not in <see cref="OuReads"/>); counted by the simulator.</summary>
+    public long OuSkippedReads { get; init; }
+
     /// <summary>Buffer bytes read.</summary>
     public double BufferReadBytes => BufferReadBits / 8.0;
 
@@ -105,5 +119,9 @@ public sealed record EventCounts
         BufferWriteBits = a.BufferWriteBits + b.BufferWriteBits,
         RouterBits = a.RouterBits + b.RouterBits,
         CriticalPathOuReads = a.CriticalPathOuReads + b.CriticalPathOuReads,
+        ZeroInputReads = a.ZeroInputReads + b.ZeroInputReads,
+        NonzeroDacDrives = a.NonzeroDacDrives + b.NonzeroDacDrives,
+        DigitSkippedReads = a.DigitSkippedReads + b.DigitSkippedReads,
+        OuSkippedReads = a.OuSkippedReads + b.OuSkippedReads,
     };
 }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Sim.Kernels;
 
@@ -60,7 +61,7 @@ internal sealed class EventTally(int groups)
         }
     }
 
-    public LayerEvents ToEvents(ProgrammedLayer layer)
+    public EventCounts ToEvents(ProgrammedLayer layer)
     {
         var geometry = layer.Geometry;
         int arrays = layer.EventArrays;
@@ -86,11 +87,12 @@ internal sealed class EventTally(int groups)
                 if (needsDigitSums && ous > 0) digitSums += _streamed[g];
             }
         }
-        return new LayerEvents
+        // Each conversion is shifted and added once.
+        return new EventCounts
         {
-            OuReads = reads, ZeroInputReads = zero, AdcConversions = conversions, DacDrives = drives,
+            OuReads = reads, ZeroInputReads = zero, AdcConversions = conversions, ShiftAdds = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzero, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
-            CellReads = cells, DigitSums = digitSums, CriticalPathReads = arrayReads.Max(),
+            CellReads = cells, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(),
         };
     }
 }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using PimQuant.Sim;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Tests.Sim;
 
@@ -11,7 +12,7 @@ namespace PimQuant.Tests.Sim;
 /// exact digital terms.</summary>
 internal static class CrossbarReference
 {
-    public sealed record Result(double[] Output, LayerEvents Events);
+    public sealed record Result(double[] Output, EventCounts Events);
 
     public static Result Run(CrossbarConfig cfg, int[] weights, int k, int n, byte[] activations, int pixels,
         ProgramOptions? program = null, IInputDigitPolicy? digitPolicy = null, long firstPixel = 0, bool signed = false)
@@ -271,11 +272,11 @@ internal static class CrossbarReference
                     if (cfg.WeightEncoding == WeightEncoding.Offset || cfg.ColumnFlip) digitSums += arraysRead.Count;
                 }
         }
-        var events = new LayerEvents
+        var events = new EventCounts
         {
-            OuReads = reads, ZeroInputReads = zeroReads, AdcConversions = conversions, DacDrives = drives,
+            OuReads = reads, ZeroInputReads = zeroReads, AdcConversions = conversions, ShiftAdds = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzeroDrives, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
-            CellReads = cellReads, DigitSums = digitSums, CriticalPathReads = arrayReads.Max(),
+            CellReads = cellReads, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(),
         };
         return new Result(output, events);
     }

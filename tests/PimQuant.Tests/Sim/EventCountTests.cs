@@ -1,4 +1,5 @@
 using PimQuant.Sim;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Tests.Sim;
 
@@ -30,10 +31,10 @@ public class EventCountTests
         //     OU1 skipped: 1 read per digit = 2.
         // Cell reads: g0 4 reads × 3 rows × 2 bitlines = 24, g1 2 × 2 × 2 = 8. One array: it performs all 6 reads.
         // Differential without flip: no digit sums.
-        Assert.Equal(new LayerEvents
+        Assert.Equal(new EventCounts
         {
-            OuReads = 6, ZeroInputReads = 2, AdcConversions = 12, DacDrives = 16, NonzeroDacDrives = 5, OuSkippedReads = 2,
-            CellReads = 32, CriticalPathReads = 6,
+            OuReads = 6, ZeroInputReads = 2, AdcConversions = 12, ShiftAdds = 12, DacDrives = 16, NonzeroDacDrives = 5, OuSkippedReads = 2,
+            CellReads = 32, CriticalPathOuReads = 6,
         }, events);
         Assert.Equal(12, events.ShiftAdds);
         // Lossless (p ≤ 3 ≤ 2^3 − 1, skipped OU all zero): a·W = [1 + 2 + 3, 1] = [6, 1].
@@ -49,10 +50,10 @@ public class EventCountTests
         var y = new double[2];
         var events = Layer().Run(Activations, y, 1, SimConfiguration.Default, new RunOptions { DigitPolicy = new SkipDigit(group: 0, digit: 1) });
         // Cell reads 2 × 6 + 8 = 20.
-        Assert.Equal(new LayerEvents
+        Assert.Equal(new EventCounts
         {
-            OuReads = 4, ZeroInputReads = 0, AdcConversions = 8, DacDrives = 10, NonzeroDacDrives = 5, OuSkippedReads = 2, DigitSkippedReads = 2,
-            CellReads = 20, CriticalPathReads = 4,
+            OuReads = 4, ZeroInputReads = 0, AdcConversions = 8, ShiftAdds = 8, DacDrives = 10, NonzeroDacDrives = 5, OuSkippedReads = 2, DigitSkippedReads = 2,
+            CellReads = 20, CriticalPathOuReads = 4,
         }, events);
         Assert.Equal([6.0, 1.0], y);
         foreach (var path in SimCases.AllPaths.Where(Layer().Supports))
@@ -66,7 +67,7 @@ public class EventCountTests
     public void Counting_can_be_turned_off()
     {
         var y = new double[2];
-        Assert.Equal(default, Layer().Run(Activations, y, 1, SimConfiguration.Default, new RunOptions { CountEvents = false }));
+        Assert.Equal(EventCounts.Zero, Layer().Run(Activations, y, 1, SimConfiguration.Default, new RunOptions { CountEvents = false }));
         Assert.Equal([6.0, 1.0], y);
     }
 

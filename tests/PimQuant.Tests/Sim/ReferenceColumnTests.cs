@@ -42,7 +42,8 @@ public class ReferenceColumnTests
         var with = (c with { Config = CrossbarConfig.Create(Settings(c.Config) with { ReferenceColumn = true }) }).Programmed()
             .Run(c.Activations, new double[c.Pixels * c.N], c.Pixels);
         Assert.Equal(without.AdcConversions + without.OuReads, with.AdcConversions);
-        Assert.Equal(without with { AdcConversions = 0 }, with with { AdcConversions = 0 });
+        Assert.Equal(with.AdcConversions, with.ShiftAdds); // each conversion, the reference's too, is shift-added once
+        Assert.Equal(without with { AdcConversions = 0, ShiftAdds = 0 }, with with { AdcConversions = 0, ShiftAdds = 0 });
     }
 
     private static CrossbarSettings Settings(CrossbarConfig c) => new()

@@ -1,4 +1,5 @@
 using PimQuant.Sim;
+using PimQuant.Hardware.Cost;
 
 namespace PimQuant.Tests.Sim;
 
@@ -226,7 +227,7 @@ internal static class SimCases
     }
 
     /// <summary>Runs a programmed case on one path.</summary>
-    public static (double[] Output, LayerEvents Events) Run(ProgrammedLayer layer, SimCase c, SimulationPath? path, SimConfiguration? configuration = null,
+    public static (double[] Output, EventCounts Events) Run(ProgrammedLayer layer, SimCase c, SimulationPath? path, SimConfiguration? configuration = null,
         IInputDigitPolicy? policy = null, long firstPixel = 0, bool signed = false)
     {
         var y = new double[c.Pixels * c.N];

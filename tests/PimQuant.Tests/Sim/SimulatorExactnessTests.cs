@@ -182,7 +182,7 @@ public class SimulatorExactnessTests
         var held = ProgrammedLayer.Program(config, weights, 9, 4, new ProgramOptions { Placement = new OuPlacement(1, [0, -1, -1, -1]) });
         Assert.True(held.IsLossless);
         var events = held.Run(new byte[] { 1, 2, 3, 1, 2, 3, 1, 2, 3 }, new double[4], 1);
-        Assert.Equal((2L, 2L, 6L), (events.OuReads, events.CriticalPathReads, events.OuSkippedReads)); // 1 OU × 2 digits
+        Assert.Equal((2L, 2L, 6L), (events.OuReads, events.CriticalPathOuReads, events.OuSkippedReads)); // 1 OU × 2 digits
         var dropped = ProgrammedLayer.Program(config, weights, 9, 4, new ProgramOptions { Placement = new OuPlacement(1, [-1, 0, 0, 0]) });
         Assert.False(dropped.IsLossless);
         Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(config, weights, 9, 4,
