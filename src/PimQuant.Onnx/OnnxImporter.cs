@@ -38,6 +38,8 @@ public static class OnnxImporter
         "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool",
         "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose", "Constant", "Identity", "Dropout", "Softmax",
         "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "QuantizeLinear", "DequantizeLinear",
+        "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "PRelu", "ReduceMean", "ReduceMax", "ReduceSum",
+        "Pad", "Slice", "Split", "Expand", "Resize",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>The inputs ONNX does not let a node omit, by operator (the others take one: "input").</summary>
@@ -46,7 +48,8 @@ public static class OnnxImporter
         ["Conv"] = ["X", "W"], ["Gemm"] = ["A", "B"], ["MatMul"] = ["A", "B"],
         ["BatchNormalization"] = ["X", "scale", "B", "input_mean", "input_var"],
         ["Add"] = ["A", "B"], ["Sub"] = ["A", "B"], ["Mul"] = ["A", "B"], ["Div"] = ["A", "B"],
-        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"],
+        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"], ["PRelu"] = ["X", "slope"],
+        ["Pad"] = ["data", "pads"], ["Slice"] = ["data", "starts", "ends"], ["Expand"] = ["input", "shape"],
         ["QuantizeLinear"] = ["x", "y_scale"], ["DequantizeLinear"] = ["x", "x_scale"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
@@ -130,6 +133,7 @@ public static class OnnxImporter
                     var forms = new OpsetForms(graph, _opset, Fail);
                     for (int k = 0; k < graph.Nodes.Count; k++) graph.Nodes[k] = forms.Adapt(graph.Nodes[k]);
                     foreach (var (constName, value) in forms.NewConstants) graph.AddInitializer(constName, value, InitializerKind.Constant);
+                    SplitAsSlices.Run(graph, Fail);
                 }
                 foreach (var entry in model.MetadataProps) graph.Metadata[entry.Key] = entry.Value;
                 RunPasses(graph);

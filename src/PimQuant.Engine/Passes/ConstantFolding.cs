@@ -9,8 +9,9 @@ namespace PimQuant.Engine.Passes;
 /// constants only, and the Shape → Gather → Unsqueeze → Concat chains that PyTorch's exporter
 /// emits for <c>x.view(x.size(0), -1)</c>. Such chains are evaluated at batch sizes 1 and 2; a
 /// result that is the same for both is a constant, and a Reshape target whose entries follow
-/// the batch is rewritten with ONNX's 0 (copy the input dimension) or -1 (infer). Anything else
-/// that depends on the batch size does not fold and is reported.
+/// the batch is rewritten with ONNX's 0 (copy the input dimension) or -1 (infer); Resize sizes
+/// that follow the batch stay computed at run time. Anything else that depends on the batch size
+/// does not fold and is reported.
 /// </summary>
 public static class ConstantFolding
 {
@@ -46,6 +47,8 @@ public static class ConstantFolding
                 constant = v1;
             else if (consumer.OpType == "Reshape" && index == 1)
                 constant = ResolveReshapeTarget(consumer, v1, v2, at1[consumer.Inputs[0]].shape, at2[consumer.Inputs[0]].shape);
+            else if (consumer.OpType == "Resize" && index == 3)
+                continue; // Resize sizes [N, C, H, W] as PyTorch writes them for a dynamic batch: computed at run time.
             else
                 throw new GraphException($"node '{consumer.Name}' ({consumer.OpType}): input '{value}' depends on the batch size (a dynamic shape that does not fold to a constant)");
             string name = graph.UniqueName(value + "_folded");

@@ -102,9 +102,9 @@ public class CliTests : IDisposable
     [Fact]
     public void AnUnsupportedOperatorIsNamedWithNodeAndOpset()
     {
-        System.IO.File.WriteAllBytes(File("resize.onnx"), LeNetBytes(m => m.Graph.Node[2].OpType = "Resize"));
-        var run = PimqProcess.Run("info", File("resize.onnx"));
-        AssertUserError(run, 1, "resize.onnx", "'Resize'", $"'{LeNetNodeName(2)}'", "opset");
+        System.IO.File.WriteAllBytes(File("lstm.onnx"), LeNetBytes(m => m.Graph.Node[2].OpType = "LSTM"));
+        var run = PimqProcess.Run("info", File("lstm.onnx"));
+        AssertUserError(run, 1, "lstm.onnx", "'LSTM'", $"'{LeNetNodeName(2)}'", "opset");
     }
 
     private static string LeNetNodeName(int index)
