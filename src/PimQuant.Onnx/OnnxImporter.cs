@@ -112,7 +112,7 @@ public static class OnnxImporter
             if (g.Node.Count == 0) throw Fail("the graph has no nodes");
             if (g.Output.Count == 0) throw Fail("the graph has no outputs");
             var labels = g.Node.Select(Label).ToArray();
-            for (int k = 0; k < g.Node.Count; k++) RequireSupported(g.Node[k], labels[k]);
+            RequireSupported(g, labels);
 
             var graph = new ModelGraph(g.Name is { Length: > 0 } name ? name : DefaultName(), _opset);
             try
@@ -171,15 +171,32 @@ public static class OnnxImporter
         /// <summary>How messages name a node: its name, or its position when it has none.</summary>
         private static string Label(NodeProto node, int index) => node.Name.Length > 0 ? $"'{node.Name}'" : $"#{index} (unnamed)";
 
-        private void RequireSupported(NodeProto node, string label)
+        /// <summary>
+        /// Refuses a model with operators PimQuant lacks, naming every such operator once, with how many nodes
+        /// use it and the first of them, so one run tells the user everything that is missing.
+        /// </summary>
+        private void RequireSupported(GraphProto g, string[] labels)
         {
-            if (!IsDefaultDomain(node.Domain))
-            {
-                long version = model.OpsetImport.FirstOrDefault(o => o.Domain == node.Domain)?.Version ?? 0;
-                throw Fail($"node {label} uses operator '{node.OpType}' from domain '{node.Domain}' (opset {version}), which PimQuant does not support; only the default ONNX domain is");
-            }
-            if (!SupportedOperators.Contains(node.OpType))
-                throw Fail($"node {label} uses operator '{node.OpType}' (opset {_opset}), which PimQuant does not support");
+            var missing = g.Node.Select((node, k) => (node, label: labels[k]))
+                .Where(n => !IsDefaultDomain(n.node.Domain) || !SupportedOperators.Contains(n.node.OpType))
+                .GroupBy(n => (n.node.Domain, n.node.OpType))
+                .Select(group => $"'{group.Key.OpType}' ({DomainNote(group.Key.Domain)}{Nodes(group.Count())}, first {group.First().label})")
+                .ToList();
+            if (missing.Count == 0) return;
+            string operators = missing.Count == 1 ? "an operator" : $"{missing.Count} operators";
+            bool foreign = g.Node.Any(n => !IsDefaultDomain(n.Domain));
+            throw Fail($"the model uses {operators} PimQuant does not support (opset {_opset}): {string.Join("; ", missing)}"
+                + (foreign ? "; only the default ONNX domain is supported" : ""));
+        }
+
+        private static string Nodes(int count) => count == 1 ? "1 node" : $"{count} nodes";
+
+        /// <summary>"domain 'd', opset v; " for an operator outside the default domain, else nothing.</summary>
+        private string DomainNote(string domain)
+        {
+            if (IsDefaultDomain(domain)) return "";
+            long version = model.OpsetImport.FirstOrDefault(o => o.Domain == domain)?.Version ?? 0;
+            return $"domain '{domain}', opset {version}; ";
         }
 
         private void ReadInitializer(TensorProto init)

@@ -100,11 +100,20 @@ public class CliTests : IDisposable
     }
 
     [Fact]
-    public void AnUnsupportedOperatorIsNamedWithNodeAndOpset()
+    public void EveryUnsupportedOperatorIsNamedWithNodeAndOpset_InOneErrorNamingTheFileOnce()
     {
-        System.IO.File.WriteAllBytes(File("lstm.onnx"), LeNetBytes(m => m.Graph.Node[2].OpType = "LSTM"));
-        var run = PimqProcess.Run("info", File("lstm.onnx"));
-        AssertUserError(run, 1, "lstm.onnx", "'LSTM'", $"'{LeNetNodeName(2)}'", "opset");
+        System.IO.File.WriteAllBytes(File("ops.onnx"), LeNetBytes(m =>
+        {
+            m.Graph.Node[2].OpType = "LSTM";
+            m.Graph.Node[3].OpType = "Einsum";
+            m.Graph.Node[5].OpType = "Einsum";
+            m.Graph.Node[6].OpType = "NonZero";
+        }));
+        var run = PimqProcess.Run("info", File("ops.onnx"));
+        AssertUserError(run, 1, "3 operators", $"'LSTM' (1 node, first '{LeNetNodeName(2)}')",
+            $"'Einsum' (2 nodes, first '{LeNetNodeName(3)}')", $"'NonZero' (1 node, first '{LeNetNodeName(6)}')", "opset");
+        var line = run.ErrorLines.Single(l => l.StartsWith("pimq: error:", StringComparison.Ordinal));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "ops\\.onnx"));
     }
 
     private static string LeNetNodeName(int index)

@@ -71,7 +71,23 @@ public sealed class OnnxMalformedTests : IDisposable
         var model = OnnxTestModels.ConvBn(13);
         var relu = model.Builder.Graph.Node.Single(n => n.OpType == "Relu");
         (relu.OpType, relu.Name) = ("LSTM", "Foo_3");
-        AssertContains(ImportFails(model.Builder), "node 'Foo_3'", "operator 'LSTM'", "(opset 13)", "does not support");
+        AssertContains(ImportFails(model.Builder), "an operator PimQuant does not support (opset 13)", "'LSTM' (1 node, first 'Foo_3')");
+    }
+
+    [Fact]
+    public void EveryUnsupportedOperator_IsNamedOnce_WithItsCountAndFirstNode()
+    {
+        var model = OnnxTestModels.Mix(13);
+        var nodes = model.Builder.Graph.Node;
+        nodes.Single(n => n.OpType == "Clip").OpType = "Celu";
+        foreach (var relu in nodes.Where(n => n.OpType == "Relu")) relu.OpType = "Elu";
+        var concats = nodes.Where(n => n.OpType == "Concat").ToList();
+        foreach (var concat in concats) concat.OpType = "ConcatFromSequence";
+        concats[1].Name = "";
+        var e = ImportFails(model.Builder);
+        AssertContains(e, "3 operators PimQuant does not support (opset 13)", "'Celu' (1 node, first '/Clip_", "'Elu' (1 node",
+            $"'ConcatFromSequence' (2 nodes, first '{concats[0].Name}')");
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(e.Message, System.Text.RegularExpressions.Regex.Escape(Path0)));
     }
 
     [Fact]
@@ -81,7 +97,7 @@ public sealed class OnnxMalformedTests : IDisposable
         model.Builder.Model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
         var relu = model.Builder.Graph.Node.Single(n => n.OpType == "Relu");
         (relu.OpType, relu.Domain) = ("FusedGelu", "com.microsoft");
-        AssertContains(ImportFails(model.Builder), $"node '{relu.Name}'", "'FusedGelu'", "domain 'com.microsoft'", "(opset 1)");
+        AssertContains(ImportFails(model.Builder), $"'FusedGelu' (domain 'com.microsoft', opset 1; 1 node, first '{relu.Name}')", "only the default ONNX domain");
     }
 
     [Fact]
