@@ -10,9 +10,11 @@ namespace PimQuant.Onnx;
 
 /// <summary>
 /// Reads ONNX models (default domain, opsets <see cref="MinOpset"/> to <see cref="MaxOpset"/>)
-/// into <see cref="ModelGraph"/>s. Nodes map one-to-one; Constant nodes become constant tensors;
-/// then constant folding (which resolves the Shape → Gather → Unsqueeze → Concat → Reshape chains
-/// PyTorch emits), dead-node elimination and shape inference run, so the graph is ready to execute.
+/// into <see cref="ModelGraph"/>s. Nodes map one-to-one, except that Split becomes one Slice per
+/// output; Constant nodes become constant tensors; then Reshapes written for batch 1 are
+/// generalised (<see cref="BatchOneReshapes"/>), constant folding (which resolves the Shape →
+/// Gather → Unsqueeze → Concat → Reshape chains PyTorch emits), dead-node elimination and shape
+/// inference run, so the graph is ready to execute.
 /// </summary>
 /// <remarks>
 /// Float initializers become trainable parameters, except batch-norm running statistics (buffers)
@@ -399,10 +401,14 @@ public static class OnnxImporter
             return InitializerKind.Parameter;
         }
 
-        /// <summary>Folds shape computations, prunes what no output needs and infers shapes, as the engine expects of a loaded graph.</summary>
+        /// <summary>
+        /// Generalises Reshapes written for batch 1 (or refuses a file that fixes the batch elsewhere), folds shape
+        /// computations, prunes what no output needs and infers shapes, as the engine expects of a loaded graph.
+        /// </summary>
         private static void RunPasses(ModelGraph graph)
         {
             // A kernel that rejects its operands surfaces as a GraphException naming the node.
+            BatchOneReshapes.Run(graph);
             ConstantFolding.Run(graph);
             DeadNodeElimination.Run(graph);
             ShapeInference.Run(graph);

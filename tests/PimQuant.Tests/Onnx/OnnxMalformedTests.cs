@@ -167,6 +167,19 @@ public sealed class OnnxMalformedTests : IDisposable
     }
 
     [Fact]
+    public void BatchFixedWhereItCannotBeGeneralised_IsRefusedNamingTheNode()
+    {
+        // CoordConv-style constant channels expanded to batch 1 and concatenated: at batch 2 the Concat fails.
+        var b = new OnnxModelBuilder(13);
+        var x = b.Input("input", 2, 3, 3);
+        var coords = b.Op("Expand", [b.Weight("coords", [2, 3, 3]), b.Int64s("coords.shape", [1, 2, 3, 3], 4)]);
+        var cat = b.Op("Concat", [x, coords], ("axis", 1L));
+        b.Output(b.Op("Relu", [cat]));
+        var concat = b.Graph.Node.Single(n => n.OpType == "Concat");
+        AssertContains(ImportFails(b), $"node '{concat.Name}' (Concat)", "at batch 2, not at batch 1", "dynamic_axes");
+    }
+
+    [Fact]
     public void RawDataSizeMismatch_NamesTensorAndByteCounts()
     {
         var model = OnnxTestModels.ConvBn(13);
