@@ -116,6 +116,15 @@ public class CliTests : IDisposable
         Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "ops\\.onnx"));
     }
 
+    [Fact]
+    public void BenchInferRefusesABatchThatOnnxRuntimeCannotRunTheFileAt()
+    {
+        System.IO.File.WriteAllBytes(File("batch1.onnx"), LeNetBytes(m =>
+            m.Graph.Input[0].Type.TensorType.Shape.Dim[0] = new PimQuant.Onnx.Proto.TensorShapeProto.Types.Dimension { DimValue = 1 }));
+        var run = PimqProcess.Run("bench", "infer", File("batch1.onnx"), "--batch-size", "4", "--images", "4", "--passes", "1");
+        AssertUserError(run, 2, "batch1.onnx", "fixes the batch at 1", "--batch-size 1");
+    }
+
     private static string LeNetNodeName(int index)
     {
         var model = PimQuant.Onnx.Proto.ModelProto.Parser.ParseFrom(LeNetBytes());
