@@ -28,7 +28,8 @@ internal static class SplitAsSlices
 
     private static List<Node> Rewrite(ModelGraph graph, Node split, Func<string, OnnxException> fail)
     {
-        // Every stem below is used once per Split, so names made before this one cannot collide with it.
+        // UniqueName sees the graph (earlier rewrites included) but not this rewrite's nodes: the stems below differ
+        // and none ends in "_<number>", so its suffixes cannot make two of them equal.
         var nodes = new List<Node>();
         string Constant(string stem, long[] values)
         {
