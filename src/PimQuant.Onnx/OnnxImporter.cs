@@ -41,7 +41,7 @@ public static class OnnxImporter
         "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose", "Constant", "Identity", "Dropout", "Softmax",
         "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "QuantizeLinear", "DequantizeLinear",
         "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "PRelu", "ReduceMean", "ReduceMax", "ReduceSum",
-        "Pad", "Slice", "Split", "Expand", "Resize",
+        "Pad", "Slice", "Split", "Expand", "Resize", "LayerNormalization", "Pow", "Sqrt", "Erf",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>The inputs ONNX does not let a node omit, by operator (the others take one: "input").</summary>
@@ -50,7 +50,7 @@ public static class OnnxImporter
         ["Conv"] = ["X", "W"], ["Gemm"] = ["A", "B"], ["MatMul"] = ["A", "B"],
         ["BatchNormalization"] = ["X", "scale", "B", "input_mean", "input_var"],
         ["Add"] = ["A", "B"], ["Sub"] = ["A", "B"], ["Mul"] = ["A", "B"], ["Div"] = ["A", "B"],
-        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"], ["PRelu"] = ["X", "slope"],
+        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"], ["PRelu"] = ["X", "slope"], ["Pow"] = ["X", "Y"], ["LayerNormalization"] = ["X", "Scale"],
         ["Pad"] = ["data", "pads"], ["Slice"] = ["data", "starts", "ends"], ["Expand"] = ["input", "shape"],
         ["QuantizeLinear"] = ["x", "y_scale"], ["DequantizeLinear"] = ["x", "x_scale"],
     }.ToFrozenDictionary(StringComparer.Ordinal);

@@ -28,6 +28,23 @@ public static partial class StandardKernels
     }
 
     /// <summary>
+    /// LayerNormalization (opset 17): normalises over the axes from <c>axis</c> (default -1) to the last, then scales
+    /// and shifts; Scale and B broadcast to those axes. Only the first output (Y) is computed.
+    /// </summary>
+    private static Tensor LayerNorm(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
+    {
+        var (x, scale, bias) = (i[0]!, i[1]!, i.Count > 2 ? i[2] : null);
+        long axis = Axis(node, node.GetInt("axis", -1), x.dim());
+        long[] normalised = x.shape[(int)axis..];
+        float eps = node.GetFloat("epsilon", 1e-5f);
+        // libtorch's fused affine needs weight and bias of exactly the normalised shape; otherwise broadcast after.
+        if (scale.shape.SequenceEqual(normalised) && (bias is null || bias.shape.SequenceEqual(normalised)))
+            return F.layer_norm(x, normalised, scale, bias, eps);
+        var y = F.layer_norm(x, normalised, null, null, eps) * scale;
+        return bias is null ? y : y + bias;
+    }
+
+    /// <summary>
     /// ReduceMean/Max/Sum: axes from the input (ReduceSum from opset 13, the others from 18) or the attribute;
     /// no axes reduce all of them unless noop_with_empty_axes is set.
     /// </summary>

@@ -62,6 +62,11 @@ public static partial class StandardKernels
         ["ReduceMean"] = new Standard((n, i, _) => Reduce(n, i, (x, axes, keep) => x.mean(axes, keep)), fresh: true),
         ["ReduceMax"] = new Standard((n, i, _) => Reduce(n, i, (x, axes, keep) => x.amax(axes, keep)), fresh: true),
         ["ReduceSum"] = new Standard((n, i, _) => Reduce(n, i, (x, axes, keep) => x.sum(axes, keep)), fresh: true),
+        // ConvNeXt: LayerNorm (written out as ReduceMean, Sub, Pow, Sqrt, Div before opset 17) and GELU as Erf.
+        ["LayerNormalization"] = new Standard(LayerNorm, fresh: true),
+        ["Pow"] = new Standard((_, i, _) => i[0]!.pow(i[1]!).to_type(i[0]!.dtype), fresh: true),
+        ["Sqrt"] = new Standard((_, i, _) => i[0]!.sqrt(), fresh: true),
+        ["Erf"] = new Standard((_, i, _) => i[0]!.erf(), fresh: true),
         ["Pad"] = new Standard(Pad),
         ["Slice"] = new Standard(Slice),
         ["Expand"] = new Standard(Expand),

@@ -135,6 +135,38 @@ public class OnnxOperatorTests
         ImportExportAndCompare(b, [2, 5, 4], $"resize-{opset}");
     }
 
+    /// <summary>
+    /// A ConvNeXt block as PyTorch writes it: channels-last LayerNorm (LayerNormalization from opset 17, spelled out
+    /// with ReduceMean, Sub, Pow, Sqrt and Div before), pointwise linear layers as MatMul on rank-4 values, exact
+    /// GELU through Erf; and a LayerNormalization over two axes whose scale broadcasts.
+    /// </summary>
+    [Theory]
+    [InlineData(11)]
+    [InlineData(17)]
+    public void LayerNormAndGelu(int opset)
+    {
+        var b = new OnnxModelBuilder(opset, seed: 27);
+        var x = b.Op("Transpose", [b.Conv(b.Input("input", 3, 4, 4), "dw", 3, 6, 3, pad: 1)], ("perm", new[] { 0L, 2, 3, 1 }));
+        string norm;
+        if (opset >= 17)
+            norm = b.Op("LayerNormalization", [x, b.Weight("ln.weight", [6], 0.5f, positive: true), b.Weight("ln.bias", [6], 0.2f)], ("axis", -1L), ("epsilon", 1e-6f));
+        else
+        {
+            var centred = b.Op("Sub", [x, b.Op("ReduceMean", [x], ("axes", new[] { -1L }), ("keepdims", 1L))]);
+            var variance = b.Op("ReduceMean", [b.Op("Pow", [centred, b.Constant(OnnxModelBuilder.FloatTensor("", [2f], []))])], ("axes", new[] { -1L }), ("keepdims", 1L));
+            var std = b.Op("Sqrt", [b.Op("Add", [variance, b.Constant(OnnxModelBuilder.FloatTensor("", [1e-6f], []))])]);
+            norm = b.Op("Add", [b.Op("Mul", [b.Op("Div", [centred, std]), b.Weight("ln.weight", [6], 0.5f, positive: true)]), b.Weight("ln.bias", [6], 0.2f)]);
+        }
+        var h = b.Op("Add", [b.Op("MatMul", [norm, b.Weight("pw1.weight_t", [6, 12])]), b.Weight("pw1.bias", [12], 0.1f)]);
+        var erf = b.Op("Erf", [b.Op("Div", [h, b.Constant(OnnxModelBuilder.FloatTensor("", [MathF.Sqrt(2)], []))])]);
+        var gelu = b.Op("Mul", [b.Op("Mul", [h, b.Op("Add", [erf, b.Constant(OnnxModelBuilder.FloatTensor("", [1f], []))])]), b.Constant(OnnxModelBuilder.FloatTensor("", [0.5f], []))]);
+        var y = b.Op("Add", [b.Op("MatMul", [gelu, b.Weight("pw2.weight_t", [12, 6])]), b.Weight("pw2.bias", [6], 0.1f)]);
+        if (opset >= 17)
+            y = b.Op("LayerNormalization", [y, b.Weight("ln2.weight", [1, 6], 0.5f, positive: true)], ("axis", -2L));
+        b.Output(b.Op("Flatten", [b.Op("Transpose", [y], ("perm", new[] { 0L, 3, 1, 2 }))], ("axis", 1L)));
+        ImportExportAndCompare(b, [3, 4, 4], $"layernorm-{opset}");
+    }
+
     /// <summary>Expand of a constant to the activation's shape and of an activation by ones; Gather on constant indices.</summary>
     [Theory]
     [InlineData(11)]
