@@ -65,9 +65,9 @@ public static partial class StandardKernels
     }
 
     /// <summary>
-    /// Pad (opset 11+: pads, constant_value and, from 18, axes as inputs; the importer takes no older opset). Modes constant, reflect and edge;
-    /// negative pads crop, as in ONNX. An all-zero pad (PyTorch writes one before every AvgPool2d that counts
-    /// padding) returns its input.
+    /// Pad (opset 11+: pads, constant_value and, from 18, axes as inputs; the importer takes no older opset).
+    /// Modes constant, reflect and edge; negative pads crop, as in ONNX. An all-zero pad (PyTorch writes one
+    /// before every AvgPool2d that counts padding) returns its input.
     /// </summary>
     private static Tensor Pad(Node node, IReadOnlyList<Tensor?> i, ExecutionContext _)
     {
