@@ -33,6 +33,8 @@ public static class BatchOneReshapes
         }
         catch (GraphException e)
         {
+            // Without Reshapes the graph has not run at batch 1 yet: a node failing there too is not about the batch.
+            if (reshapes.Count == 0) new GraphExecutor(graph).Run(ShapeInference.ProbeInputs(graph, 1));
             throw new GraphException($"{e.Message}; this happens at batch 2, not at batch 1: the file fixes the batch at 1 where PimQuant cannot tell that a 1 is the batch (export the model with a dynamic batch, e.g. torch.onnx.export(..., dynamic_axes={{'input': {{0: 'batch'}}}}))", e);
         }
 
