@@ -24,8 +24,13 @@ def build(name, seed):
     if name == "googlenet":
         kwargs.update(aux_logits=False, init_weights=True)
     model = getattr(torchvision.models, name)(**kwargs)
-    # Trained-like BatchNorms: without random statistics a BatchNorm is the identity and proves little.
-    g = torch.Generator().manual_seed(seed + 1)
+    randomize_batch_norms(model, seed + 1)
+    return model.eval()
+
+
+def randomize_batch_norms(model, seed):
+    """Trained-like BatchNorms: without random statistics a BatchNorm is the identity and proves little."""
+    g = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             n = m.num_features
@@ -33,7 +38,6 @@ def build(name, seed):
             m.running_var.copy_(0.5 + torch.rand(n, generator=g))
             m.weight.data.copy_(0.5 + torch.rand(n, generator=g))
             m.bias.data.copy_(0.1 * torch.randn(n, generator=g))
-    return model.eval()
 
 
 def main():
