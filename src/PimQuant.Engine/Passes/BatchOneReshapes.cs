@@ -29,7 +29,9 @@ public static class BatchOneReshapes
         var kernel = new GeneralisingReshape(graph, atOne, generalised);
         try
         {
-            new GraphExecutor(graph, n => n.OpType == "Reshape" ? kernel : null).Run(ShapeInference.ProbeInputs(graph, 2));
+            // allowzero Reshapes keep the standard kernel: their 0 would mean an empty dimension, not a copied one.
+            var candidates = reshapes.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+            new GraphExecutor(graph, n => candidates.Contains(n.Name) ? kernel : null).Run(ShapeInference.ProbeInputs(graph, 2));
         }
         catch (GraphException e)
         {

@@ -39,6 +39,7 @@ public static class ConstantFolding
 
         int folded = 0;
         var replacements = new Dictionary<(string node, int index), string>();
+        var batchTargets = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (value, consumer, index) in boundary)
         {
             var v1 = at1[value]; var v2 = at2[value];
@@ -46,7 +47,10 @@ public static class ConstantFolding
             if (v1.shape.SequenceEqual(v2.shape) && v1.eq(v2).all().item<bool>())
                 constant = v1;
             else if (consumer.OpType == "Reshape" && index == 1)
+            {
                 constant = ResolveReshapeTarget(consumer, v1, v2, at1[consumer.Inputs[0]].shape, at2[consumer.Inputs[0]].shape);
+                batchTargets.Add(consumer.Name);
+            }
             else if (consumer.OpType == "Resize" && index == 3)
                 continue; // Resize sizes [N, C, H, W] as PyTorch writes them for a dynamic batch: computed at run time.
             else
@@ -60,7 +64,12 @@ public static class ConstantFolding
         {
             var node = graph.Nodes[n];
             var inputs = node.Inputs.Select((inp, k) => replacements.TryGetValue((node.Name, k), out var r) ? r : inp).ToArray();
-            if (!inputs.SequenceEqual(node.Inputs)) graph.Nodes[n] = node with { Inputs = [.. inputs] };
+            if (inputs.SequenceEqual(node.Inputs)) continue;
+            node = node with { Inputs = [.. inputs] };
+            // A resolved target holds no 0 of its own (ResolveReshapeTarget refuses one), so the 0 it may now hold for
+            // the batch must copy the input's dimension: allowzero, which would make it an empty one, no longer applies.
+            if (batchTargets.Contains(node.Name)) node = node with { Attributes = node.Attributes.Remove("allowzero") };
+            graph.Nodes[n] = node;
         }
         DeadNodeElimination.Run(graph);
         return folded;
@@ -87,6 +96,8 @@ public static class ConstantFolding
     private static Tensor ResolveReshapeTarget(Node reshape, Tensor t1, Tensor t2, long[] data1, long[] data2)
     {
         long[] s1 = t1.data<long>().ToArray(), s2 = t2.data<long>().ToArray();
+        if (reshape.GetInt("allowzero", 0) != 0 && (s1.Contains(0) || s2.Contains(0)))
+            throw new GraphException($"node '{reshape.Name}' (Reshape): allowzero=1 with a target that depends on the batch size and holds an empty dimension, which no constant can express");
         var target = (long[])s1.Clone();
         var unresolved = new List<int>();
         for (int d = 0; d < s1.Length; d++)

@@ -129,6 +129,18 @@ public class OnnxImportTests
     }
 
     [Fact]
+    public void AllowZeroReshape_KeepsItsMeaning()
+    {
+        // x.view(x.size(0), -1) with allowzero=1 (opset 14+), the target computed from Shape.
+        var b = new OnnxModelBuilder(14, seed: 18);
+        var x = b.Conv(b.Input("input", 2, 3, 3), "conv", 2, 4, 1);
+        var batch = b.Op("Slice", [b.Op("Shape", [x]), b.Int64s("s", [0], 1), b.Int64s("e", [1], 1)]);
+        var y = b.Op("Reshape", [x, b.Op("Concat", [batch, b.Int64s("minus_one", [-1], 1)], ("axis", 0L))], ("allowzero", 1L));
+        b.Output(b.Linear(y, "fc", 36, 3));
+        using var graph = ImportAndCompare(new TestModel(b, [2, 3, 3]), "allowzero");
+    }
+
+    [Fact]
     public void UnsortedNodes_AreOrderedTopologically()
     {
         var model = OnnxTestModels.ConvBn(13);
