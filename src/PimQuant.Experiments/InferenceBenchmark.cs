@@ -83,6 +83,9 @@ public static partial class InferenceBenchmark
         };
         using var session = new InferenceSession(request.Model, sessionOptions);
         string inputName = session.InputNames[0], outputName = session.OutputNames[0];
+        // PimQuant runs any batch (the importer generalises a file's batch-1 shapes); ONNX Runtime holds a file to its own.
+        if (session.InputMetadata[inputName].Dimensions is [> 0 and var fixedBatch, ..] && fixedBatch != batchSize)
+            throw new ExperimentException($"{Path.GetFileName(request.Model)}: input '{inputName}' fixes the batch at {fixedBatch}, so ONNX Runtime runs the file only at --batch-size {fixedBatch} (export it with a dynamic batch to compare at others)", ExperimentErrorKind.InvalidOption);
         using var runOptions = new RunOptions();
         double OrtPass()
         {

@@ -28,7 +28,8 @@ public static class ModelFiles
         }
         catch (GraphException e)
         {
-            throw new ExperimentException(e.Message.StartsWith(Path.GetFileName(path), StringComparison.Ordinal) ? e.Message : $"{Path.GetFileName(path)}: {e.Message}");
+            // The importer's messages start with the path it was given; name the file once.
+            throw new ExperimentException(e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message : $"{Path.GetFileName(path)}: {e.Message}");
         }
     }
 

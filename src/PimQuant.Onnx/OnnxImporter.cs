@@ -10,9 +10,11 @@ namespace PimQuant.Onnx;
 
 /// <summary>
 /// Reads ONNX models (default domain, opsets <see cref="MinOpset"/> to <see cref="MaxOpset"/>)
-/// into <see cref="ModelGraph"/>s. Nodes map one-to-one; Constant nodes become constant tensors;
-/// then constant folding (which resolves the Shape → Gather → Unsqueeze → Concat → Reshape chains
-/// PyTorch emits), dead-node elimination and shape inference run, so the graph is ready to execute.
+/// into <see cref="ModelGraph"/>s. Nodes map one-to-one, except that Split becomes one Slice per
+/// output; Constant nodes become constant tensors; then Reshapes written for batch 1 are
+/// generalised (<see cref="BatchOneReshapes"/>), constant folding (which resolves the Shape →
+/// Gather → Unsqueeze → Concat → Reshape chains PyTorch emits), dead-node elimination and shape
+/// inference run, so the graph is ready to execute.
 /// </summary>
 /// <remarks>
 /// Float initializers become trainable parameters, except batch-norm running statistics (buffers)
@@ -38,6 +40,8 @@ public static class OnnxImporter
         "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool",
         "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose", "Constant", "Identity", "Dropout", "Softmax",
         "Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "QuantizeLinear", "DequantizeLinear",
+        "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "LeakyRelu", "PRelu", "ReduceMean", "ReduceMax", "ReduceSum",
+        "Pad", "Slice", "Split", "Expand", "Resize", "LayerNormalization", "Pow", "Sqrt", "Erf",
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>The inputs ONNX does not let a node omit, by operator (the others take one: "input").</summary>
@@ -46,7 +50,8 @@ public static class OnnxImporter
         ["Conv"] = ["X", "W"], ["Gemm"] = ["A", "B"], ["MatMul"] = ["A", "B"],
         ["BatchNormalization"] = ["X", "scale", "B", "input_mean", "input_var"],
         ["Add"] = ["A", "B"], ["Sub"] = ["A", "B"], ["Mul"] = ["A", "B"], ["Div"] = ["A", "B"],
-        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"],
+        ["Reshape"] = ["data", "shape"], ["Gather"] = ["data", "indices"], ["PRelu"] = ["X", "slope"], ["Pow"] = ["X", "Y"], ["LayerNormalization"] = ["X", "Scale"],
+        ["Pad"] = ["data", "pads"], ["Slice"] = ["data", "starts", "ends"], ["Expand"] = ["input", "shape"],
         ["QuantizeLinear"] = ["x", "y_scale"], ["DequantizeLinear"] = ["x", "x_scale"],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
@@ -109,7 +114,7 @@ public static class OnnxImporter
             if (g.Node.Count == 0) throw Fail("the graph has no nodes");
             if (g.Output.Count == 0) throw Fail("the graph has no outputs");
             var labels = g.Node.Select(Label).ToArray();
-            for (int k = 0; k < g.Node.Count; k++) RequireSupported(g.Node[k], labels[k]);
+            RequireSupported(g, labels);
 
             var graph = new ModelGraph(g.Name is { Length: > 0 } name ? name : DefaultName(), _opset);
             try
@@ -130,6 +135,7 @@ public static class OnnxImporter
                     var forms = new OpsetForms(graph, _opset, Fail);
                     for (int k = 0; k < graph.Nodes.Count; k++) graph.Nodes[k] = forms.Adapt(graph.Nodes[k]);
                     foreach (var (constName, value) in forms.NewConstants) graph.AddInitializer(constName, value, InitializerKind.Constant);
+                    SplitAsSlices.Run(graph, Fail);
                 }
                 foreach (var entry in model.MetadataProps) graph.Metadata[entry.Key] = entry.Value;
                 RunPasses(graph);
@@ -167,15 +173,32 @@ public static class OnnxImporter
         /// <summary>How messages name a node: its name, or its position when it has none.</summary>
         private static string Label(NodeProto node, int index) => node.Name.Length > 0 ? $"'{node.Name}'" : $"#{index} (unnamed)";
 
-        private void RequireSupported(NodeProto node, string label)
+        /// <summary>
+        /// Refuses a model with operators PimQuant lacks, naming every such operator once, with how many nodes
+        /// use it and the first of them, so one run tells the user everything that is missing.
+        /// </summary>
+        private void RequireSupported(GraphProto g, string[] labels)
         {
-            if (!IsDefaultDomain(node.Domain))
-            {
-                long version = model.OpsetImport.FirstOrDefault(o => o.Domain == node.Domain)?.Version ?? 0;
-                throw Fail($"node {label} uses operator '{node.OpType}' from domain '{node.Domain}' (opset {version}), which PimQuant does not support; only the default ONNX domain is");
-            }
-            if (!SupportedOperators.Contains(node.OpType))
-                throw Fail($"node {label} uses operator '{node.OpType}' (opset {_opset}), which PimQuant does not support");
+            var missing = g.Node.Select((node, k) => (node, label: labels[k]))
+                .Where(n => !IsDefaultDomain(n.node.Domain) || !SupportedOperators.Contains(n.node.OpType))
+                .GroupBy(n => (n.node.Domain, n.node.OpType))
+                .Select(group => $"'{group.Key.OpType}' ({DomainNote(group.Key.Domain)}{Nodes(group.Count())}, first {group.First().label})")
+                .ToList();
+            if (missing.Count == 0) return;
+            string operators = missing.Count == 1 ? "an operator" : $"{missing.Count} operators";
+            bool foreign = g.Node.Any(n => !IsDefaultDomain(n.Domain));
+            throw Fail($"the model uses {operators} PimQuant does not support (opset {_opset}): {string.Join("; ", missing)}"
+                + (foreign ? "; only the default ONNX domain is supported" : ""));
+        }
+
+        private static string Nodes(int count) => count == 1 ? "1 node" : $"{count} nodes";
+
+        /// <summary>"domain 'd', opset v; " for an operator outside the default domain, else nothing.</summary>
+        private string DomainNote(string domain)
+        {
+            if (IsDefaultDomain(domain)) return "";
+            long version = model.OpsetImport.FirstOrDefault(o => o.Domain == domain)?.Version ?? 0;
+            return $"domain '{domain}', opset {version}; ";
         }
 
         private void ReadInitializer(TensorProto init)
@@ -378,10 +401,14 @@ public static class OnnxImporter
             return InitializerKind.Parameter;
         }
 
-        /// <summary>Folds shape computations, prunes what no output needs and infers shapes, as the engine expects of a loaded graph.</summary>
+        /// <summary>
+        /// Generalises Reshapes written for batch 1 (or refuses a file that fixes the batch elsewhere), folds shape
+        /// computations, prunes what no output needs and infers shapes, as the engine expects of a loaded graph.
+        /// </summary>
         private static void RunPasses(ModelGraph graph)
         {
             // A kernel that rejects its operands surfaces as a GraphException naming the node.
+            BatchOneReshapes.Run(graph);
             ConstantFolding.Run(graph);
             DeadNodeElimination.Run(graph);
             ShapeInference.Run(graph);

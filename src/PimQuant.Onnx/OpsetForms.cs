@@ -5,9 +5,10 @@ namespace PimQuant.Onnx;
 
 /// <summary>
 /// Moves operands between attributes and inputs where ONNX moved them across opset versions:
-/// Clip's min/max became inputs in opset 11, Dropout's ratio in 12, Unsqueeze/Squeeze's axes in
-/// 13. The engine's kernels accept both forms, so a graph may hold either; an ONNX file must use
-/// the form of its opset, or ONNX Runtime rejects it. Values moved into inputs become new
+/// Clip's min/max became inputs in opset 11, Dropout's ratio in 12, Unsqueeze/Squeeze's and
+/// ReduceSum's axes in 13, ReduceMean's and ReduceMax's axes in 18. The engine's kernels accept
+/// both forms, so a graph may hold either; an ONNX file must use the form of its opset, or ONNX
+/// Runtime rejects it. Values moved into inputs become new
 /// constant tensors, collected in <see cref="NewConstants"/> for the caller to store.
 /// </summary>
 internal sealed class OpsetForms(ModelGraph graph, int opset, Func<string, OnnxException> fail)
@@ -25,6 +26,10 @@ internal sealed class OpsetForms(ModelGraph graph, int opset, Func<string, OnnxE
         "Dropout" => InputsToAttributes(node, [("ratio", 1)], t => new AttributeValue.Float(t.item<float>()), 12),
         "Unsqueeze" or "Squeeze" when opset >= 13 => AttributesToInputs(node, [("axes", 1)], a => tensor(((AttributeValue.Ints)a).Value)),
         "Unsqueeze" or "Squeeze" => InputsToAttributes(node, [("axes", 1)], t => new AttributeValue.Ints(t.to_type(ScalarType.Int64).data<long>().ToArray()), 13),
+        "ReduceSum" when opset >= 13 => AttributesToInputs(node, [("axes", 1)], a => tensor(((AttributeValue.Ints)a).Value)),
+        "ReduceSum" => InputsToAttributes(node, [("axes", 1)], t => new AttributeValue.Ints(t.to_type(ScalarType.Int64).data<long>().ToArray()), 13),
+        "ReduceMean" or "ReduceMax" when opset >= 18 => AttributesToInputs(node, [("axes", 1)], a => tensor(((AttributeValue.Ints)a).Value)),
+        "ReduceMean" or "ReduceMax" => InputsToAttributes(node, [("axes", 1)], t => new AttributeValue.Ints(t.to_type(ScalarType.Int64).data<long>().ToArray()), 18),
         _ => node,
     };
 

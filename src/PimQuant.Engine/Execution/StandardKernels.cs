@@ -7,7 +7,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace PimQuant.Engine.Execution;
 
 /// <summary>The operators PimQuant executes, with ONNX semantics, on TorchSharp's operators.</summary>
-public static class StandardKernels
+public static partial class StandardKernels
 {
     /// <summary>
     /// A standard kernel. <paramref name="fresh"/>: the result never shares storage with an input and no input is
@@ -52,6 +52,25 @@ public static class StandardKernels
         ["Identity"] = new Standard((_, i, _) => i[0]!.alias()),
         ["Dropout"] = new Standard(Dropout),
         ["Softmax"] = new Standard((n, i, _) => F.softmax(i[0]!, Axis(n, n.GetInt("axis", -1), i[0]!.dim())), fresh: true),
+        // Activations and gates of MobileNetV3, EfficientNet (SiLU = x·sigmoid(x), squeeze-excite) and others.
+        ["Sigmoid"] = new Standard((_, i, _) => i[0]!.sigmoid(), fresh: true),
+        ["Tanh"] = new Standard((_, i, _) => i[0]!.tanh(), fresh: true),
+        ["HardSigmoid"] = new Standard(HardSigmoid, fresh: true),
+        ["HardSwish"] = new Standard((_, i, _) => F.hardswish(i[0]!), fresh: true),
+        ["LeakyRelu"] = new Standard((n, i, _) => F.leaky_relu(i[0]!, n.GetFloat("alpha", 0.01f)), fresh: true),
+        ["PRelu"] = new Standard(PRelu, fresh: true),
+        ["ReduceMean"] = new Standard((n, i, _) => Reduce(n, i, (x, axes, keep) => x.mean(axes, keep)), fresh: true),
+        ["ReduceMax"] = new Standard((n, i, _) => Reduce(n, i, (x, axes, keep) => x.amax(axes, keep)), fresh: true),
+        ["ReduceSum"] = new Standard((n, i, _) => Reduce(n, i, (x, axes, keep) => x.sum(axes, keep)), fresh: true),
+        // ConvNeXt: LayerNorm (written out as ReduceMean, Sub, Pow, Sqrt, Div before opset 17) and GELU as Erf.
+        ["LayerNormalization"] = new Standard(LayerNorm, fresh: true),
+        ["Pow"] = new Standard((_, i, _) => i[0]!.pow(i[1]!).to_type(i[0]!.dtype), fresh: true),
+        ["Sqrt"] = new Standard((_, i, _) => i[0]!.sqrt(), fresh: true),
+        ["Erf"] = new Standard((_, i, _) => i[0]!.erf(), fresh: true),
+        ["Pad"] = new Standard(Pad),
+        ["Slice"] = new Standard(Slice),
+        ["Expand"] = new Standard(Expand),
+        ["Resize"] = new Standard(Resize, fresh: true),
         // Shape arithmetic, as PyTorch's exporter emits it; constant folding evaluates these.
         ["Shape"] = new Standard((_, i, _) => tensor(i[0]!.shape, ScalarType.Int64)),
         ["Gather"] = new Standard(Gather),

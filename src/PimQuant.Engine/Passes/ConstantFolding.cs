@@ -9,8 +9,9 @@ namespace PimQuant.Engine.Passes;
 /// constants only, and the Shape → Gather → Unsqueeze → Concat chains that PyTorch's exporter
 /// emits for <c>x.view(x.size(0), -1)</c>. Such chains are evaluated at batch sizes 1 and 2; a
 /// result that is the same for both is a constant, and a Reshape target whose entries follow
-/// the batch is rewritten with ONNX's 0 (copy the input dimension) or -1 (infer). Anything else
-/// that depends on the batch size does not fold and is reported.
+/// the batch is rewritten with ONNX's 0 (copy the input dimension) or -1 (infer); Resize sizes
+/// that follow the batch stay computed at run time. Anything else that depends on the batch size
+/// does not fold and is reported.
 /// </summary>
 public static class ConstantFolding
 {
@@ -38,6 +39,7 @@ public static class ConstantFolding
 
         int folded = 0;
         var replacements = new Dictionary<(string node, int index), string>();
+        var batchTargets = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (value, consumer, index) in boundary)
         {
             var v1 = at1[value]; var v2 = at2[value];
@@ -45,7 +47,12 @@ public static class ConstantFolding
             if (v1.shape.SequenceEqual(v2.shape) && v1.eq(v2).all().item<bool>())
                 constant = v1;
             else if (consumer.OpType == "Reshape" && index == 1)
+            {
                 constant = ResolveReshapeTarget(consumer, v1, v2, at1[consumer.Inputs[0]].shape, at2[consumer.Inputs[0]].shape);
+                batchTargets.Add(consumer.Name);
+            }
+            else if (consumer.OpType == "Resize" && index == 3)
+                continue; // Resize sizes [N, C, H, W] as PyTorch writes them for a dynamic batch: computed at run time.
             else
                 throw new GraphException($"node '{consumer.Name}' ({consumer.OpType}): input '{value}' depends on the batch size (a dynamic shape that does not fold to a constant)");
             string name = graph.UniqueName(value + "_folded");
@@ -57,7 +64,12 @@ public static class ConstantFolding
         {
             var node = graph.Nodes[n];
             var inputs = node.Inputs.Select((inp, k) => replacements.TryGetValue((node.Name, k), out var r) ? r : inp).ToArray();
-            if (!inputs.SequenceEqual(node.Inputs)) graph.Nodes[n] = node with { Inputs = [.. inputs] };
+            if (inputs.SequenceEqual(node.Inputs)) continue;
+            node = node with { Inputs = [.. inputs] };
+            // A resolved target holds no 0 of its own (ResolveReshapeTarget refuses one), so the 0 it may now hold for
+            // the batch must copy the input's dimension: allowzero, which would make it an empty one, no longer applies.
+            if (batchTargets.Contains(node.Name)) node = node with { Attributes = node.Attributes.Remove("allowzero") };
+            graph.Nodes[n] = node;
         }
         DeadNodeElimination.Run(graph);
         return folded;
@@ -84,6 +96,8 @@ public static class ConstantFolding
     private static Tensor ResolveReshapeTarget(Node reshape, Tensor t1, Tensor t2, long[] data1, long[] data2)
     {
         long[] s1 = t1.data<long>().ToArray(), s2 = t2.data<long>().ToArray();
+        if (reshape.GetInt("allowzero", 0) != 0 && (s1.Contains(0) || s2.Contains(0)))
+            throw new GraphException($"node '{reshape.Name}' (Reshape): allowzero=1 with a target that depends on the batch size and holds an empty dimension, which no constant can express");
         var target = (long[])s1.Clone();
         var unresolved = new List<int>();
         for (int d = 0; d < s1.Length; d++)

@@ -13,8 +13,8 @@ namespace PimQuant.Quant.Config;
 /// <param name="WeightName">The weight tensor's name.</param>
 /// <param name="Orientation">How the weight is laid out.</param>
 /// <param name="ConvolutionGroups">Convolution groups (1 for linear layers).</param>
-/// <param name="InputCanBeNegative">False when the input is provably non-negative (after ReLU, or
-/// pooling, reshaping, concatenating or adding values that are), which makes an unsigned activation format lossless at 0.</param>
+/// <param name="InputCanBeNegative">False when the input is provably non-negative (after ReLU or a sigmoid, or
+/// pooling, reshaping, slicing, padding, concatenating or adding values that are), which makes an unsigned activation format lossless at 0.</param>
 public sealed record QuantizableLayer(string Name, string OpType, string WeightName, WeightOrientation Orientation, int ConvolutionGroups, bool InputCanBeNegative)
 {
     /// <summary>The lowering of this layer's weight in <paramref name="graph"/>.</summary>
@@ -57,10 +57,13 @@ public sealed record QuantizableLayer(string Name, string OpType, string WeightN
         {
             bool nonNegative = node.OpType switch
             {
-                "Relu" => true,
+                "Relu" or "Sigmoid" or "HardSigmoid" => true,
                 "Clip" => ClipMinimum(graph, node) >= 0,
                 "MaxPool" or "AveragePool" or "GlobalAveragePool" or "Flatten" or "Reshape" or "Identity" or "Dropout" or "Transpose" or "Squeeze" or "Unsqueeze"
+                    or "Slice" or "Gather" or "Expand" or "Resize" or "ReduceMean" or "ReduceMax" or "ReduceSum"
                     => Known(node.Inputs[0]),
+                // Reflect and edge pads copy input values; a constant pad adds its value (0 when omitted).
+                "Pad" => Known(node.Inputs[0]) && (node.GetString("mode", "constant") != "constant" || node.InputAt(2) is not { } value || IsNonNegativeConstant(graph, value)),
                 "Add" or "Concat" or "Mul" => node.Inputs.Where(i => i.Length > 0).All(i => Known(i) || IsNonNegativeConstant(graph, i)),
                 _ => false,
             };

@@ -100,11 +100,29 @@ public class CliTests : IDisposable
     }
 
     [Fact]
-    public void AnUnsupportedOperatorIsNamedWithNodeAndOpset()
+    public void EveryUnsupportedOperatorIsNamedWithNodeAndOpset_InOneErrorNamingTheFileOnce()
     {
-        System.IO.File.WriteAllBytes(File("resize.onnx"), LeNetBytes(m => m.Graph.Node[2].OpType = "Resize"));
-        var run = PimqProcess.Run("info", File("resize.onnx"));
-        AssertUserError(run, 1, "resize.onnx", "'Resize'", $"'{LeNetNodeName(2)}'", "opset");
+        System.IO.File.WriteAllBytes(File("ops.onnx"), LeNetBytes(m =>
+        {
+            m.Graph.Node[2].OpType = "LSTM";
+            m.Graph.Node[3].OpType = "Einsum";
+            m.Graph.Node[5].OpType = "Einsum";
+            m.Graph.Node[6].OpType = "NonZero";
+        }));
+        var run = PimqProcess.Run("info", File("ops.onnx"));
+        AssertUserError(run, 1, "3 operators", $"'LSTM' (1 node, first '{LeNetNodeName(2)}')",
+            $"'Einsum' (2 nodes, first '{LeNetNodeName(3)}')", $"'NonZero' (1 node, first '{LeNetNodeName(6)}')", "opset");
+        var line = run.ErrorLines.Single(l => l.StartsWith("pimq: error:", StringComparison.Ordinal));
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(line, "ops\\.onnx"));
+    }
+
+    [Fact]
+    public void BenchInferRefusesABatchThatOnnxRuntimeCannotRunTheFileAt()
+    {
+        System.IO.File.WriteAllBytes(File("batch1.onnx"), LeNetBytes(m =>
+            m.Graph.Input[0].Type.TensorType.Shape.Dim[0] = new PimQuant.Onnx.Proto.TensorShapeProto.Types.Dimension { DimValue = 1 }));
+        var run = PimqProcess.Run("bench", "infer", File("batch1.onnx"), "--batch-size", "4", "--images", "4", "--passes", "1");
+        AssertUserError(run, 2, "batch1.onnx", "fixes the batch at 1", "--batch-size 1");
     }
 
     private static string LeNetNodeName(int index)

@@ -100,6 +100,46 @@ public class OnnxImportTests
         Assert.Contains(expected[0].Values, v => v != 0);
     }
 
+    /// <summary>
+    /// A model exported for batch 1 (no dynamic_axes), as PyTorch writes it: constant Reshape targets starting
+    /// with 1 for ShuffleNet's channel shuffle (x.view(N, g, C/g, H, W)) and for x.view(x.size(0), -1).
+    /// </summary>
+    [Theory]
+    [InlineData(11)]
+    [InlineData(17)]
+    public void BatchOneReshapes_RunAtAnyBatch(int opset)
+    {
+        var b = new OnnxModelBuilder(opset, seed: 17);
+        var x = b.Input("input", 3, 6, 6);
+        b.Graph.Input[0].Type.TensorType.Shape.Dim[0] = new PimQuant.Onnx.Proto.TensorShapeProto.Types.Dimension { DimValue = 1 };
+        var y = b.Op("Reshape", [b.Conv(x, "conv", 3, 4, 3, pad: 1), b.Int64s("groups", [1, 2, 2, 6, 6], 5)]);
+        y = b.Op("Transpose", [y], ("perm", new[] { 0L, 2, 1, 3, 4 }));
+        y = b.Op("Relu", [b.Op("Reshape", [y, b.Int64s("shuffled", [1, -1, 6, 6], 4)])]);
+        b.Output(b.Linear(b.Op("Reshape", [y, b.Int64s("flat", [1, -1], 2)]), "fc", 4 * 6 * 6, 5));
+        var input = OnnxParity.Input([3, 6, 6]);
+        // ONNX Runtime holds the file to batch 1: one sample at a time.
+        int size = input.Data.Length / OnnxParity.Batch;
+        var perSample = Enumerable.Range(0, OnnxParity.Batch)
+            .Select(k => OnnxParity.RunOrt(b.Bytes(), (input.Data[(k * size)..((k + 1) * size)], [1, 3, 6, 6]))[0]).ToArray();
+        var expected = new ModelOutput([OnnxParity.Batch, 5], [.. perSample.SelectMany(o => o.Values)]);
+        using var graph = OnnxImporter.Import(b.Bytes(), "batch-one");
+        OnnxParity.AssertClose([expected], OnnxParity.RunPimQuant(graph, input), "batch-one at batch 3");
+        Assert.All(graph.Nodes.Where(n => n.OpType == "Reshape"), n => Assert.Equal(0L, graph.Initializers[n.Inputs[1]].Value[0].item<long>()));
+        Assert.Equal([-1L, 5], graph.ValueShapes[graph.Outputs[0]]);
+    }
+
+    [Fact]
+    public void AllowZeroReshape_KeepsItsMeaning()
+    {
+        // x.view(x.size(0), -1) with allowzero=1 (opset 14+), the target computed from Shape.
+        var b = new OnnxModelBuilder(14, seed: 18);
+        var x = b.Conv(b.Input("input", 2, 3, 3), "conv", 2, 4, 1);
+        var batch = b.Op("Slice", [b.Op("Shape", [x]), b.Int64s("s", [0], 1), b.Int64s("e", [1], 1)]);
+        var y = b.Op("Reshape", [x, b.Op("Concat", [batch, b.Int64s("minus_one", [-1], 1)], ("axis", 0L))], ("allowzero", 1L));
+        b.Output(b.Linear(y, "fc", 36, 3));
+        using var graph = ImportAndCompare(new TestModel(b, [2, 3, 3]), "allowzero");
+    }
+
     [Fact]
     public void UnsortedNodes_AreOrderedTopologically()
     {

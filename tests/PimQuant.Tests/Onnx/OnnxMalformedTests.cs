@@ -70,8 +70,24 @@ public sealed class OnnxMalformedTests : IDisposable
     {
         var model = OnnxTestModels.ConvBn(13);
         var relu = model.Builder.Graph.Node.Single(n => n.OpType == "Relu");
-        (relu.OpType, relu.Name) = ("Resize", "Foo_3");
-        AssertContains(ImportFails(model.Builder), "node 'Foo_3'", "operator 'Resize'", "(opset 13)", "does not support");
+        (relu.OpType, relu.Name) = ("LSTM", "Foo_3");
+        AssertContains(ImportFails(model.Builder), "an operator PimQuant does not support (opset 13)", "'LSTM' (1 node, first 'Foo_3')");
+    }
+
+    [Fact]
+    public void EveryUnsupportedOperator_IsNamedOnce_WithItsCountAndFirstNode()
+    {
+        var model = OnnxTestModels.Mix(13);
+        var nodes = model.Builder.Graph.Node;
+        nodes.Single(n => n.OpType == "Clip").OpType = "Celu";
+        foreach (var relu in nodes.Where(n => n.OpType == "Relu")) relu.OpType = "Elu";
+        var concats = nodes.Where(n => n.OpType == "Concat").ToList();
+        foreach (var concat in concats) concat.OpType = "ConcatFromSequence";
+        concats[1].Name = "";
+        var e = ImportFails(model.Builder);
+        AssertContains(e, "3 operators PimQuant does not support (opset 13)", "'Celu' (1 node, first '/Clip_", "'Elu' (1 node",
+            $"'ConcatFromSequence' (2 nodes, first '{concats[0].Name}')");
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(e.Message, System.Text.RegularExpressions.Regex.Escape(Path0)));
     }
 
     [Fact]
@@ -81,7 +97,7 @@ public sealed class OnnxMalformedTests : IDisposable
         model.Builder.Model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
         var relu = model.Builder.Graph.Node.Single(n => n.OpType == "Relu");
         (relu.OpType, relu.Domain) = ("FusedGelu", "com.microsoft");
-        AssertContains(ImportFails(model.Builder), $"node '{relu.Name}'", "'FusedGelu'", "domain 'com.microsoft'", "(opset 1)");
+        AssertContains(ImportFails(model.Builder), $"'FusedGelu' (domain 'com.microsoft', opset 1; 1 node, first '{relu.Name}')", "only the default ONNX domain");
     }
 
     [Fact]
@@ -151,6 +167,19 @@ public sealed class OnnxMalformedTests : IDisposable
     }
 
     [Fact]
+    public void BatchFixedWhereItCannotBeGeneralised_IsRefusedNamingTheNode()
+    {
+        // CoordConv-style constant channels expanded to batch 1 and concatenated: at batch 2 the Concat fails.
+        var b = new OnnxModelBuilder(13);
+        var x = b.Input("input", 2, 3, 3);
+        var coords = b.Op("Expand", [b.Weight("coords", [2, 3, 3]), b.Int64s("coords.shape", [1, 2, 3, 3], 4)]);
+        var cat = b.Op("Concat", [x, coords], ("axis", 1L));
+        b.Output(b.Op("Relu", [cat]));
+        var concat = b.Graph.Node.Single(n => n.OpType == "Concat");
+        AssertContains(ImportFails(b), $"node '{concat.Name}' (Concat)", "at batch 2, not at batch 1", "dynamic_axes");
+    }
+
+    [Fact]
     public void RawDataSizeMismatch_NamesTensorAndByteCounts()
     {
         var model = OnnxTestModels.ConvBn(13);
@@ -167,7 +196,9 @@ public sealed class OnnxMalformedTests : IDisposable
         // Same element count, wrong layout: 3 input channels per filter become 9 with 1×3 kernels.
         w.Dims.Clear();
         w.Dims.AddRange([8L, 9, 1, 3]);
-        AssertContains(ImportFails(model.Builder), "(Conv)");
+        var e = ImportFails(model.Builder);
+        AssertContains(e, "(Conv)");
+        Assert.DoesNotContain("batch 2", e.Message);
     }
 
     [Fact]

@@ -67,6 +67,26 @@ public class ConfigTests
     }
 
     [Fact]
+    public void InputsAfterSigmoidsSlicesPadsAndReductionsOfNonNegativeValuesAreNonNegative()
+    {
+        // ShuffleNet's channel split (a Slice), DenseNet's zero Pad, a ReduceMean head, a squeeze-excite gate.
+        var b = new PimQuant.Tests.Onnx.OnnxModelBuilder(13, seed: 3);
+        var relu = b.Op("Relu", [b.Conv(b.Input("input", 2, 6, 6), "c0", 2, 4, 3, pad: 1)]);
+        var half = b.Op("Slice", [relu, b.Int64s("s", [0], 1), b.Int64s("e", [2], 1), b.Int64s("a", [1], 1)]);
+        var padded = b.Op("Pad", [half, b.Int64s("p", [0, 0, 1, 1, 0, 0, 1, 1], 8)]);
+        var c1 = b.Conv(padded, "c1", 2, 4, 3);
+        var gate = b.Op("Sigmoid", [c1]);
+        var c2 = b.Conv(gate, "c2", 4, 4, 1);
+        var negativePad = b.Op("Pad", [relu, b.Int64s("p2", [0, 0, 1, 1, 0, 0, 1, 1], 8), b.Constant(PimQuant.Tests.Onnx.OnnxModelBuilder.FloatTensor("", [-1f], []))]);
+        var c3 = b.Conv(negativePad, "c3", 4, 4, 3);
+        var pooled = b.Op("ReduceMean", [b.Op("Add", [b.Op("Relu", [c2]), b.Op("Relu", [c3])])], ("axes", new[] { 2L, 3 }), ("keepdims", 0L));
+        b.Output(b.Linear(pooled, "fc", 4, 3));
+        using var graph = PimQuant.Onnx.OnnxImporter.Import(b.Bytes(), "nonneg");
+        var canBeNegative = QuantizableLayer.Find(graph).ToDictionary(l => l.WeightName, l => l.InputCanBeNegative);
+        Assert.Equal([true, false, false, true, false], new[] { "c0.weight", "c1.weight", "c2.weight", "c3.weight", "fc.weight" }.Select(w => canBeNegative[w]));
+    }
+
+    [Fact]
     public void ActivationSignIsAutomaticUnlessGiven()
     {
         using var graph = LeNet();

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Issue 24's import check: torchvision CNNs exported by Debian's torch (bench/torchvision_onnx.py: random weights and
+# BatchNorm statistics, num_classes=10, 3x32x32, opsets 11 and 17, fixed and dynamic batch, with and without constant
+# folding) through `pimq info`, `pimq bench infer` against ONNX Runtime (batch 1 for every file, 8 for dynamic-batch
+# files; ONNX Runtime holds fixed-batch files to batch 1) and `pimq simulate --hw isaac` at W8A8 (opset 17, fixed batch,
+# 8 images). Images are random (accuracy means nothing); the logit differences and failures are the result.
+# Prints one JSON object; progress on stderr.
+# Usage: bench/torchvision-onnx.sh [MODEL ...]   (default: the five of the issue's acceptance list)
+# PIMQ=path/to/pimq.dll runs that build (dotnet PIMQ) instead of ./pimq, which rebuilds artifacts/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [[ -n "${PIMQ:-}" ]]; then pimq=(dotnet "$PIMQ"); else pimq=("$root/pimq"); fi
+# Debian's interpreter, where python3-torch installs (a pyenv python3 earlier on PATH would miss it).
+python=/usr/bin/python3
+if ! "$python" -c 'import torch, torchvision, onnx' 2>/dev/null; then
+  echo "installing python3-torch, python3-torchvision and python3-onnx (Debian)..." >&2
+  apt-get install -y -q python3-torch python3-torchvision python3-onnx >&2 \
+    || { apt-get update -q >&2 && apt-get install -y -q python3-torch python3-torchvision python3-onnx >&2; }
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+echo "exporting with torch.onnx.export..." >&2
+"$python" "$root/bench/torchvision_onnx.py" "$work" "$@" > "$work/export.json"
+data="$work/cifar-random"
+results="$work/results.jsonl"
+: > "$results"
+# Each run's JSON (or its one-line error) is appended as {"file", "run", "result"}.
+record() {
+  local file="$1" run="$2"; shift 2
+  local out
+  out=$("${pimq[@]}" "$@" --json 2>/dev/null) || true
+  "$python" -c 'import json, sys
+try: result = json.loads(sys.argv[3])
+except ValueError: result = {"ok": False, "error": "no JSON output"}
+print(json.dumps({"file": sys.argv[1], "run": sys.argv[2], "result": result}))' "$(basename "$file")" "$run" "$out" >> "$results"
+}
+for f in "$work"/*.onnx; do
+  echo "$(basename "$f")..." >&2
+  record "$f" info info "$f"
+  record "$f" infer-1 bench infer "$f" --dataset cifar10 --data "$data" --batch-size 1 --images 8 --passes 1
+  if [[ "$f" == *-dyn* ]]; then
+    record "$f" infer-8 bench infer "$f" --dataset cifar10 --data "$data" --batch-size 8 --images 16 --passes 1
+  fi
+  if [[ "$f" == *-o17-batch.onnx ]]; then
+    record "$f" simulate simulate "$f" --hw isaac --wbits 8 --abits 8 --dataset cifar10 --data "$data" --images 8 --batch-size 8 --calibration-images 64
+  fi
+done
+"$python" - "$work/export.json" "$results" <<'PY'
+import json, sys, os, platform
+export = json.load(open(sys.argv[1]))
+runs = [json.loads(line) for line in open(sys.argv[2])]
+failures = [{"file": r["file"], "run": r["run"], "error": r["result"].get("error")} for r in runs if not r["result"].get("ok")]
+diffs = [r["result"]["max_abs_logit_difference"] for r in runs if r["run"].startswith("infer") and r["result"].get("ok")]
+print(json.dumps({"files": len(export["files"]),
+                  "export_errors": [f for f in export["files"] if "export_error" in f],
+                  "runs": len(runs), "failures": failures,
+                  "max_abs_logit_difference_vs_onnxruntime": max(diffs) if diffs else None,
+                  "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}"}, indent=1))
+PY
