@@ -59,8 +59,8 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
         }
         var output = run.Output.Span.Slice(first * n, count * n);
         var weights = run.Layer.ExactWeights;
-        if (run.Configuration.Use512) Multiply512(ws.Inputs, weights, output, count, k, n);
-        else if (run.Configuration.Use256) Multiply256(ws.Inputs, weights, output, count, k, n);
+        if (run.Configuration.Use512) Multiply<PanelVector512>(ws.Inputs, weights, output, count, k, n);
+        else if (run.Configuration.Use256) Multiply<PanelVector256>(ws.Inputs, weights, output, count, k, n);
         else MultiplyScalar(ws.Inputs, weights, output, count, k, n);
     }
 
@@ -84,102 +84,109 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
             }
     }
 
-    internal static void Multiply512(ReadOnlySpan<double> a, ReadOnlySpan<double> w, Span<double> y, int pixels, int k, int n)
+    /// <summary>
+    /// y = a·W over 16-column panels, for either vector width: each step covers 2 × <typeparamref name="TVector"/>'s lanes
+    /// columns of a panel (16 with 512-bit vectors, 8 with 256-bit ones), four pixels at a time, so each loaded weight row is
+    /// reused four times from registers. Fused multiply-adds of integers below 2^53 are exact in any order.
+    /// </summary>
+    internal static void Multiply<TVector>(ReadOnlySpan<double> a, ReadOnlySpan<double> w, Span<double> y, int pixels, int k, int n)
+        where TVector : struct, IPanelVector<TVector>
     {
+        int lanes = TVector.Lanes, width = 2 * lanes;
         ref double a0 = ref MemoryMarshal.GetReference(a);
         Span<double> tile = stackalloc double[4 * 16];
-        for (int j = 0; j < n; j += 16)
-        {
-            ref double panel = ref Unsafe.Add(ref MemoryMarshal.GetReference(w), (nint)j * k);
-            int p = 0;
-            for (; p + 4 <= pixels; p += 4)
-            {
-                Vector512<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-                ref double ap = ref Unsafe.Add(ref a0, p * k);
-                for (int i = 0; i < k; i++)
-                {
-                    ref double wr = ref Unsafe.Add(ref panel, i * 16);
-                    var lo = Vector512.LoadUnsafe(ref wr);
-                    var hi = Vector512.LoadUnsafe(ref wr, 8);
-                    var x = Vector512.Create(Unsafe.Add(ref ap, i));
-                    c00 = Vector512.FusedMultiplyAdd(x, lo, c00); c01 = Vector512.FusedMultiplyAdd(x, hi, c01);
-                    x = Vector512.Create(Unsafe.Add(ref ap, k + i));
-                    c10 = Vector512.FusedMultiplyAdd(x, lo, c10); c11 = Vector512.FusedMultiplyAdd(x, hi, c11);
-                    x = Vector512.Create(Unsafe.Add(ref ap, 2 * k + i));
-                    c20 = Vector512.FusedMultiplyAdd(x, lo, c20); c21 = Vector512.FusedMultiplyAdd(x, hi, c21);
-                    x = Vector512.Create(Unsafe.Add(ref ap, 3 * k + i));
-                    c30 = Vector512.FusedMultiplyAdd(x, lo, c30); c31 = Vector512.FusedMultiplyAdd(x, hi, c31);
-                }
-                c00.CopyTo(tile); c01.CopyTo(tile[8..]); c10.CopyTo(tile[16..]); c11.CopyTo(tile[24..]);
-                c20.CopyTo(tile[32..]); c21.CopyTo(tile[40..]); c30.CopyTo(tile[48..]); c31.CopyTo(tile[56..]);
-                Store(tile, y, p, 4, j, n);
-            }
-            for (; p < pixels; p++)
-            {
-                Vector512<double> c0 = default, c1 = default;
-                for (int i = 0; i < k; i++)
-                {
-                    ref double wr = ref Unsafe.Add(ref panel, i * 16);
-                    var x = Vector512.Create(Unsafe.Add(ref a0, p * k + i));
-                    c0 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr), c0);
-                    c1 = Vector512.FusedMultiplyAdd(x, Vector512.LoadUnsafe(ref wr, 8), c1);
-                }
-                c0.CopyTo(tile); c1.CopyTo(tile[8..]);
-                Store(tile, y, p, 1, j, n);
-            }
-        }
-    }
-
-    internal static void Multiply256(ReadOnlySpan<double> a, ReadOnlySpan<double> w, Span<double> y, int pixels, int k, int n)
-    {
-        ref double a0 = ref MemoryMarshal.GetReference(a);
-        Span<double> tile = stackalloc double[4 * 16];
-        for (int j = 0; j < n; j += 8)
+        for (int j = 0; j < n; j += width)
         {
             ref double panel = ref Unsafe.Add(ref MemoryMarshal.GetReference(w), (nint)(j / 16 * 16) * k + j % 16);
             int p = 0;
             for (; p + 4 <= pixels; p += 4)
             {
-                Vector256<double> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+                TVector c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
                 ref double ap = ref Unsafe.Add(ref a0, p * k);
                 for (int i = 0; i < k; i++)
                 {
                     ref double wr = ref Unsafe.Add(ref panel, i * 16);
-                    var lo = Vector256.LoadUnsafe(ref wr);
-                    var hi = Vector256.LoadUnsafe(ref wr, 4);
-                    var x = Vector256.Create(Unsafe.Add(ref ap, i));
-                    c00 = Vector256.FusedMultiplyAdd(x, lo, c00); c01 = Vector256.FusedMultiplyAdd(x, hi, c01);
-                    x = Vector256.Create(Unsafe.Add(ref ap, k + i));
-                    c10 = Vector256.FusedMultiplyAdd(x, lo, c10); c11 = Vector256.FusedMultiplyAdd(x, hi, c11);
-                    x = Vector256.Create(Unsafe.Add(ref ap, 2 * k + i));
-                    c20 = Vector256.FusedMultiplyAdd(x, lo, c20); c21 = Vector256.FusedMultiplyAdd(x, hi, c21);
-                    x = Vector256.Create(Unsafe.Add(ref ap, 3 * k + i));
-                    c30 = Vector256.FusedMultiplyAdd(x, lo, c30); c31 = Vector256.FusedMultiplyAdd(x, hi, c31);
+                    var lo = TVector.Load(ref wr, 0);
+                    var hi = TVector.Load(ref wr, lanes);
+                    var x = TVector.Broadcast(Unsafe.Add(ref ap, i));
+                    c00 = TVector.Fma(x, lo, c00); c01 = TVector.Fma(x, hi, c01);
+                    x = TVector.Broadcast(Unsafe.Add(ref ap, k + i));
+                    c10 = TVector.Fma(x, lo, c10); c11 = TVector.Fma(x, hi, c11);
+                    x = TVector.Broadcast(Unsafe.Add(ref ap, 2 * k + i));
+                    c20 = TVector.Fma(x, lo, c20); c21 = TVector.Fma(x, hi, c21);
+                    x = TVector.Broadcast(Unsafe.Add(ref ap, 3 * k + i));
+                    c30 = TVector.Fma(x, lo, c30); c31 = TVector.Fma(x, hi, c31);
                 }
-                c00.CopyTo(tile); c01.CopyTo(tile[4..]); c10.CopyTo(tile[16..]); c11.CopyTo(tile[20..]);
-                c20.CopyTo(tile[32..]); c21.CopyTo(tile[36..]); c30.CopyTo(tile[48..]); c31.CopyTo(tile[52..]);
-                Store(tile, y, p, 4, j, n, 8);
+                c00.CopyTo(tile); c01.CopyTo(tile[lanes..]); c10.CopyTo(tile[16..]); c11.CopyTo(tile[(16 + lanes)..]);
+                c20.CopyTo(tile[32..]); c21.CopyTo(tile[(32 + lanes)..]); c30.CopyTo(tile[48..]); c31.CopyTo(tile[(48 + lanes)..]);
+                Store(tile, y, p, 4, j, n, width);
             }
             for (; p < pixels; p++)
             {
-                Vector256<double> c0 = default, c1 = default;
+                TVector c0 = default, c1 = default;
                 for (int i = 0; i < k; i++)
                 {
                     ref double wr = ref Unsafe.Add(ref panel, i * 16);
-                    var x = Vector256.Create(Unsafe.Add(ref a0, p * k + i));
-                    c0 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref wr), c0);
-                    c1 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref wr, 4), c1);
+                    var x = TVector.Broadcast(Unsafe.Add(ref a0, p * k + i));
+                    c0 = TVector.Fma(x, TVector.Load(ref wr, 0), c0);
+                    c1 = TVector.Fma(x, TVector.Load(ref wr, lanes), c1);
                 }
-                c0.CopyTo(tile); c1.CopyTo(tile[4..]);
-                Store(tile, y, p, 1, j, n, 8);
+                c0.CopyTo(tile); c1.CopyTo(tile[lanes..]);
+                Store(tile, y, p, 1, j, n, width);
             }
         }
     }
 
     // The register tile holds 16 columns per pixel; columns past N are padding and are dropped.
-    private static void Store(ReadOnlySpan<double> tile, Span<double> y, int pixel, int pixels, int column, int n, int width = 16)
+    private static void Store(ReadOnlySpan<double> tile, Span<double> y, int pixel, int pixels, int column, int n, int width)
     {
         int columns = Math.Min(width, n - column);
         for (int q = 0; q < pixels; q++) tile.Slice(q * 16, columns).CopyTo(y.Slice((pixel + q) * n + column, columns));
     }
+}
+
+/// <summary>The few vector operations <see cref="ExactKernel.Multiply{TVector}"/> needs, so one register-blocked loop serves
+/// both vector widths (the JIT specializes it per struct and inlines these).</summary>
+internal interface IPanelVector<TSelf> where TSelf : struct, IPanelVector<TSelf>
+{
+    /// <summary>Doubles per vector.</summary>
+    static abstract int Lanes { get; }
+    /// <summary>Every lane <paramref name="value"/>.</summary>
+    static abstract TSelf Broadcast(double value);
+    /// <summary>Lanes from <paramref name="source"/> + <paramref name="offset"/> elements.</summary>
+    static abstract TSelf Load(ref double source, int offset);
+    /// <summary>x·w + acc, fused (one rounding).</summary>
+    static abstract TSelf Fma(TSelf x, TSelf w, TSelf acc);
+    /// <summary>Writes the lanes to the start of <paramref name="destination"/>.</summary>
+    void CopyTo(Span<double> destination);
+}
+
+/// <summary>512-bit lanes (AVX-512 F).</summary>
+internal readonly struct PanelVector512(Vector512<double> value) : IPanelVector<PanelVector512>
+{
+    public static int Lanes => Vector512<double>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PanelVector512 Broadcast(double value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PanelVector512 Load(ref double source, int offset) => new(Vector512.LoadUnsafe(ref source, (nuint)offset));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PanelVector512 Fma(PanelVector512 x, PanelVector512 w, PanelVector512 acc) => new(Vector512.FusedMultiplyAdd(x.Value, w.Value, acc.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CopyTo(Span<double> destination) => Value.CopyTo(destination);
+    private Vector512<double> Value { get; } = value;
+}
+
+/// <summary>256-bit lanes (AVX2/FMA).</summary>
+internal readonly struct PanelVector256(Vector256<double> value) : IPanelVector<PanelVector256>
+{
+    public static int Lanes => Vector256<double>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PanelVector256 Broadcast(double value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PanelVector256 Load(ref double source, int offset) => new(Vector256.LoadUnsafe(ref source, (nuint)offset));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static PanelVector256 Fma(PanelVector256 x, PanelVector256 w, PanelVector256 acc) => new(Vector256.FusedMultiplyAdd(x.Value, w.Value, acc.Value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CopyTo(Span<double> destination) => Value.CopyTo(destination);
+    private Vector256<double> Value { get; } = value;
 }
