@@ -97,6 +97,8 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
 {
     private const int Chunk = 64;
     private const int UnitRows = BitCountWeights.UnitRows;
+    private RunContext Context => run;
+    private BitCountWeights Weights => weights;
 
     public static EventTally Run(RunContext run)
         => BlockRunner.Run<BitCountKernel, Workspace>(new BitCountKernel(run, run.Layer.BitCount!), run);
@@ -123,68 +125,54 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
 
     public Workspace CreateWorkspace() => new(run, BlockPixels);
 
-    public void Process(int first, int count, Workspace ws)
+    public void Process(int first, int count, Workspace ws) => ReadDriver.Process(new Reader(this), run, ws, first, count, ws.Logical);
+
+    /// <summary>The bit-count path's part of <see cref="ReadDriver"/>: per digit, the non-zero 7-row input units.</summary>
+    private readonly struct Reader(BitCountKernel kernel) : IGroupReader<Workspace>
     {
-        var geometry = run.Geometry;
-        int digits = run.Config.Digits, groups = geometry.RowGroupCount, padded = run.Layer.PaddedColumns;
-        int capacity = ws.UnitCapacity;
-        bool vbmi = run.Configuration.Use512 && Avx512Vbmi.IsSupported;
-        ws.Prepare(run, first, count);
-        var layer = run.Layer;
-        for (int segment = 0; segment < layer.SegmentCount; segment++)
+        public void ClearAccumulators(Workspace ws, int count) => Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
+
+        public void SkipDigit(Workspace ws, int p, int t) => ws.Driven[p * kernel.Context.Config.Digits + t] = -1;
+
+        public int SelectDigit(Workspace ws, int first, int p, int g, int t)
         {
-            int rt = layer.SegmentTile[segment];
-            Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
-            for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
+            var run = kernel.Context;
+            int list = p * run.Config.Digits + t, entries = 0, driven = 0;
+            int start = run.Geometry.GroupStart[g], rows = run.Geometry.GroupRows[g];
+            ref byte plane = ref Unsafe.Add(ref ws.PixelPlanes(p), t * run.PlaneStride);
+            ref int units = ref ws.Units[list * ws.UnitCapacity * 2];
+            // 56-row windows hold 8 whole units.
+            for (int offset = 0; offset < rows; offset += 8 * UnitRows)
             {
-                int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
-                for (int p = 0; p < count; p++)
+                ulong bits = DigitPlanes.Bits(ref plane, start + offset, Math.Min(8 * UnitRows, rows - offset));
+                driven += BitOperations.PopCount(bits);
+                for (int unitOffset = offset / UnitRows * 64; bits != 0; unitOffset += 64, bits >>= UnitRows)
                 {
-                    ref byte planes = ref ws.PixelPlanes(p);
-                    uint mask = ws.Masks[p * groups + g];
-                    int nonzero = 0, zero = 0;
-                    for (int t = 0; t < digits; t++)
-                    {
-                        int list = p * digits + t, entries = 0, driven = 0;
-                        ws.Driven[list] = -1;
-                        if ((mask >> t & 1) == 0) continue;
-                        ref byte plane = ref Unsafe.Add(ref planes, t * run.PlaneStride);
-                        ref int units = ref ws.Units[list * capacity * 2];
-                        // 56-row windows hold 8 whole units.
-                        for (int offset = 0; offset < rows; offset += 8 * UnitRows)
-                        {
-                            ulong bits = DigitPlanes.Bits(ref plane, start + offset, Math.Min(8 * UnitRows, rows - offset));
-                            driven += BitOperations.PopCount(bits);
-                            for (int unitOffset = offset / UnitRows * 64; bits != 0; unitOffset += 64, bits >>= UnitRows)
-                            {
-                                int unit = (int)(bits & 127);
-                                if (unit == 0) continue;
-                                Unsafe.Add(ref units, 2 * entries) = unitOffset;
-                                Unsafe.Add(ref units, 2 * entries++ + 1) = unit * 0x01010101;
-                            }
-                        }
-                        ws.UnitCount[list] = entries;
-                        ws.Driven[list] = driven;
-                        nonzero += driven;
-                        if (driven == 0) zero++;
-                    }
-                    int streamed = BitOperations.PopCount(mask);
-                    ws.Events.Record(g, streamed, digits - streamed, nonzero, zero);
+                    int unit = (int)(bits & 127);
+                    if (unit == 0) continue;
+                    Unsafe.Add(ref units, 2 * entries) = unitOffset;
+                    Unsafe.Add(ref units, 2 * entries++ + 1) = unit * 0x01010101;
                 }
-                for (int c0 = 0; c0 < padded; c0 += Chunk)
-                    for (int p = 0, codeBase = weights.CodeBase(rt, c0, geometry.ColumnTileCount, run.Config.OuRows); p < count; p++)
-                    {
-                        if (vbmi) Read512(ws, g, c0, p, codeBase);
-                        else ReadPortable(ws, g, c0, p, codeBase);
-                    }
             }
-            for (int p = 0; p < count; p++)
-            {
-                PixelBlock.SumSlices<int>(run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, geometry.PhysicalColumns), ws.Logical);
-                PixelBlock.AddSegment(run, segment, first + p, ws.Logical);
-            }
+            ws.UnitCount[list] = entries;
+            ws.Driven[list] = driven;
+            return driven;
         }
-        ws.Finish(run, first, count);
+
+        public void ReadGroup(Workspace ws, int g, int rowTile, int count)
+        {
+            var run = kernel.Context;
+            bool vbmi = run.Configuration.Use512 && Avx512Vbmi.IsSupported;
+            for (int c0 = 0; c0 < run.Layer.PaddedColumns; c0 += Chunk)
+                for (int p = 0, codeBase = kernel.Weights.CodeBase(rowTile, c0, run.Geometry.ColumnTileCount, run.Config.OuRows); p < count; p++)
+                {
+                    if (vbmi) kernel.Read512(ws, g, c0, p, codeBase);
+                    else kernel.ReadPortable(ws, g, c0, p, codeBase);
+                }
+        }
+
+        public void SumSlices(Workspace ws, int p, Span<long> logical) =>
+            PixelBlock.SumSlices<int>(kernel.Context, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, kernel.Context.Geometry.PhysicalColumns), logical);
     }
 
     private void Read512(Workspace ws, int g, int c0, int p, int codeBase)

@@ -62,71 +62,59 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
 
     public Workspace CreateWorkspace() => new(_run, BlockPixels);
 
-    public void Process(int first, int count, Workspace ws)
+    public void Process(int first, int count, Workspace ws) => ReadDriver.Process(new Reader(this), _run, ws, first, count, ws.Logical);
+
+    /// <summary>The conductance path's part of <see cref="ReadDriver"/>: per digit bit, the list of rows whose bit is set.</summary>
+    private readonly struct Reader(ConductanceKernel kernel) : IGroupReader<Workspace>
     {
-        var run = _run;
-        var geometry = run.Geometry;
-        var cfg = run.Config;
-        int digits = cfg.Digits, d = cfg.DacBits, bits = cfg.ActivationBits, groups = geometry.RowGroupCount, padded = run.Layer.PaddedColumns;
-        ws.Prepare(run, first, count);
-        var layer = run.Layer;
-        for (int segment = 0; segment < layer.SegmentCount; segment++)
+        public void ClearAccumulators(Workspace ws, int count) => Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
+
+        public void SkipDigit(Workspace ws, int p, int t) => ws.Read[p * kernel._run.Config.Digits + t] = 0;
+
+        public int SelectDigit(Workspace ws, int first, int p, int g, int t)
         {
-            int rt = layer.SegmentTile[segment];
-            Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
-            for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
+            var run = kernel._run;
+            var cfg = run.Config;
+            int digits = cfg.Digits, d = cfg.DacBits, bits = cfg.ActivationBits;
+            int start = run.Geometry.GroupStart[g], rows = run.Geometry.GroupRows[g];
+            ref byte planes = ref ws.PixelPlanes(p);
+            int driven = 0;
+            for (int db = 0; db < d; db++) ws.RowCount[(p * digits + t) * d + db] = 0;
+            for (int offset = 0; offset < rows; offset += 56)
             {
-                int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
+                int width = Math.Min(56, rows - offset);
+                ulong any = 0;
+                for (int db = 0, b = t * d; db < d && b < bits; db++, b++)
+                {
+                    ulong set = DigitPlanes.Bits(ref Unsafe.Add(ref planes, b * run.PlaneStride), start + offset, width);
+                    any |= set;
+                    int list = (p * digits + t) * d + db;
+                    ref int length = ref ws.RowCount[list];
+                    for (; set != 0; set &= set - 1)
+                        ws.Rows[list * ws.ListCapacity + length++] = (offset + BitOperations.TrailingZeroCount(set)) * Chunk;
+                }
+                driven += BitOperations.PopCount(any);
+            }
+            // Without drive and without noise p = 0 and the code is 0: nothing to read.
+            ws.Read[p * digits + t] = driven > 0 || cfg.HasReadNoise ? 1 : 0;
+            if (cfg.HasReadNoise)
+                ws.ReadKeys[p * digits + t] = SimRandom.ReadKey(run.Layer.Seed, run.Layer.LayerKey, run.Options.FirstPixel + first + p, g, t);
+            return driven;
+        }
+
+        public void ReadGroup(Workspace ws, int g, int rowTile, int count)
+        {
+            var run = kernel._run;
+            for (int c0 = 0; c0 < run.Layer.PaddedColumns; c0 += Chunk)
                 for (int p = 0; p < count; p++)
                 {
-                    ref byte planes = ref ws.PixelPlanes(p);
-                    uint mask = ws.Masks[p * groups + g];
-                    int nonzero = 0, zero = 0;
-                    for (int t = 0; t < digits; t++)
-                    {
-                        ws.Read[p * digits + t] = 0;
-                        if ((mask >> t & 1) == 0) continue;
-                        int driven = 0;
-                        for (int db = 0; db < d; db++) ws.RowCount[(p * digits + t) * d + db] = 0;
-                        for (int offset = 0; offset < rows; offset += 56)
-                        {
-                            int width = Math.Min(56, rows - offset);
-                            ulong any = 0;
-                            for (int db = 0, b = t * d; db < d && b < bits; db++, b++)
-                            {
-                                ulong set = DigitPlanes.Bits(ref Unsafe.Add(ref planes, b * run.PlaneStride), start + offset, width);
-                                any |= set;
-                                int list = (p * digits + t) * d + db;
-                                ref int length = ref ws.RowCount[list];
-                                for (; set != 0; set &= set - 1)
-                                    ws.Rows[list * ws.ListCapacity + length++] = (offset + BitOperations.TrailingZeroCount(set)) * Chunk;
-                            }
-                            driven += BitOperations.PopCount(any);
-                        }
-                        nonzero += driven;
-                        if (driven == 0) zero++;
-                        // Without drive and without noise p = 0 and the code is 0: nothing to read.
-                        ws.Read[p * digits + t] = driven > 0 || cfg.HasReadNoise ? 1 : 0;
-                        if (cfg.HasReadNoise)
-                            ws.ReadKeys[p * digits + t] = SimRandom.ReadKey(run.Layer.Seed, run.Layer.LayerKey, run.Options.FirstPixel + first + p, g, t);
-                    }
-                    int streamed = BitOperations.PopCount(mask);
-                    ws.Events.Record(g, streamed, digits - streamed, nonzero, zero);
+                    if (run.Configuration.Use512) kernel.Read512(ws, g, rowTile, c0, p);
+                    else kernel.ReadPortable(ws, g, rowTile, c0, p);
                 }
-                for (int c0 = 0; c0 < padded; c0 += Chunk)
-                    for (int p = 0; p < count; p++)
-                    {
-                        if (run.Configuration.Use512) Read512(ws, g, rt, c0, p);
-                        else ReadPortable(ws, g, rt, c0, p);
-                    }
-            }
-            for (int p = 0; p < count; p++)
-            {
-                PixelBlock.SumSlices<long>(run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, geometry.PhysicalColumns), ws.Logical);
-                PixelBlock.AddSegment(run, segment, first + p, ws.Logical);
-            }
         }
-        ws.Finish(run, first, count);
+
+        public void SumSlices(Workspace ws, int p, Span<long> logical) =>
+            PixelBlock.SumSlices<long>(kernel._run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, kernel._run.Geometry.PhysicalColumns), logical);
     }
 
     private void Read512(Workspace ws, int g, int rt, int c0, int p)
