@@ -105,14 +105,10 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
 
     public int BlockPixels => run.BlockPixelsFor(run.Layer.PaddedColumns * 4L);
 
-    internal sealed class Workspace(RunContext run, int block) : PixelBlock(run, block)
+    // The pixel stride is padded by 256 bytes, so the pixels' accumulator rows do not share L1 sets.
+    internal sealed class Workspace(RunContext run, int block) : AccumulatingBlock<int>(run, block, run.Layer.PaddedColumns + 64)
     {
         public readonly int UnitCapacity = BitCountWeights.UnitsOf(run.Config.OuRows);
-        /// <summary>Per pixel, 32-bit tile sums per bitline; the pixel stride is padded by 256 bytes so the
-        /// pixels' rows do not share L1 sets.</summary>
-        public readonly int AccumulatorStride = run.Layer.PaddedColumns + 64;
-        public readonly int[] Accumulators = new int[block * (run.Layer.PaddedColumns + 64)];
-        public readonly long[] Logical = new long[run.Geometry.N];
         /// <summary>Per (pixel, digit): the non-zero input units as pairs (byte offset of the unit in a
         /// chunk, unit value repeated in the 4 bytes of an int).</summary>
         public readonly int[] Units = new int[block * run.Config.Digits * BitCountWeights.UnitsOf(run.Config.OuRows) * 2];
@@ -125,12 +121,11 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
 
     public Workspace CreateWorkspace() => new(run, BlockPixels);
 
-    public void Process(int first, int count, Workspace ws) => ReadDriver.Process(new Reader(this), run, ws, first, count, ws.Logical);
+    public void Process(int first, int count, Workspace ws) => ReadDriver.Process<Reader, Workspace, int>(new Reader(this), run, ws, first, count);
 
     /// <summary>The bit-count path's part of <see cref="ReadDriver"/>: per digit, the non-zero 7-row input units.</summary>
     private readonly struct Reader(BitCountKernel kernel) : IGroupReader<Workspace>
     {
-        public void ClearAccumulators(Workspace ws, int count) => Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
 
         public void SkipDigit(Workspace ws, int p, int t) => ws.Driven[p * kernel.Context.Config.Digits + t] = -1;
 
@@ -171,8 +166,6 @@ internal readonly struct BitCountKernel(RunContext run, BitCountWeights weights)
                 }
         }
 
-        public void SumSlices(Workspace ws, int p, Span<long> logical) =>
-            PixelBlock.SumSlices<int>(kernel.Context, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, kernel.Context.Geometry.PhysicalColumns), logical);
     }
 
     private void Read512(Workspace ws, int g, int c0, int p, int codeBase)

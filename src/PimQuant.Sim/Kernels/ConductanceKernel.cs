@@ -41,14 +41,10 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
 
     public int BlockPixels => _run.BlockPixelsFor(_run.Layer.PaddedColumns * 8L);
 
-    internal sealed class Workspace(RunContext run, int block) : PixelBlock(run, block)
+    // The pixel stride is padded by 256 bytes, so the pixels' accumulator rows do not share L1 sets.
+    internal sealed class Workspace(RunContext run, int block) : AccumulatingBlock<long>(run, block, run.Layer.PaddedColumns + 32)
     {
         public readonly int ListCapacity = run.Config.OuRows;
-        /// <summary>Per pixel, int64 tile sums per bitline; the pixel stride is padded by 256 bytes so the
-        /// pixels' rows do not share L1 sets.</summary>
-        public readonly int AccumulatorStride = run.Layer.PaddedColumns + 32;
-        public readonly long[] Accumulators = new long[block * (run.Layer.PaddedColumns + 32)];
-        public readonly long[] Logical = new long[run.Geometry.N];
         /// <summary>Per (pixel, digit, digit bit): the rows whose bit is set, as offsets into the row
         /// group's block of the conductance matrix (row within the group × chunk width).</summary>
         public readonly int[] Rows = new int[block * run.Config.Digits * run.Config.DacBits * run.Config.OuRows];
@@ -62,12 +58,11 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
 
     public Workspace CreateWorkspace() => new(_run, BlockPixels);
 
-    public void Process(int first, int count, Workspace ws) => ReadDriver.Process(new Reader(this), _run, ws, first, count, ws.Logical);
+    public void Process(int first, int count, Workspace ws) => ReadDriver.Process<Reader, Workspace, long>(new Reader(this), _run, ws, first, count);
 
     /// <summary>The conductance path's part of <see cref="ReadDriver"/>: per digit bit, the list of rows whose bit is set.</summary>
     private readonly struct Reader(ConductanceKernel kernel) : IGroupReader<Workspace>
     {
-        public void ClearAccumulators(Workspace ws, int count) => Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
 
         public void SkipDigit(Workspace ws, int p, int t) => ws.Read[p * kernel._run.Config.Digits + t] = 0;
 
@@ -113,8 +108,6 @@ internal readonly struct ConductanceKernel : IBlockKernel<ConductanceKernel.Work
                 }
         }
 
-        public void SumSlices(Workspace ws, int p, Span<long> logical) =>
-            PixelBlock.SumSlices<long>(kernel._run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, kernel._run.Geometry.PhysicalColumns), logical);
     }
 
     private void Read512(Workspace ws, int g, int rt, int c0, int p)

@@ -2,16 +2,22 @@ using System.Numerics;
 
 namespace PimQuant.Sim.Kernels;
 
-/// <summary>
-/// What a read-by-read path supplies to <see cref="ReadDriver"/>: how it lists the driven rows of one digit, reads one
-/// row group into its accumulators, and sums a pixel's accumulators into logical columns. Implemented by structs, so the
-/// driver is specialised per path and the calls inline.
-/// </summary>
-internal interface IGroupReader<TWorkspace> where TWorkspace : PixelBlock
+/// <summary>A worker's state for a read-by-read path: per pixel, <typeparamref name="T"/> sums per bitline over a segment's
+/// reads (strided so pixels' rows do not share L1 sets), and the logical sums of one pixel.</summary>
+internal abstract class AccumulatingBlock<T>(RunContext run, int block, int stride) : PixelBlock(run, block) where T : struct, IBinaryInteger<T>
 {
-    /// <summary>Clears the per-bitline accumulators of <paramref name="count"/> pixels before a segment.</summary>
-    void ClearAccumulators(TWorkspace ws, int count);
+    /// <summary>Elements per pixel in <see cref="Accumulators"/>.</summary>
+    public readonly int AccumulatorStride = stride;
+    public readonly T[] Accumulators = new T[block * stride];
+    public readonly long[] Logical = new long[run.Geometry.N];
+}
 
+/// <summary>
+/// What a read-by-read path supplies to <see cref="ReadDriver"/>: how it lists the driven rows of one digit and reads one
+/// row group into its accumulators. Implemented by structs, so the driver is specialised per path and the calls inline.
+/// </summary>
+internal interface IGroupReader<TWorkspace>
+{
     /// <summary>Marks digit <paramref name="t"/> of pixel <paramref name="p"/> as not streamed in the current row group.</summary>
     void SkipDigit(TWorkspace ws, int p, int t);
 
@@ -22,9 +28,6 @@ internal interface IGroupReader<TWorkspace> where TWorkspace : PixelBlock
     /// <summary>Reads row group <paramref name="g"/> (converted by row tile <paramref name="rowTile"/>'s ADCs) for the block's
     /// <paramref name="count"/> pixels into their accumulators.</summary>
     void ReadGroup(TWorkspace ws, int g, int rowTile, int count);
-
-    /// <summary>Pixel <paramref name="p"/>'s accumulators summed over each logical column's bitlines.</summary>
-    void SumSlices(TWorkspace ws, int p, Span<long> logical);
 }
 
 /// <summary>
@@ -36,15 +39,15 @@ internal interface IGroupReader<TWorkspace> where TWorkspace : PixelBlock
 internal static class ReadDriver
 {
     /// <summary>Simulates the block of <paramref name="count"/> pixels from <paramref name="first"/> with <paramref name="reader"/>.</summary>
-    public static void Process<TReader, TWorkspace>(TReader reader, RunContext run, TWorkspace ws, int first, int count, Span<long> logical)
-        where TReader : struct, IGroupReader<TWorkspace> where TWorkspace : PixelBlock
+    public static void Process<TReader, TWorkspace, T>(TReader reader, RunContext run, TWorkspace ws, int first, int count)
+        where TReader : struct, IGroupReader<TWorkspace> where TWorkspace : AccumulatingBlock<T> where T : struct, IBinaryInteger<T>
     {
         var layer = run.Layer;
         int digits = run.Config.Digits, groups = run.Geometry.RowGroupCount;
         ws.Prepare(run, first, count);
         for (int segment = 0; segment < layer.SegmentCount; segment++)
         {
-            reader.ClearAccumulators(ws, count);
+            Array.Clear(ws.Accumulators, 0, count * ws.AccumulatorStride);
             for (int g = layer.SegmentFirstGroup[segment]; g < layer.SegmentFirstGroup[segment + 1]; g++)
             {
                 for (int p = 0; p < count; p++)
@@ -69,8 +72,8 @@ internal static class ReadDriver
             }
             for (int p = 0; p < count; p++)
             {
-                reader.SumSlices(ws, p, logical);
-                PixelBlock.AddSegment(run, segment, first + p, logical);
+                PixelBlock.SumSlices<T>(run, ws.Accumulators.AsSpan(p * ws.AccumulatorStride, run.Geometry.PhysicalColumns), ws.Logical);
+                PixelBlock.AddSegment(run, segment, first + p, ws.Logical);
             }
         }
         ws.Finish(run, first, count);
