@@ -188,7 +188,7 @@ public sealed class SimulationCheckpoint
                 throw new CheckpointException($"{file}: its event counts ({string.Join(", ", fields)}) are not the ones this pimq counts ({string.Join(", ", EventFields)}); it was written by another version");
             if (fields.FirstOrDefault(f => Value<long>(layer, f) < 0) is { } negative) throw Corrupt($"{negative} is negative");
             var events = new JsonObject(fields.Select(f => KeyValuePair.Create(f, (JsonNode?)layer[f]!.DeepClone())));
-            return (Value<string>(layer, "name"), events.Deserialize<EventCounts>(SnakeCase));
+            return (Value<string>(layer, "name"), events.Deserialize<EventCounts>(SnakeCase) ?? throw Corrupt("an event count is null"));
         }).ToArray();
         var checkpoint = new SimulationCheckpoint
         {

@@ -504,7 +504,7 @@ public sealed class ProgrammedLayer
             for (int ou = 0; ou < OuIds; ou++)
             {
                 if (Geometry.OuUsedColumns[ou] == 0) continue;
-                var block = new OuBlock(g, ou, start, rows, Geometry.OuUsedColumns[ou], !nonzero[ou]);
+                var block = new ProgrammedOu(g, ou, start, rows, Geometry.OuUsedColumns[ou], !nonzero[ou]);
                 bool unplaced = placement is not null && placement.ArrayOf[g * OuIds + ou] < 0;
                 if (!unplaced && policy?.Skip(block) != true) continue;
                 skipped[(long)g * OuIds + ou] = true;

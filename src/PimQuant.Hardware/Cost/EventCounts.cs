@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using PimQuant.Hardware.Spec;
 
 namespace PimQuant.Hardware.Cost;
@@ -82,12 +83,15 @@ public sealed record EventCounts
     public long OuSkippedReads { get; init; }
 
     /// <summary>Buffer bytes read.</summary>
+    [JsonIgnore] // derived from the bits, which are what a serialized record holds
     public double BufferReadBytes => BufferReadBits / 8.0;
 
     /// <summary>Buffer bytes written.</summary>
+    [JsonIgnore] // derived from the bits, which are what a serialized record holds
     public double BufferWriteBytes => BufferWriteBits / 8.0;
 
     /// <summary>Router bytes.</summary>
+    [JsonIgnore] // derived from the bits, which are what a serialized record holds
     public double RouterBytes => RouterBits / 8.0;
 
     /// <summary>The count an event is priced on (bits for buffer and router events).</summary>

@@ -100,7 +100,7 @@ internal static class CrossbarReference
                     for (int c = 0; c < columns; c++)
                         for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++)
                             if (ouOf[c] == ou && level[i, c] != 0) allZero = false;
-                    skipped[g, ou] = skip.Skip(new OuBlock(g, ou, groupStart[g], groupRows[g], ouUsed[ou], allZero));
+                    skipped[g, ou] = skip.Skip(new ProgrammedOu(g, ou, groupStart[g], groupRows[g], ouUsed[ou], allZero));
                 }
 
         // §2 column flip, per physical column and row group.
