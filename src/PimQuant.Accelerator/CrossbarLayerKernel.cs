@@ -369,7 +369,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         try { return ProgrammedLayer.Program(_config, _groupCodes[group], _k, _columnsPerGroup, options, _model.Options.Configuration); }
         catch (ArgumentException e)
         {
-            string hint = _config.WeightEncoding == Sim.WeightEncoding.Differential ? " (differential encoding holds the narrow range: set narrow_range: true)" : "";
+            string hint = _config.WeightEncoding == Hardware.Spec.WeightEncoding.Differential ? " (differential encoding holds the narrow range: set narrow_range: true)" : "";
             throw new SimulationException($"layer {_layer.Name}: {e.Message}{hint}");
         }
         catch (NotSupportedException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }

@@ -1,8 +1,6 @@
 using PimQuant.Hardware.Spec;
 using PimQuant.Sim;
-using SpecEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 using SpecStep = PimQuant.Hardware.Spec.AdcStepMode;
-using SpecVariation = PimQuant.Hardware.Spec.VariationKind;
 
 namespace PimQuant.Accelerator;
 
@@ -31,7 +29,7 @@ public static class CrossbarTranslation
             Rows = geometry.Rows, Cols = geometry.Cols, OuRows = geometry.OuRows, OuCols = geometry.OuCols,
             CellBits = spec.Cell.Bits, DacBits = spec.Dac.Bits, AdcBits = plan.AdcBits ?? spec.Adc.Bits, WholeOuRowTiles = plan.WholeOuRowTiles,
             AdcStep = spec.Adc.Step == SpecStep.Unit ? AdcStep.Unit : AdcStep.FullRange,
-            WeightEncoding = spec.Encoding.Weights == SpecEncoding.Offset ? Sim.WeightEncoding.Offset : Sim.WeightEncoding.Differential,
+            WeightEncoding = spec.Encoding.Weights,
             ColumnFlip = spec.Encoding.ColumnFlip,
             ReferenceColumn = spec.Encoding.ReferenceColumn,
             WeightBits = plan.WeightBits, ActivationBits = plan.ActivationBits,
@@ -45,7 +43,7 @@ public static class CrossbarTranslation
             NonIdealities = new NonIdealities
             {
                 Variation = ni.Variation.IsActive
-                    ? new ProgrammingVariation(ni.Variation.Kind == SpecVariation.Gaussian ? Sim.VariationKind.Gaussian : Sim.VariationKind.Lognormal,
+                    ? new ProgrammingVariation(ni.Variation.Kind,
                         ni.Variation.Sigma, ni.Variation.SigmaPerLevel)
                     : null,
                 OnOffRatio = ni.OnOffRatio ?? double.PositiveInfinity,

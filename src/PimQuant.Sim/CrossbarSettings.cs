@@ -1,18 +1,5 @@
 namespace PimQuant.Sim;
 
-/// <summary>How signed weights sit on cells (docs/hardware.md §0, <c>weight_encoding</c>).</summary>
-public enum WeightEncoding
-{
-    /// <summary>Store w + 2^(bw−1) (bw magnitude bits, the full two's-complement range); the digital side
-    /// subtracts 2^(bw−1)·Σa, as ISAAC does with its unit column.</summary>
-    Offset,
-
-    /// <summary>G+ holds max(w, 0), G− holds max(−w, 0), subtracted digitally after the ADC. Read as
-    /// sign-magnitude with bw−1 magnitude bits, so codes lie in [−(2^(bw−1)−1), 2^(bw−1)−1] (the narrow
-    /// symmetric range).</summary>
-    Differential,
-}
-
 /// <summary>How the ADC step is chosen (docs/hardware.md §0, <c>adc_step</c>).</summary>
 public enum AdcStepMode
 {
@@ -58,16 +45,6 @@ public enum ColumnLayout
     /// <summary>Blocks of ou_cols logical columns; OU number k of a block holds slice k of its columns
     /// (BWQ's precision-aware mapping: one OU per bit of a 9×8 weight block).</summary>
     SliceMajor,
-}
-
-/// <summary>Distribution of the programming variation factor.</summary>
-public enum VariationKind
-{
-    /// <summary>G = g·(1 + e), e ~ N(0, σ).</summary>
-    Gaussian,
-
-    /// <summary>G = g·exp(σ·z), z ~ N(0, 1) (median-preserving).</summary>
-    Lognormal,
 }
 
 /// <summary>Programming variation (docs/hardware.md §0, <c>variation</c>).</summary>

@@ -164,9 +164,11 @@ public sealed record AdcSpec(int Bits, AdcStepMode Step, AdcCalibration? Calibra
 /// <summary>How signed weights are stored on unsigned cell levels (docs/hardware.md §0).</summary>
 public enum WeightEncoding
 {
-    /// <summary>Store w + 2^(bw−1); subtract 2^(bw−1)·sum(a) digitally (ISAAC).</summary>
+    /// <summary>Store w + 2^(bw−1) (bw magnitude bits, the full two's-complement range); the digital side subtracts
+    /// 2^(bw−1)·Σa, as ISAAC does with its unit column.</summary>
     Offset,
-    /// <summary>G+ holds max(w, 0), G− holds max(−w, 0); subtracted digitally after the ADC.</summary>
+    /// <summary>G+ holds max(w, 0), G− holds max(−w, 0), subtracted digitally after the ADC: sign-magnitude with bw − 1
+    /// magnitude bits, so codes lie in [−(2^(bw−1) − 1), 2^(bw−1) − 1] (the narrow symmetric range).</summary>
     Differential,
 }
 

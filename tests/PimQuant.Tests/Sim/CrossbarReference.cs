@@ -1,6 +1,8 @@
 using System.Numerics;
 using PimQuant.Sim;
 using PimQuant.Hardware.Cost;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
+using VariationKind = PimQuant.Hardware.Spec.VariationKind;
 
 namespace PimQuant.Tests.Sim;
 

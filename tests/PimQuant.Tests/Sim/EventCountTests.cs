@@ -1,5 +1,6 @@
 using PimQuant.Sim;
 using PimQuant.Hardware.Cost;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 
 namespace PimQuant.Tests.Sim;
 

@@ -1,5 +1,7 @@
 using PimQuant.Sim;
 using PimQuant.Hardware.Cost;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
+using VariationKind = PimQuant.Hardware.Spec.VariationKind;
 
 namespace PimQuant.Tests.Sim;
 

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Xunit;
 using PimQuant.Sim;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 
 namespace PimQuant.Tests.Sim;
 

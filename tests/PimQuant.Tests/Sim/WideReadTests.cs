@@ -1,4 +1,6 @@
 using PimQuant.Sim;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
+using VariationKind = PimQuant.Hardware.Spec.VariationKind;
 
 namespace PimQuant.Tests.Sim;
 
