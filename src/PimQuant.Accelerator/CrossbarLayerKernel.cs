@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Hardware.Mapping;
@@ -206,72 +204,11 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         // the layers after it (and the next crossbar layer's codes) reorder nothing.
         var product = StandardKernels.ByOpType[node.OpType].Run(node, [values.to_type(_integerWeight.dtype), _integerWeight],
             new ExecutionContext(_model.Model.Graph, false) { ChannelsLast = true });
-        var result = Dequantize(product, scale, bias);
+        var result = Dequantization.Apply(product, scale, bias, Parallelism);
         var configuration = _model.Options.Configuration;
         Book(Crossbar.Groups.Select((layer, g) => layer.EventsOfAllDigits(input.DigitStatistics(g, layer, configuration))).ToArray());
         return result;
     }
-
-    /// <summary>y = Y·s_x·s_w[n] + b[n] over the integer results, in float64, rounded once to float32: the arithmetic
-    /// of <see cref="SimulatedProduct"/> (and of libtorch's separate multiply and add), in one pass that keeps the
-    /// product's layout (NCHW or channels-last).</summary>
-    private unsafe Tensor Dequantize(Tensor product, double[] scale, float[] bias)
-    {
-        bool channelsLast = IsChannelsLast(product);
-        var physical = channelsLast ? product.permute(0, 2, 3, 1) : product.contiguous();
-        var result = empty(physical.shape, ScalarType.Float32);
-        int images = (int)physical.shape[0], columns = _columns;
-        long positions = physical.numel() / images / columns;
-        var offset = bias.Select(b => (double)b).ToArray();
-        // Both live in native memory, which the GC never moves.
-        var target = (float*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(result.bytes));
-        var source = Unsafe.AsPointer(ref MemoryMarshal.GetReference(physical.bytes));
-        bool single = physical.dtype == ScalarType.Float32;
-        Parallel.For(0, images, Parallelism, n =>
-        {
-            long first = n * positions * columns;
-            if (single) Affine((float*)source + first, target + first, positions, channelsLast, scale, offset);
-            else Affine((double*)source + first, target + first, positions, channelsLast, scale, offset);
-        });
-        return channelsLast ? result.permute(0, 3, 1, 2) : result;
-    }
-
-    /// <summary>One image: t = (float)(y·scale[c] + bias[c]) with c the column of each element (channels-last: the
-    /// fastest index; else the slowest, <paramref name="positions"/> elements each). Multiply and add round apart, as
-    /// libtorch's separate operators do (never fused), then once to float32.</summary>
-    private static unsafe void Affine<T>(T* y, float* t, long positions, bool channelsLast, double[] scale, double[] bias) where T : unmanaged
-    {
-        int columns = scale.Length;
-        if (channelsLast)
-            for (long p = 0; p < positions * columns; p += columns)
-            {
-                int i = 0;
-                if (Avx.IsSupported)
-                    for (; i + 8 <= columns; i += 8)
-                        Vector256.Narrow(Load(y + p + i) * Vector256.Create(scale.AsSpan(i, 4)) + Vector256.Create(bias.AsSpan(i, 4)),
-                            Load(y + p + i + 4) * Vector256.Create(scale.AsSpan(i + 4, 4)) + Vector256.Create(bias.AsSpan(i + 4, 4))).Store(t + p + i);
-                for (; i < columns; i++) t[p + i] = (float)(Scalar(y + p + i) * scale[i] + bias[i]);
-            }
-        else
-            for (int c = 0; c < columns; c++)
-            {
-                long first = c * positions, i = 0;
-                var factor = Vector256.Create(scale[c]);
-                var offset = Vector256.Create(bias[c]);
-                if (Avx.IsSupported)
-                    for (; i + 8 <= positions; i += 8)
-                        Vector256.Narrow(Load(y + first + i) * factor + offset, Load(y + first + i + 4) * factor + offset).Store(t + first + i);
-                for (; i < positions; i++) t[first + i] = (float)(Scalar(y + first + i) * scale[c] + bias[c]);
-            }
-    }
-
-    private static unsafe Vector256<double> Load<T>(T* y) where T : unmanaged =>
-        typeof(T) == typeof(float) ? Avx.ConvertToVector256Double(Vector128.Load((float*)y)) : Vector256.Load((double*)y);
-
-    private static unsafe double Scalar<T>(T* y) where T : unmanaged => typeof(T) == typeof(float) ? *(float*)y : *(double*)y;
-
-    /// <summary>A rank-4 tensor whose memory is NHWC (and not also plain NCHW, as when C = 1).</summary>
-    private static bool IsChannelsLast(Tensor t) => t.dim() == 4 && !t.is_contiguous() && t.permute(0, 2, 3, 1).is_contiguous();
 
     private ParallelOptions Parallelism => new()
     {
@@ -396,47 +333,5 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             PadTop = (int)lowering.Pads[0], PadLeft = (int)lowering.Pads[1], PadBottom = (int)lowering.Pads[2], PadRight = (int)lowering.Pads[3],
             Groups = lowering.Groups,
         };
-    }
-
-    /// <summary>One batch of driven codes in managed memory (NCHW images for a Conv, N × K rows otherwise) and the
-    /// input vectors each convolution group reads from them.</summary>
-    private sealed class LayerInput : IDisposable
-    {
-        private readonly byte[] _codes;
-        private readonly int _length, _k;
-
-        public LayerInput(Tensor driven, int batch, int k, ConvWindow? window, byte padding)
-        {
-            // Channels-last codes (after a channels-last layer) become NCHW in libtorch's transposing copy.
-            using var bytes = driven.to_type(ScalarType.Byte).contiguous();
-            var span = bytes.bytes;
-            _length = span.Length;
-            _codes = ArrayPool<byte>.Shared.Rent(_length);
-            span.CopyTo(_codes);
-            Batch = batch; _k = k; Window = window; Padding = padding;
-        }
-
-        public int Batch { get; }
-        public ConvWindow? Window { get; }
-        public byte Padding { get; }
-        /// <summary>Input vectors per image.</summary>
-        public int Positions => Window?.Pixels ?? 1;
-        public int Pixels => checked(Batch * Positions);
-
-        /// <summary>Group <paramref name="g"/>'s vectors, pixel-major: gathered into <paramref name="buffer"/> for a
-        /// Conv, the codes themselves otherwise.</summary>
-        public ReadOnlyMemory<byte> Vectors(int g, byte[]? buffer, SimConfiguration configuration)
-        {
-            if (Window is null) return _codes.AsMemory(0, _length);
-            var input = new ConvInput(_codes.AsMemory(0, _length), Batch, Window, g, Padding);
-            input.Gather(buffer!, configuration);
-            return buffer.AsMemory(0, Pixels * _k);
-        }
-
-        public DigitStatistics DigitStatistics(int g, ProgrammedLayer layer, SimConfiguration configuration) => Window is null
-            ? Sim.DigitStatistics.Of(_codes.AsMemory(0, _length), Pixels, layer, configuration)
-            : new ConvInput(_codes.AsMemory(0, _length), Batch, Window, g, Padding).CountDigits(layer, configuration);
-
-        public void Dispose() => ArrayPool<byte>.Shared.Return(_codes);
     }
 }
