@@ -44,19 +44,23 @@ public static class ResultJson
     public static JsonObject Report(ResultReport report)
     {
         var c = report.Context;
-        return new JsonObject
-        {
-            ["command"] = c.Command,
-            ["model"] = c.Model,
-            ["dataset"] = c.Dataset,
-            ["test_images"] = c.TestImages,
-            ["seed"] = c.Seed,
-            ["baseline"] = c.Baseline,
-            ["rows"] = new JsonArray([.. report.Rows.Select(r => (JsonNode)Row(r))]),
-            ["paper"] = Paper(c.Paper),
-            ["notes"] = Notes(c.Notes),
-        };
+        var json = Context(c);
+        json["rows"] = new JsonArray([.. report.Rows.Select(r => (JsonNode)Row(r))]);
+        json["paper"] = Paper(c.Paper);
+        json["notes"] = Notes(c.Notes);
+        return json;
     }
+
+    /// <summary>What a result was run on: command, model, dataset, test images, seed and baseline.</summary>
+    private static JsonObject Context(ResultContext c) => new()
+    {
+        ["command"] = c.Command,
+        ["model"] = c.Model,
+        ["dataset"] = c.Dataset,
+        ["test_images"] = c.TestImages,
+        ["seed"] = c.Seed,
+        ["baseline"] = c.Baseline,
+    };
 
     /// <summary>
     /// A stored result as one flat object: its id, its run (id, time, version, command line, run key), what the run ran on,
@@ -74,13 +78,8 @@ public static class ResultJson
             ["version"] = p.Version,
             ["command_line"] = p.CommandLine,
             ["run_key"] = RunKey(p.Key),
-            ["command"] = c.Command,
-            ["model"] = c.Model,
-            ["dataset"] = c.Dataset,
-            ["test_images"] = c.TestImages,
-            ["seed"] = c.Seed,
-            ["baseline"] = c.Baseline,
         };
+        foreach (var (name, value) in Context(c)) flat[name] = value?.DeepClone();
         foreach (var (name, value) in Row(result.Row)) flat[name] = value?.DeepClone();
         flat["paper"] = Paper(c.Paper);
         flat["notes"] = Notes(c.Notes);
