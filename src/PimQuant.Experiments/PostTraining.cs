@@ -23,9 +23,10 @@ namespace PimQuant.Experiments;
 /// <param name="Verify">Evaluate the written file in ONNX Runtime too (needs <paramref name="Output"/>).</param>
 /// <param name="Command">The command line stamped into the written model's metadata.</param>
 /// <param name="Hardware">A spec the config is checked against before any work (what its crossbars hold); null: none.</param>
+/// <param name="Images">Evaluate on the first N test images; null: all.</param>
 public sealed record PostTrainingRequest(string Model, QuantConfig Config, DataOptions Data, int CalibrationImages, long Seed, int BatchSize,
     ReconstructionOptions? Reconstruction = null, bool? BiasCorrection = null, string? Output = null, bool Verify = false, string Command = "",
-    HardwareSpec? Hardware = null);
+    HardwareSpec? Hardware = null, int? Images = null);
 
 /// <summary>What a post-training quantization run measured and wrote; owns the quantized model and its graph.</summary>
 public sealed class PostTrainingResult : QuantizationRunResult
@@ -53,7 +54,7 @@ public static class PostTraining
         QuantizedModel? model = null;
         try
         {
-            var data = request.Data.Resolve(graph, request.Model);
+            var data = request.Data.Resolve(graph, request.Model, request.Images);
             // Read before any evaluation, so a missing or short training split is refused before work.
             using var images = data.CalibrationImages(request.CalibrationImages, request.Seed, progress);
             progress.Log($"{images.shape[0]} calibration images; test {data.Test.Count} images");

@@ -26,6 +26,7 @@ public static class QuantizeCommand
         var (wbits, abits) = CommonOptions.Widths("8", "8");
         var outputPath = new Option<string>("--output", "-o") { Description = "Where to write the quantized model (ONNX QDQ); omit to only measure" };
         var data = new DataFlags();
+        var images = CommonOptions.OptionalInteger("--images", "Evaluate on the first N test images (default: all)", 1);
         var calibrationImages = CommonOptions.CalibrationImages();
         var reconstruct = new Option<bool>("--reconstruct") { Description = "Block-wise reconstruction: learn weight rounding (AdaRound) and activation steps block by block" };
         var dropProbability = CommonOptions.Real("--drop-prob",
@@ -47,7 +48,7 @@ public static class QuantizeCommand
             modelPath, wbits, abits, config, outputPath,
         };
         data.AddTo(command);
-        foreach (var option in new Option[] { calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw, seed, threads, json })
+        foreach (var option in new Option[] { images, calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw, seed, threads, json })
             command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
@@ -69,7 +70,7 @@ public static class QuantizeCommand
                 parse.GetValue(reconstruct) ? new ReconstructionOptions { Iterations = parse.GetValue(iterations), DropProbability = parse.GetValue(dropProbability) } : null,
                 parse.GetValue(biasCorrection) switch { "on" => true, "off" => false, _ => null },
                 parse.GetValue(outputPath), parse.GetValue(verify), "pimq " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
-                parse.GetValue(hw) is { } hardware ? HardwareSpecLoader.Load(hardware) : null);
+                parse.GetValue(hw) is { } hardware ? HardwareSpecLoader.Load(hardware) : null, parse.GetValue(images));
             using var result = PostTraining.Run(request, new ConsoleProgress(output), cancel);
             output.Err.Write(Reports.StatisticsTable(result.Model, result.Weights.Layers, result.Activations));
 
