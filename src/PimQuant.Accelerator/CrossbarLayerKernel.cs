@@ -306,7 +306,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         try { return ProgrammedLayer.Program(_config, _groupCodes[group], _k, _columnsPerGroup, options, _model.Options.Configuration); }
         catch (ArgumentException e)
         {
-            string hint = _config.WeightEncoding == Hardware.Spec.WeightEncoding.Differential ? " (differential encoding holds the narrow range: set narrow_range: true)" : "";
+            // A code outside the encoding's range is most often a full-range weight on differential cells.
+            string hint = _config.WeightEncoding == Hardware.Spec.WeightEncoding.Differential && e.Message.Contains("lies outside", StringComparison.Ordinal)
+                ? " (differential encoding holds the narrow range: set narrow_range: true)" : "";
             throw new SimulationException($"layer {_layer.Name}: {e.Message}{hint}");
         }
         catch (NotSupportedException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }

@@ -51,7 +51,8 @@ public static class HardwareCapabilities
             ActivationGranularities = new HashSet<string> { "tensor" },
             WeightPrecisionGranularities = granularities,
             PrunedWeightGroups = true,
-            Array = (array.Rows, array.Cols),
+            // The precision-aware mapping fills an array with whole OU rows only: its array tiles are that many rows.
+            Array = (spec.Mapping == MappingNames.PrecisionAware ? array.Rows / array.OuRows * array.OuRows : array.Rows, array.Cols),
             OperationUnit = (array.OuRows, array.OuCols),
             AffineWeights = false,
             AffineActivations = true,
