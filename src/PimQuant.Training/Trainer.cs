@@ -14,8 +14,8 @@ namespace PimQuant.Training;
 public sealed record TrainingResult(IReadOnlyList<EpochResult> History, double Seconds, int ResumedFromEpoch);
 
 /// <summary>
-/// Trains a graph with cross-entropy (optionally label-smoothed), SGD or AdamW and a per-step
-/// learning-rate schedule. Every random choice (shuffle, augmentation, dropout) is a function of
+/// Trains a graph with cross-entropy (optionally label-smoothed) plus the hooks' loss terms, SGD or AdamW and a per-step
+/// learning-rate schedule; the hooks act after every step and epoch (<see cref="ITrainingHook"/>). Every random choice (shuffle, augmentation, dropout) is a function of
 /// the seed and the epoch, and the learning rate a function of the step, so a run resumed from a
 /// checkpoint after epoch e continues exactly as the uninterrupted run would.
 /// </summary>
@@ -25,9 +25,13 @@ public sealed record TrainingResult(IReadOnlyList<EpochResult> History, double S
 /// <param name="overrides">Kernel substitutions for the executor, e.g. fake-quantized layers (quantization-aware training).</param>
 /// <param name="extraParameters">Trained along with the graph's parameters, e.g. learned quantization steps, by name
 /// (distinct from the graph's tensor names); checkpoints hold them beside the graph's tensors.</param>
+/// <param name="hooks">Extra loss terms and after-step / after-epoch actions, called in order.</param>
 public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITrainingObserver observer,
-    KernelOverrides? overrides = null, IReadOnlyList<(string Name, Parameter Value)>? extraParameters = null)
+    KernelOverrides? overrides = null, IReadOnlyList<(string Name, Parameter Value)>? extraParameters = null,
+    IReadOnlyList<ITrainingHook>? hooks = null)
 {
+    private readonly IReadOnlyList<ITrainingHook> _hooks = hooks ?? [];
+
     private readonly IReadOnlyList<(string Name, Tensor Value)> _extra = (extraParameters ?? []).Select(p => (p.Name, (Tensor)p.Value)).ToList();
 
     private readonly TrainingOptions _options = options.Validated();
@@ -73,6 +77,7 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
             // Dropout and any other torch randomness restart from a seed of (seed, epoch).
             manual_seed(_options.Seed * 1_000_003 + epoch);
             var result = RunEpoch(executor, optimizer, loader, epoch, batches, cancellation);
+            foreach (var hook in _hooks) hook.AfterEpoch(epoch);
             double? testAccuracy = test is null ? null : Evaluator.Evaluate(executor, test, normalization, 256, cancellation: cancellation).Accuracy;
             result = result with { TestAccuracy = testAccuracy };
             history.Add(result);
@@ -104,9 +109,14 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
                 var y = tensor(batch.Labels);
                 ClearGradients();
                 var logits = executor.Forward(x);
+                var step = new TrainingStep(epoch, b, batches);
                 var loss = F.cross_entropy(logits, y, label_smoothing: _options.LabelSmoothing);
+                foreach (var hook in _hooks)
+                    if (hook.LossTerm(step) is { } term) loss = loss + term;
                 loss.backward();
                 optimizer.step();
+                using (no_grad())
+                    foreach (var hook in _hooks) hook.AfterStep(step);
                 lossSum += loss.item<float>() * batch.Count;
                 correct += logits.argmax(1).eq(y).sum().item<long>();
                 seen += batch.Count;

@@ -2,6 +2,7 @@ using PimQuant.Data;
 using PimQuant.Engine.Graph;
 using PimQuant.Models;
 using PimQuant.Training;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace PimQuant.Tests.Training;
@@ -132,5 +133,51 @@ public class TrainerTests : IDisposable
     {
         var e = Assert.Throws<ArgumentException>(() => new TrainingOptions { BatchSize = 0 }.Validated());
         Assert.Contains("BatchSize", e.Message);
+    }
+
+    /// <summary>Hooks change training as written: a loss term λ·‖W‖² on the largest weight drives it towards
+    /// zero (and not without the term), and an after-step action that zeroes a tensor leaves it zero, called once per step,
+    /// with the after-epoch action once per epoch.</summary>
+    [Fact]
+    public void Training_hooks_add_loss_terms_and_act_after_steps_and_epochs()
+    {
+        Torch.Ensure();
+        var (train, _) = Split();
+        var options = Small with { Epochs = 1 };
+        double NormAfter(bool decay)
+        {
+            using var graph = ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 1);
+            var weight = graph.Parameters().MaxBy(p => p.numel())!; // the largest weight tensor
+            new Trainer(graph, options, SilentObserver.Instance, hooks: decay ? [new Decay(weight)] : [])
+                .Run(train, null, DatasetCatalog.FashionMnist.Normalization, new Trainer.CheckpointPolicy(null, false, "k"));
+            return weight.norm().item<float>();
+        }
+        double plain = NormAfter(decay: false), decayed = NormAfter(decay: true);
+        Assert.True(decayed < 0.2 * plain, $"‖W‖ {decayed} with the term, {plain} without");
+
+        var zeroing = new Zeroing();
+        using var graph = ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 1);
+        zeroing.Target = graph.Parameters().Last();
+        new Trainer(graph, options, SilentObserver.Instance, hooks: [zeroing])
+            .Run(train, null, DatasetCatalog.FashionMnist.Normalization, new Trainer.CheckpointPolicy(null, false, "k"));
+        Assert.Equal(0f, zeroing.Target.abs().max().item<float>());
+        Assert.Equal(train.Count / options.BatchSize, zeroing.Steps);
+        Assert.Equal([0], zeroing.Epochs);
+    }
+
+    /// <summary>A large L2 term on one tensor.</summary>
+    private sealed class Decay(Parameter weight) : ITrainingHook
+    {
+        public Tensor? LossTerm(TrainingStep step) => weight.pow(2).sum() * 10.0;
+    }
+
+    /// <summary>Zeroes one tensor after every step and records the steps and epochs it saw.</summary>
+    private sealed class Zeroing : ITrainingHook
+    {
+        public Parameter Target = null!;
+        public int Steps;
+        public List<int> Epochs { get; } = [];
+        public void AfterStep(TrainingStep step) { Target.zero_(); Steps++; }
+        public void AfterEpoch(int epoch) => Epochs.Add(epoch);
     }
 }
