@@ -33,17 +33,17 @@ public class MappingReferenceTests
             return string.Create(CultureInfo.InvariantCulture, $"  - {{name: {name}, rows: {rows}, cols: {cols}, ou_rows: {ouRows}, ou_cols: {ouCols}}}\n");
         }
         string encoding = precisionAware || rng.Next(2) == 0 ? "differential" : "offset";
-        return HardwareSpecLoader.Parse($"""
+        return HardwareSpecLoader.Parse($$"""
             version: 1
             name: mixed
             source: hand-made for tests
             arrays:
-            {Array("a")}{Array("b")}
-            cell: {"{"}bits: {cellBits}{"}"}
-            dac: {"{"}bits: {dacBits}{"}"}
-            adc: {"{"}bits: {adcBits}{"}"}
-            encoding: {"{"}weights: {encoding}, column_flip: false{"}"}
-            mapping: {(precisionAware ? "precision_aware" : "dense")}
+            {{Array("a")}}{{Array("b")}}
+            cell: {bits: {{cellBits}}}
+            dac: {bits: {{dacBits}}}
+            adc: {bits: {{adcBits}}}
+            encoding: {weights: {{encoding}}, column_flip: false}
+            mapping: {{(precisionAware ? "precision_aware" : "dense")}}
             """, "test.yaml");
     }
 
