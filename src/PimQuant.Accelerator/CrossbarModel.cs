@@ -110,7 +110,7 @@ public sealed class CrossbarModel
     /// calibrated steps; each layer sees the outputs of the simulated layers before it.</summary>
     public void CalibrateAdc(Tensor images)
     {
-        if (Spec.Adc.Step != Hardware.Spec.AdcStepMode.Calibrated || Layers.All(l => l.Config.IsAdcIdeal)) return;
+        if (Spec.Adc.Step != AdcStepMode.Calibrated || Layers.All(l => l.Config.IsAdcIdeal)) return;
         var previous = Mode;
         Mode = CrossbarMode.CalibrateAdc;
         try

@@ -1,6 +1,5 @@
 using PimQuant.Hardware.Spec;
 using PimQuant.Sim;
-using SpecStep = PimQuant.Hardware.Spec.AdcStepMode;
 
 namespace PimQuant.Accelerator;
 
@@ -28,7 +27,7 @@ public static class CrossbarTranslation
         {
             Rows = geometry.Rows, Cols = geometry.Cols, OuRows = geometry.OuRows, OuCols = geometry.OuCols,
             CellBits = spec.Cell.Bits, DacBits = spec.Dac.Bits, AdcBits = plan.AdcBits ?? spec.Adc.Bits, WholeOuRowTiles = plan.WholeOuRowTiles,
-            AdcStep = spec.Adc.Step == SpecStep.Unit ? AdcStep.Unit : AdcStep.FullRange,
+            AdcStep = spec.Adc.Step == AdcStepMode.Unit ? AdcStep.Unit : AdcStep.FullRange,
             WeightEncoding = spec.Encoding.Weights,
             ColumnFlip = spec.Encoding.ColumnFlip,
             ReferenceColumn = spec.Encoding.ReferenceColumn,

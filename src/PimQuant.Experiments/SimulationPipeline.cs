@@ -102,7 +102,7 @@ public static class SimulationPipeline
         CrossbarModel crossbars;
         try { crossbars = CrossbarModel.Program(model, spec, options); }
         catch (SimulationException e) { throw new ExperimentException(e.Message); }
-        if (spec.Adc.Step == PimQuant.Hardware.Spec.AdcStepMode.Calibrated && !spec.Adc.IsIdeal)
+        if (spec.Adc.Step == AdcStepMode.Calibrated && !spec.Adc.IsIdeal)
         {
             progress.Log($"calibrating the ADC steps ({spec.Adc.Calibration?.ToString().ToLowerInvariant()}) on {Math.Min(AdcCalibrationImages, calibration.shape[0])} calibration images");
             using var scope = NewDisposeScope();

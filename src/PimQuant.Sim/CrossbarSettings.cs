@@ -1,20 +1,8 @@
 namespace PimQuant.Sim;
 
-/// <summary>How the ADC step is chosen (docs/hardware.md §0, <c>adc_step</c>).</summary>
-public enum AdcStepMode
-{
-    /// <summary>Step 1: integer counting, clips when p &gt; 2^A − 1.</summary>
-    Unit,
-
-    /// <summary>Step p_max/(2^A − 1), p_max = ou_rows·(2^d−1)·(2^c−1).</summary>
-    FullRange,
-
-    /// <summary>A given value (calibrated or learned, e.g. CIMQ's partial-sum quantization).</summary>
-    Explicit,
-}
-
-/// <summary>The ADC step of the hardware spec: <c>unit</c>, <c>full_range</c> or an explicit value.
-/// Per-layer or per-array values can also be given when a layer is programmed.</summary>
+/// <summary>The ADC step of the hardware spec (docs/hardware.md §0, <c>adc_step</c>): <c>unit</c>, <c>full_range</c> or a
+/// calibrated value (from data, learned, or given), its mode the spec's <see cref="AdcStepMode"/>. Per-layer or per-array
+/// values can also be given when a layer is programmed.</summary>
 public sealed record AdcStep
 {
     private AdcStep(AdcStepMode mode, double value) => (Mode, Value) = (mode, value);
@@ -22,7 +10,7 @@ public sealed record AdcStep
     /// <summary>The mode.</summary>
     public AdcStepMode Mode { get; }
 
-    /// <summary>The step for <see cref="AdcStepMode.Explicit"/>; 1 otherwise (unused).</summary>
+    /// <summary>The step for <see cref="AdcStepMode.Calibrated"/>; 1 otherwise (unused).</summary>
     public double Value { get; }
 
     /// <summary>Step 1.</summary>
@@ -31,8 +19,8 @@ public sealed record AdcStep
     /// <summary>Step p_max/(2^A − 1).</summary>
     public static AdcStep FullRange { get; } = new(AdcStepMode.FullRange, 1);
 
-    /// <summary>A given step (validated when the config is built).</summary>
-    public static AdcStep Explicit(double value) => new(AdcStepMode.Explicit, value);
+    /// <summary>A calibrated, learned or given step (validated when the config is built).</summary>
+    public static AdcStep Calibrated(double value) => new(AdcStepMode.Calibrated, value);
 }
 
 /// <summary>Where the physical columns of a logical weight column sit inside a crossbar. The layout

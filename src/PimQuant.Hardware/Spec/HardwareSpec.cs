@@ -134,7 +134,7 @@ public enum AdcStepMode
     Unit,
     /// <summary>Step p_max / (2^A − 1), p_max = ou_rows·(2^d−1)·(2^c−1).</summary>
     FullRange,
-    /// <summary>A calibrated or learned step per layer or per array (CIMQ's partial-sum quantization).</summary>
+    /// <summary>A step calibrated from data, learned (CIMQ's partial-sum quantization) or given, per layer or per array.</summary>
     Calibrated,
 }
 

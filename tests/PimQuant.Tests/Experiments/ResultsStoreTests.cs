@@ -128,7 +128,7 @@ public class ResultsStoreTests : IDisposable
     }
 
     [Fact]
-    public void TwoWritersAtOnceBothLandEveryRow()
+    public async Task TwoWritersAtOnceBothLandEveryRow()
     {
         const int Runs = 20;
         string path = File("shared.db");
@@ -143,7 +143,7 @@ public class ResultsStoreTests : IDisposable
                 store.Append(Report($"writer {w} run {i}"), Provenance());
             }
         }, TaskCreationOptions.LongRunning)).ToArray();
-        Task.WaitAll(writers);
+        await Task.WhenAll(writers);
 
         using var reader = ResultsStore.OpenExisting(path);
         var all = reader.All();

@@ -29,7 +29,7 @@ public class ConfigValidationTests
             "on_off_ratio" => new CrossbarSettings { NonIdealities = new NonIdealities { OnOffRatio = 1 } },
             "saf" => new CrossbarSettings { NonIdealities = new NonIdealities { StuckAtZero = 0.7, StuckAtOne = 0.5 } },
             "bitlines" => new CrossbarSettings { Cols = 6, OuCols = 6, CellBits = 1, WeightBits = 8 },
-            "adc_step" => new CrossbarSettings { AdcStep = AdcStep.Explicit(0) },
+            "adc_step" => new CrossbarSettings { AdcStep = AdcStep.Calibrated(0) },
             _ => new CrossbarSettings { OuRows = 128, CellBits = 4, DacBits = 5 }, // 128·31·15·2^16 ≥ 2^31
         };
         var error = Assert.Throws<ArgumentException>(() => CrossbarConfig.Create(bad));

@@ -3,6 +3,7 @@ using PimQuant.Sim;
 using PimQuant.Hardware.Cost;
 using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 using VariationKind = PimQuant.Hardware.Spec.VariationKind;
+using AdcStepMode = PimQuant.Hardware.Spec.AdcStepMode;
 
 namespace PimQuant.Tests.Sim;
 

@@ -98,11 +98,11 @@ public class HandWorkedTests
         // col0: t0s0 p=1 → ⌊1.17⌋=1; t0s1 p=2 → ⌊1.83⌋=1 (·2); t1s0 p=2 → 1 (·2); t1s1 p=1 → 1 (·4)
         //       integer sum 1 + 2 + 2 + 4 = 9 → 1.5·9 − 12 = 1.5
         // col1: t0s0 p=1 → 1; t0s1 p=1 → 1 (·2); t1s0 p=0 → 0; t1s1 p=1 → 1 (·4): 7 → 10.5 − 12 = −1.5
-        RunAll(Base with { AdcStep = AdcStep.Explicit(1.5) }, [1.5, -1.5]);
+        RunAll(Base with { AdcStep = AdcStep.Calibrated(1.5) }, [1.5, -1.5]);
         // Ties round up: with step 2, p = 1 is exactly half a step → code 1, and p = 2 → ⌊1.5⌋ = 1.
         // col0: t0s0 p=1 → 1; t0s1 p=2 → 1 (·2); t1s0 p=2 → 1 (·2); t1s1 p=1 → 1 (·4): 9 → 18 − 12 = 6
         // col1: t0s0 1 → 1; t0s1 1 → 1 (·2); t1s0 0; t1s1 1 → 1 (·4): 7 → 14 − 12 = 2
-        RunAll(Base with { AdcStep = AdcStep.Explicit(2) }, [6, 2]);
+        RunAll(Base with { AdcStep = AdcStep.Calibrated(2) }, [6, 2]);
     }
 
     [Fact]

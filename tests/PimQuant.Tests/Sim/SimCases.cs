@@ -82,7 +82,7 @@ internal static class SimCases
             {
                 0 => AdcStep.Unit,
                 1 => AdcStep.FullRange,
-                _ => AdcStep.Explicit(new[] { 0.5, 1.5, 2.0, 0.75, 3.25, 1.0 / 3 }[rng.Next(6)]),
+                _ => AdcStep.Calibrated(new[] { 0.5, 1.5, 2.0, 0.75, 3.25, 1.0 / 3 }[rng.Next(6)]),
             };
         }
         var nonIdealities = new NonIdealities
