@@ -275,7 +275,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         try
         {
             return MappingStrategies.For(spec).Map(new MappingRequest(shape, spec, _config.WeightBits, _plan.Array,
-                Weights: new LoweredWeights(LoweredLayer.Of(shape), values), Precision: BlockBits(integers, shape), WholeOuRowTiles: _plan.WholeOuRowTiles));
+                Weights: new LoweredWeights(shape.Lowering, values), Precision: BlockBits(integers, shape), WholeOuRowTiles: _plan.WholeOuRowTiles));
         }
         catch (Exception e) when (e is ArgumentException or Hardware.Spec.HardwareSpecException) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
     }
@@ -289,7 +289,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var geometry = _model.Spec.Array(_plan.Array);
         if (integers.Precision is not { Granularity: ScaleGranularity.PerOuBlock ou } precision || (ou.Rows, ou.Columns) != (geometry.OuRows, geometry.OuCols))
             return null;
-        return new BlockPrecision(LoweredLayer.Of(shape), ou.Rows, ou.Columns, precision.Bits.Select(b => Math.Max(0, b - 1)).ToArray());
+        return new BlockPrecision(shape.Lowering, ou.Rows, ou.Columns, precision.Bits.Select(b => Math.Max(0, b - 1)).ToArray());
     }
 
     private ProgrammedLayer ProgramGroup(int group, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps = null)
@@ -323,17 +323,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         return LayerShape.Conv(node.Name, (int)weight[1] * groups, columns, (int)weight[2], (int)weight[3], (int)output[2], (int)output[3], groups);
     }
 
-    private static ConvWindow Window(Node node, IReadOnlyList<long> inputShape, IReadOnlyList<long> weightShape)
+    private static ConvWindow Window(Node node, IReadOnlyList<long> inputShape, IReadOnlyList<long> weightShape) => new()
     {
-        var lowering = ConvLowering.Of(node, inputShape, weightShape);
-        return new ConvWindow
-        {
-            Channels = (int)inputShape[1], Height = (int)inputShape[2], Width = (int)inputShape[3],
-            KernelHeight = (int)lowering.Kernel[0], KernelWidth = (int)lowering.Kernel[1],
-            StrideHeight = (int)lowering.Strides[0], StrideWidth = (int)lowering.Strides[1],
-            DilationHeight = (int)lowering.Dilations[0], DilationWidth = (int)lowering.Dilations[1],
-            PadTop = (int)lowering.Pads[0], PadLeft = (int)lowering.Pads[1], PadBottom = (int)lowering.Pads[2], PadRight = (int)lowering.Pads[3],
-            Groups = lowering.Groups,
-        };
-    }
+        Convolution = ConvLowering.Of(node, inputShape, weightShape),
+        Channels = (int)inputShape[1], Height = (int)inputShape[2], Width = (int)inputShape[3],
+    };
 }

@@ -16,13 +16,13 @@ internal static class MappedPlacement
     public static OuPlacement Of(LayerMapping mapping, int group, LayerGeometry geometry, CrossbarConfig config)
     {
         var lowered = mapping.Lowered;
-        int K = lowered.RowsPerGroup, N = lowered.ColumnsPerGroup, ouIds = geometry.ColumnTileCount * geometry.OusPerColumnTile;
+        int K = lowered.Rows, N = lowered.ColumnsPerGroup, ouIds = geometry.ColumnTileCount * geometry.OusPerColumnTile;
         var arrayOf = new int[geometry.RowGroupCount * ouIds];
         Array.Fill(arrayOf, -1);
         var rowGroupAt = new Dictionary<int, int>();
         for (int g = 0; g < geometry.RowGroupCount; g++) rowGroupAt[geometry.GroupStart[g]] = g;
 
-        var blocks = mapping.Blocks.Where(b => lowered.GroupOfRow(b.MatrixRow) == group).ToArray();
+        var blocks = mapping.Blocks.Where(b => lowered.GroupOfInputRow(b.MatrixRow) == group).ToArray();
         int first = blocks.Length == 0 ? 0 : blocks.Min(b => b.Array), arrays = blocks.Length == 0 ? 0 : blocks.Max(b => b.Array) - first + 1;
         foreach (var block in blocks)
         {

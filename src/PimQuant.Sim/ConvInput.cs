@@ -1,3 +1,4 @@
+using PimQuant.Quant.Granularity;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -5,39 +6,44 @@ using System.Runtime.Intrinsics.X86;
 
 namespace PimQuant.Sim;
 
-/// <summary>A 2-D convolution's window over an NCHW input (docs/hardware.md §0): every output pixel reads
-/// one vector of K = (Channels / Groups)·kh·kw codes per convolution group, channel-major, then kh, then kw;
-/// positions outside the input read the padding code.</summary>
+/// <summary>A 2-D convolution's window over an NCHW input (docs/hardware.md §0): the convolution's one lowering
+/// (<see cref="ConvLowering"/>: kernel, strides, pads, dilations, groups) applied to an input of
+/// <see cref="Channels"/> × <see cref="Height"/> × <see cref="Width"/>. Every output pixel reads one vector of
+/// K = (Channels / Groups)·kh·kw codes per convolution group, channel-major, then kh, then kw (the row order of
+/// <see cref="WeightLowering"/>); positions outside the input read the padding code.</summary>
 public sealed record ConvWindow
 {
+    /// <summary>The convolution's lowering (ONNX pads resolved).</summary>
+    public required ConvLowering Convolution { get; init; }
     /// <summary>Input channels of all groups.</summary>
     public required int Channels { get; init; }
     /// <summary>Input height.</summary>
     public required int Height { get; init; }
     /// <summary>Input width.</summary>
     public required int Width { get; init; }
+
     /// <summary>kh.</summary>
-    public required int KernelHeight { get; init; }
+    public int KernelHeight => (int)Convolution.Kernel[0];
     /// <summary>kw.</summary>
-    public required int KernelWidth { get; init; }
+    public int KernelWidth => (int)Convolution.Kernel[1];
     /// <summary>Stride along the height.</summary>
-    public int StrideHeight { get; init; } = 1;
+    public int StrideHeight => (int)Convolution.Strides[0];
     /// <summary>Stride along the width.</summary>
-    public int StrideWidth { get; init; } = 1;
+    public int StrideWidth => (int)Convolution.Strides[1];
     /// <summary>Dilation along the height.</summary>
-    public int DilationHeight { get; init; } = 1;
+    public int DilationHeight => (int)Convolution.Dilations[0];
     /// <summary>Dilation along the width.</summary>
-    public int DilationWidth { get; init; } = 1;
+    public int DilationWidth => (int)Convolution.Dilations[1];
     /// <summary>Padding rows above.</summary>
-    public int PadTop { get; init; }
+    public int PadTop => (int)Convolution.Pads[0];
     /// <summary>Padding columns on the left.</summary>
-    public int PadLeft { get; init; }
+    public int PadLeft => (int)Convolution.Pads[1];
     /// <summary>Padding rows below.</summary>
-    public int PadBottom { get; init; }
+    public int PadBottom => (int)Convolution.Pads[2];
     /// <summary>Padding columns on the right.</summary>
-    public int PadRight { get; init; }
+    public int PadRight => (int)Convolution.Pads[3];
     /// <summary>Convolution groups.</summary>
-    public int Groups { get; init; } = 1;
+    public int Groups => Convolution.Groups;
 
     /// <summary>Input channels of one group.</summary>
     public int ChannelsPerGroup => Channels / Groups;
@@ -55,6 +61,9 @@ public sealed record ConvWindow
 
     internal void Validate()
     {
+        var c = Convolution;
+        if (c.Kernel.Length != 2 || c.Strides.Length != 2 || c.Dilations.Length != 2 || c.Pads.Length != 4)
+            throw new ArgumentException($"conv window: a 2-D convolution has 2 kernel sizes, strides and dilations and 4 pads ({this})");
         if (Channels < 1 || Height < 1 || Width < 1 || KernelHeight < 1 || KernelWidth < 1)
             throw new ArgumentException($"conv window: channels, height, width and kernel must be ≥ 1 ({this})");
         if (StrideHeight < 1 || StrideWidth < 1 || DilationHeight < 1 || DilationWidth < 1)

@@ -52,7 +52,7 @@ public static class DenseEventCounts
             AdcConversions = reads * cols,
             ShiftAdds = reads * cols,
             DigitSums = reads * rowGroups.Count,
-            BufferReadBits = p * lowered.Rows * (long)activationBits,
+            BufferReadBits = p * lowered.InputRows * (long)activationBits,
             BufferWriteBits = p * lowered.Columns * (long)outBits,
             RouterBits = p * lowered.Columns * (long)outBits,
             CriticalPathOuReads = reads * busiest,

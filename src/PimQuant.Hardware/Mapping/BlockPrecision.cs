@@ -1,8 +1,9 @@
+using PimQuant.Quant.Granularity;
 namespace PimQuant.Hardware.Mapping;
 
 /// <summary>
 /// The block precision of one layer: how many weight bits each OU-sized weight block stores. The lowered
-/// matrix of every convolution group (K rows × N columns, <see cref="LoweredLayer"/>) is cut into blocks of
+/// matrix of every convolution group (K rows × N columns, <see cref="WeightLowering"/>) is cut into blocks of
 /// <see cref="BlockRows"/> × <see cref="BlockColumns"/> from its top left corner (the edge blocks smaller);
 /// blocks are numbered by convolution group, then block row, then block column, the order of the OU-block
 /// scale groups of the quantizer (Quant <c>WeightGroupLayout</c>), so a per-block precision chosen there indexes
@@ -15,7 +16,7 @@ public sealed class BlockPrecision
 
     /// <summary>A precision map with <paramref name="bits"/> per block in the documented order.</summary>
     /// <exception cref="ArgumentException">A block size below 1, the wrong number of blocks, or a negative precision.</exception>
-    public BlockPrecision(LoweredLayer lowered, int blockRows, int blockColumns, IReadOnlyList<int> bits)
+    public BlockPrecision(WeightLowering lowered, int blockRows, int blockColumns, IReadOnlyList<int> bits)
     {
         ArgumentNullException.ThrowIfNull(lowered);
         ArgumentNullException.ThrowIfNull(bits);
@@ -24,18 +25,18 @@ public sealed class BlockPrecision
         Lowered = lowered;
         BlockRows = blockRows;
         BlockColumns = blockColumns;
-        RowBlocks = (lowered.RowsPerGroup + blockRows - 1) / blockRows;
+        RowBlocks = (lowered.Rows + blockRows - 1) / blockRows;
         ColumnBlocks = (lowered.ColumnsPerGroup + blockColumns - 1) / blockColumns;
-        long count = (long)lowered.Groups * RowBlocks * ColumnBlocks;
+        long count = (long)lowered.ConvolutionGroups * RowBlocks * ColumnBlocks;
         if (bits.Count != count)
-            throw new ArgumentException($"{bits.Count} block precisions given; {lowered.Groups} group(s) × {RowBlocks} × {ColumnBlocks} blocks of {blockRows}×{blockColumns} need {count}");
+            throw new ArgumentException($"{bits.Count} block precisions given; {lowered.ConvolutionGroups} group(s) × {RowBlocks} × {ColumnBlocks} blocks of {blockRows}×{blockColumns} need {count}");
         _bits = bits.ToArray();
         foreach (int p in _bits)
             if (p < 0) throw new ArgumentException($"block precision {p} is negative");
     }
 
     /// <summary>The lowering the blocks cut.</summary>
-    public LoweredLayer Lowered { get; }
+    public WeightLowering Lowered { get; }
 
     /// <summary>Rows of a block (the OU's wordlines).</summary>
     public int BlockRows { get; }
@@ -59,10 +60,10 @@ public sealed class BlockPrecision
     public int this[int group, int blockRow, int blockColumn] => _bits[(group * RowBlocks + blockRow) * ColumnBlocks + blockColumn];
 
     /// <summary>Every block at <paramref name="bits"/>: what a mapping assumes without weights.</summary>
-    public static BlockPrecision Uniform(LoweredLayer lowered, int blockRows, int blockColumns, int bits)
+    public static BlockPrecision Uniform(WeightLowering lowered, int blockRows, int blockColumns, int bits)
     {
         ArgumentNullException.ThrowIfNull(lowered);
-        int count = lowered.Groups * ((lowered.RowsPerGroup + blockRows - 1) / blockRows) * ((lowered.ColumnsPerGroup + blockColumns - 1) / blockColumns);
+        int count = lowered.ConvolutionGroups * ((lowered.Rows + blockRows - 1) / blockRows) * ((lowered.ColumnsPerGroup + blockColumns - 1) / blockColumns);
         return new BlockPrecision(lowered, blockRows, blockColumns, Enumerable.Repeat(bits, count).ToArray());
     }
 
@@ -76,11 +77,11 @@ public sealed class BlockPrecision
         var lowered = weights.Lowered;
         var empty = Uniform(lowered, blockRows, blockColumns, 0);
         var bits = new int[empty.Bits.Count];
-        for (int g = 0; g < lowered.Groups; g++)
-            for (int k = 0; k < lowered.RowsPerGroup; k++)
+        for (int g = 0; g < lowered.ConvolutionGroups; g++)
+            for (int k = 0; k < lowered.Rows; k++)
                 for (int n = 0; n < lowered.ColumnsPerGroup; n++)
                 {
-                    int w = weights.At(g * lowered.RowsPerGroup + k, g * lowered.ColumnsPerGroup + n)!.Value;
+                    int w = weights.At(g * lowered.Rows + k, g * lowered.ColumnsPerGroup + n)!.Value;
                     int index = (g * empty.RowBlocks + k / blockRows) * empty.ColumnBlocks + n / blockColumns;
                     bits[index] = Math.Max(bits[index], MagnitudeBits(w));
                 }

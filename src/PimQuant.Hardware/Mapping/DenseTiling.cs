@@ -38,7 +38,7 @@ public sealed class DenseTiling : IMappingStrategy
     {
         var (layer, spec) = (request.Layer, request.Spec);
         var geometry = spec.Array(request.ArrayName);
-        var lowered = LoweredLayer.Of(layer);
+        var lowered = layer.Lowering;
         int cellBits = spec.Cell.Bits;
         int stored = spec.Encoding.StoredBits(request.WeightBits);
         if (request.WeightBits > 16 || stored < 1)
@@ -58,7 +58,7 @@ public sealed class DenseTiling : IMappingStrategy
                     columns[i++] = new CellColumn(j, s * cellBits, Math.Min(cellBits, stored - s * cellBits), polarity);
                 }
 
-        int K = lowered.RowsPerGroup, groupColumns = lowered.ColumnsPerGroup * slices * polarities;
+        int K = lowered.Rows, groupColumns = lowered.ColumnsPerGroup * slices * polarities;
         int perTile = geometry.Cols / (slices * polarities) * slices * polarities;
         if (perTile == 0)
             throw new ArgumentException($"layer '{layer.Name}': one weight needs {slices * polarities} bitlines ({slices} slices × {polarities} polarities), more than an array's {geometry.Cols}");
@@ -68,7 +68,7 @@ public sealed class DenseTiling : IMappingStrategy
         int colTiles = (groupColumns + perTile - 1) / perTile;
         var arrays = new List<MappedArray>();
         var blocks = new List<OuBlock>();
-        for (int g = 0; g < lowered.Groups; g++)
+        for (int g = 0; g < lowered.ConvolutionGroups; g++)
             for (int rt = 0; rt < rowTiles; rt++)
             {
                 int rowStart = g * K + rt * tileRows, rowCount = Math.Min(tileRows, K - rt * tileRows);

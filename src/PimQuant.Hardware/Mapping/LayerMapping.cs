@@ -1,4 +1,5 @@
 using PimQuant.Hardware.Spec;
+using PimQuant.Quant.Granularity;
 
 namespace PimQuant.Hardware.Mapping;
 
@@ -48,7 +49,7 @@ public readonly record struct CellColumn(int Column, int Bit, int Bits, Polarity
 /// matrix sit on wordlines [ArrayRow, ArrayRow + Rows) of array <see cref="Array"/>, and
 /// <see cref="Columns"/>[k] sits on bitline ArrayCol + k. One OU read drives these rows with one
 /// input digit and converts these columns. Cells (row, column) outside the column's conv group
-/// (<see cref="LoweredLayer.Holds"/>) are not programmed. Blocks that hold no cell are never
+/// (<see cref="WeightLowering.Holds"/>) are not programmed. Blocks that hold no cell are never
 /// emitted, so a mapping that skips all-zero OUs simply leaves them out.
 /// </summary>
 /// <param name="Array">Index into <see cref="LayerMapping.Arrays"/>.</param>
@@ -88,7 +89,7 @@ public sealed class LayerMapping
     {
         Strategy = strategy;
         Layer = layer;
-        Lowered = LoweredLayer.Of(layer);
+        Lowered = layer.Lowering;
         Spec = spec;
         Geometry = geometry;
         WeightBits = weightBits;
@@ -107,7 +108,7 @@ public sealed class LayerMapping
     public LayerShape Layer { get; }
 
     /// <summary>Its lowering.</summary>
-    public LoweredLayer Lowered { get; }
+    public WeightLowering Lowered { get; }
 
     /// <summary>The hardware it is mapped on.</summary>
     public HardwareSpec Spec { get; }
@@ -140,14 +141,14 @@ public sealed class LayerMapping
     public double Utilisation => AllocatedCells == 0 ? 0 : (double)ProgrammedCells / AllocatedCells;
 
     /// <summary>Cells of <paramref name="block"/> that hold a weight bit: per column, the block's rows inside the column's group.</summary>
-    public static long ProgrammedCellsOf(OuBlock block, LoweredLayer lowered)
+    public static long ProgrammedCellsOf(OuBlock block, WeightLowering lowered)
     {
-        if (lowered.Groups == 1) return (long)block.Rows * block.Cols;
+        if (lowered.ConvolutionGroups == 1) return (long)block.Rows * block.Cols;
         long cells = 0;
         int end = block.MatrixRow + block.Rows;
         foreach (var column in block.Columns.Span)
         {
-            var (start, count) = lowered.RowsOfColumn(column.Column);
+            var (start, count) = lowered.InputRowsOfColumn(column.Column);
             cells += Math.Max(0, Math.Min(end, start + count) - Math.Max(block.MatrixRow, start));
         }
         return cells;

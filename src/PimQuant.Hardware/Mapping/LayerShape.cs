@@ -1,3 +1,5 @@
+using PimQuant.Quant.Granularity;
+
 namespace PimQuant.Hardware.Mapping;
 
 /// <summary>Kind of a layer that runs on crossbars.</summary>
@@ -83,6 +85,12 @@ public sealed record LayerShape
 
     /// <summary>N: columns of one group's matrix, Cout/groups.</summary>
     public int ColumnsPerGroup => OutChannels / Groups;
+
+    /// <summary>The layer's lowering: the weight (Cout, Cin/groups, kh, kw) of a convolution, (out, in) of a linear
+    /// layer, output channels first.</summary>
+    public WeightLowering Lowering => Kind == LayerKind.Linear
+        ? new WeightLowering([OutChannels, InChannels], WeightOrientation.OutputFirst)
+        : WeightLowering.ForConv([OutChannels, InChannels / Groups, KernelH, KernelW], Groups);
 
     /// <summary>Multiply-accumulates per image: pixels · groups · K · N.</summary>
     public long Macs => OutputPixels * Groups * (long)RowsPerGroup * ColumnsPerGroup;

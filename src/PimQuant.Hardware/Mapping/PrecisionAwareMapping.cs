@@ -1,4 +1,5 @@
 using PimQuant.Hardware.Spec;
+using PimQuant.Quant.Granularity;
 
 namespace PimQuant.Hardware.Mapping;
 
@@ -41,7 +42,7 @@ public sealed class PrecisionAwareMapping : IMappingStrategy
         var geometry = spec.Array(request.ArrayName);
         if (spec.Encoding.Weights != WeightEncoding.Differential)
             throw new ArgumentException($"layer '{layer.Name}': the precision-aware mapping stores sign and magnitude on G+/G− columns (differential encoding); {spec.Name} encodes weights with an offset");
-        var lowered = LoweredLayer.Of(layer);
+        var lowered = layer.Lowering;
         int stored = spec.Encoding.StoredBits(request.WeightBits);
         if (request.WeightBits > 16 || stored < 1)
             throw new ArgumentOutOfRangeException(nameof(request), request.WeightBits, "weight bits must lie in [2, 16] (differential encoding)");
@@ -58,10 +59,10 @@ public sealed class PrecisionAwareMapping : IMappingStrategy
         if (widest > slots)
             throw new ArgumentException($"layer '{layer.Name}': a block of {precision.Max} bits needs {widest} OUs ({(precision.Max + cellBits - 1) / cellBits} per polarity) side by side; an array row of {geometry.Cols} bitlines holds {slots} OUs of {ouCols}");
 
-        int K = lowered.RowsPerGroup, N = lowered.ColumnsPerGroup;
+        int K = lowered.Rows, N = lowered.ColumnsPerGroup;
         var arrays = new List<MappedArray>();
         var bandBlocks = new List<List<OuBlock>>();
-        for (int g = 0; g < lowered.Groups; g++)
+        for (int g = 0; g < lowered.ConvolutionGroups; g++)
             for (int first = 0; first < precision.RowBlocks; first += band)
             {
                 bandBlocks.Clear();
@@ -96,7 +97,7 @@ public sealed class PrecisionAwareMapping : IMappingStrategy
         return new LayerMapping(Name, layer, spec, geometry, request.WeightBits, arrays.AsReadOnly());
     }
 
-    private static void Validate(LayerShape layer, LoweredLayer lowered, ArrayGeometry geometry, BlockPrecision precision, int stored, LoweredWeights? weights)
+    private static void Validate(LayerShape layer, WeightLowering lowered, ArrayGeometry geometry, BlockPrecision precision, int stored, LoweredWeights? weights)
     {
         if (precision.Lowered != lowered)
             throw new ArgumentException($"layer '{layer.Name}': the precision map cuts another lowering than the layer's");
@@ -105,14 +106,14 @@ public sealed class PrecisionAwareMapping : IMappingStrategy
         if (precision.Max > stored)
             throw new ArgumentException($"layer '{layer.Name}': a block precision of {precision.Max} bits exceeds the {stored} stored bits");
         if (weights is null) return;
-        for (int g = 0; g < lowered.Groups; g++)
-            for (int k = 0; k < lowered.RowsPerGroup; k++)
+        for (int g = 0; g < lowered.ConvolutionGroups; g++)
+            for (int k = 0; k < lowered.Rows; k++)
                 for (int n = 0; n < lowered.ColumnsPerGroup; n++)
                 {
-                    int w = weights.At(g * lowered.RowsPerGroup + k, g * lowered.ColumnsPerGroup + n)!.Value;
+                    int w = weights.At(g * lowered.Rows + k, g * lowered.ColumnsPerGroup + n)!.Value;
                     int p = precision[g, k / precision.BlockRows, n / precision.BlockColumns];
                     if (BlockPrecision.MagnitudeBits(w) > p)
-                        throw new ArgumentException($"layer '{layer.Name}': weight {w} at row {g * lowered.RowsPerGroup + k}, column {g * lowered.ColumnsPerGroup + n} needs more than its block's {p} bits");
+                        throw new ArgumentException($"layer '{layer.Name}': weight {w} at row {g * lowered.Rows + k}, column {g * lowered.ColumnsPerGroup + n} needs more than its block's {p} bits");
                 }
     }
 }

@@ -12,12 +12,17 @@ public enum WeightOrientation
 }
 
 /// <summary>
-/// The lowered weight matrix M a crossbar holds: K rows (the reduction: (Cin/groups)·kh·kw for a
-/// convolution, in im2col order — channel-major, then kh, then kw — or the input features of a
-/// linear layer) by N = Cout columns. With convolution groups, the groups' K × Cout/groups
-/// matrices stand side by side, group g owning columns [g·Cout/groups, (g+1)·Cout/groups).
-/// For <see cref="WeightOrientation.OutputFirst"/>, M[k, n] = w.reshape(Cout, K)[n, k], so
-/// M = w.reshape(Cout, K)ᵀ; for <see cref="WeightOrientation.InputFirst"/>, M = w.
+/// The one lowering of a layer (docs/hardware.md §0), read alike by quantization, the mapping, the cost model
+/// and the simulator. The lowered weight matrix M a crossbar holds: K rows (the reduction: (Cin/groups)·kh·kw
+/// for a convolution, in im2col order — channel-major, then kh, then kw — or the input features of a linear
+/// layer) by N = Cout columns. With convolution groups, the groups' K × Cout/groups matrices stand side by
+/// side, group g owning columns [g·Cout/groups, (g+1)·Cout/groups). For
+/// <see cref="WeightOrientation.OutputFirst"/>, M[k, n] = w.reshape(Cout, K)[n, k], so M = w.reshape(Cout, K)ᵀ;
+/// for <see cref="WeightOrientation.InputFirst"/>, M = w.
+/// <para>The same matrix seen from the input side: the ordinary im2col vector over all Cin channels has
+/// <see cref="InputRows"/> = groups·K entries, and the groups sit block-diagonally in an <see cref="InputRows"/> ×
+/// N matrix whose cells off the diagonal blocks do not exist (<see cref="Holds"/>): the view the crossbar
+/// mapping tiles.</para>
 /// </summary>
 public sealed record WeightLowering
 {
@@ -57,6 +62,43 @@ public sealed record WeightLowering
 
     /// <summary>Columns per convolution group.</summary>
     public int ColumnsPerGroup => Columns / ConvolutionGroups;
+
+    /// <summary>Kernel height kh (1 for a linear layer).</summary>
+    public int KernelHeight => Orientation == WeightOrientation.OutputFirst && WeightShape.Count > 2 ? (int)WeightShape[2] : 1;
+
+    /// <summary>Kernel width kw (1 for a linear layer or a 1-D convolution).</summary>
+    public int KernelWidth => Orientation == WeightOrientation.OutputFirst && WeightShape.Count > 3 ? (int)WeightShape[3] : 1;
+
+    /// <summary>Weights held: K·N.</summary>
+    public long Weights => (long)Rows * Columns;
+
+    /// <summary>groups·K = Cin·kh·kw: the length of the im2col vector over all input channels, the rows of the
+    /// block-diagonal view.</summary>
+    public int InputRows => ConvolutionGroups * Rows;
+
+    /// <summary>The convolution group of logical column (output channel) <paramref name="column"/>.</summary>
+    public int GroupOfColumn(int column) => column / ColumnsPerGroup;
+
+    /// <summary>The convolution group of block-diagonal row <paramref name="inputRow"/>.</summary>
+    public int GroupOfInputRow(int inputRow) => inputRow / Rows;
+
+    /// <summary>True when block-diagonal (<paramref name="inputRow"/>, <paramref name="column"/>) holds a weight (same group).</summary>
+    public bool Holds(int inputRow, int column) => GroupOfInputRow(inputRow) == GroupOfColumn(column);
+
+    /// <summary>The block-diagonal rows [Start, Start + Count) holding column <paramref name="column"/>'s weights.</summary>
+    public (int Start, int Count) InputRowsOfColumn(int column) => (GroupOfColumn(column) * Rows, Rows);
+
+    /// <summary>The block-diagonal row of input channel <paramref name="channel"/> (0..Cin−1) at kernel position
+    /// (<paramref name="ky"/>, <paramref name="kx"/>): (channel·kh + ky)·kw + kx, i.e. im2col order.</summary>
+    public int InputRowOf(int channel, int ky, int kx) => (channel * KernelHeight + ky) * KernelWidth + kx;
+
+    /// <summary>Same shape, orientation and groups (the shape compared element by element).</summary>
+    public bool Equals(WeightLowering? other) =>
+        other is not null && Orientation == other.Orientation && ConvolutionGroups == other.ConvolutionGroups
+        && WeightShape.SequenceEqual(other.WeightShape);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Orientation, ConvolutionGroups, Rows, Columns, WeightShape.Count);
 
     /// <summary>The lowering of a Conv weight (Cout, Cin/groups, kh, kw).</summary>
     public static WeightLowering ForConv(IReadOnlyList<long> weightShape, int groups) => new(weightShape, WeightOrientation.OutputFirst, groups);

@@ -40,7 +40,7 @@ public class MappedPlacementTests
         var spec = PresetCatalog.Load("bwq-h");
         int groups = new[] { 1, 2, 3 }[rng.Next(3)];
         var layer = LayerShape.Conv("l", groups * (1 + rng.Next(30)), groups * (1 + rng.Next(30)), 3, 3, 2, 2, groups);
-        var lowered = LoweredLayer.Of(layer);
+        var lowered = layer.Lowering;
         var precision = new BlockPrecision(lowered, 9, 8, Enumerable.Range(0, BlockPrecision.Uniform(lowered, 9, 8, 1).Bits.Count).Select(_ => rng.Next(0, 8)).ToArray());
         var mapping = PrecisionAwareMapping.Instance.Map(new MappingRequest(layer, spec, 8, Precision: precision));
         var config = CrossbarConfig.Create(CrossbarTranslation.Settings(spec, 8, 8));

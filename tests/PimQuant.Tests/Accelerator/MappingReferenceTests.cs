@@ -56,8 +56,8 @@ public class MappingReferenceTests
         var geometry = spec.Arrays[rng.Next(2)];
         int groups = new[] { 1, 1, 2, 3 }[rng.Next(4)], kernel = 1 + 2 * rng.Next(2);
         var layer = LayerShape.Conv("l", groups * rng.Next(1, 5), groups * rng.Next(1, 9), kernel, kernel, 1, 1, groups);
-        var lowered = LoweredLayer.Of(layer);
-        int K = lowered.RowsPerGroup, N = lowered.ColumnsPerGroup, weightBits = rng.Next(2, 7), activationBits = rng.Next(1, 6);
+        var lowered = layer.Lowering;
+        int K = lowered.Rows, N = lowered.ColumnsPerGroup, weightBits = rng.Next(2, 7), activationBits = rng.Next(1, 6);
         int stored = spec.Encoding.StoredBits(weightBits), max = (1 << (weightBits - 1)) - 1;
         int min = spec.Encoding.Weights == WeightEncoding.Offset ? -max - 1 : -max;
 
@@ -82,7 +82,7 @@ public class MappingReferenceTests
             blockScale[(lowered.GroupOfColumn(column) * blocks.RowBlocks + row % K / geometry.OuRows) * blocks.ColumnBlocks + column % N / geometry.OuCols];
 
         int pixels = rng.Next(1, 5);
-        var activations = SimCases.RandomActivations(rng, pixels * lowered.Rows, activationBits);
+        var activations = SimCases.RandomActivations(rng, pixels * lowered.InputRows, activationBits);
         var (expected, reads) = Reference(mapping, weights, activations, pixels, spec, activationBits, ScaleOf);
 
         var config = CrossbarConfig.Create(CrossbarTranslation.Settings(spec, new CrossbarPlan
@@ -105,7 +105,7 @@ public class MappingReferenceTests
             var programmed = ProgrammedLayer.Program(config, codes, K, N, new ProgramOptions
                 { Name = $"g{g}", Placement = precisionAware ? placement : null, DigitalScales = scales });
             var inputs = new byte[pixels * K];
-            for (int m = 0; m < pixels; m++) activations.AsSpan(m * lowered.Rows + g * K, K).CopyTo(inputs.AsSpan(m * K, K));
+            for (int m = 0; m < pixels; m++) activations.AsSpan(m * lowered.InputRows + g * K, K).CopyTo(inputs.AsSpan(m * K, K));
             var y = new double[pixels * N];
             foreach (var path in SimCases.AllPaths.Where(programmed.Supports))
             {
@@ -131,7 +131,7 @@ public class MappingReferenceTests
         long reads = 0;
         for (int m = 0; m < pixels; m++)
         {
-            var a = activations.AsSpan(m * lowered.Rows, lowered.Rows);
+            var a = activations.AsSpan(m * lowered.InputRows, lowered.InputRows);
             foreach (var block in mapping.Blocks)
                 for (int t = 0; t < digits; t++)
                 {
@@ -151,7 +151,7 @@ public class MappingReferenceTests
                 // Offset encoding stores w + 2^(bw−1): its share, 2^(bw−1)·Σ a, is subtracted digitally, row by row at the row's scale.
                 for (int n = 0; n < lowered.Columns; n++)
                 {
-                    var (start, count) = lowered.RowsOfColumn(n);
+                    var (start, count) = lowered.InputRowsOfColumn(n);
                     for (int i = start; i < start + count; i++) output[m * lowered.Columns + n] -= scaleOf(i, n) * Math.ScaleB(a[i], bw - 1);
                 }
         }

@@ -22,7 +22,7 @@ public sealed class MappingTests
         // 27 × 20 fits one 128×128 array; ISAAC reads it whole: one OU block of 27 rows × 20 columns.
         // Cells: 27·20 = 540 of 16384 → utilisation 540/16384 = 0.0330.
         var m = Map(Conv, PresetCatalog.Load("isaac"));
-        Assert.Equal((27, 5, 4), (m.Lowered.Rows, m.Lowered.Columns, m.Slices));
+        Assert.Equal((27, 5, 4), (m.Lowered.InputRows, m.Lowered.Columns, m.Slices));
         Assert.Single(m.Arrays);
         var block = Assert.Single(m.Blocks);
         Assert.Equal((0, 0, 0, 0, 0, 27, 20), (block.OuRow, block.OuCol, block.ArrayRow, block.ArrayCol, block.MatrixRow, block.Rows, block.Cols));
@@ -102,11 +102,11 @@ public sealed class MappingTests
         var dw = LayerShape.Depthwise("dw", 4, 3, 3, 2, 2);
         Assert.True(dw.IsDepthwise);
         Assert.Equal((9, 1, 4L * 9 * 1 * 4), (dw.RowsPerGroup, dw.ColumnsPerGroup, dw.Macs));
-        var lowered = LoweredLayer.Of(dw);
-        Assert.Equal((36, 4), (lowered.Rows, lowered.Columns));
+        var lowered = dw.Lowering;
+        Assert.Equal((36, 4), (lowered.InputRows, lowered.Columns));
         Assert.True(lowered.Holds(10, 1));
         Assert.False(lowered.Holds(10, 0));
-        Assert.Equal(9 * 2 + 3 * 1 + 2, lowered.RowOf(2, 1, 2));
+        Assert.Equal(9 * 2 + 3 * 1 + 2, lowered.InputRowOf(2, 1, 2));
 
         // Groups never share an array: one 128×128 array per channel, read whole, each one block of 9 rows × 4 columns:
         // 144 programmed cells of 4·16384.
@@ -171,10 +171,10 @@ public sealed class MappingTests
     public void LoweredWeightsFollowTheLayerLayout()
     {
         var dw = LayerShape.Depthwise("dw", 4, 3, 3, 2, 2);
-        var w = new LoweredWeights(LoweredLayer.Of(dw), Enumerable.Range(0, 36).ToArray());
+        var w = new LoweredWeights(dw.Lowering, Enumerable.Range(0, 36).ToArray());
         Assert.Equal(1 * 9 + 1, w.At(10, 1));  // channel 1, its kernel element 1
         Assert.Null(w.At(10, 0));
-        Assert.Throws<ArgumentException>(() => new LoweredWeights(LoweredLayer.Of(dw), new int[35]));
+        Assert.Throws<ArgumentException>(() => new LoweredWeights(dw.Lowering, new int[35]));
     }
 
     [Fact]
@@ -205,7 +205,7 @@ public sealed class MappingTests
     //   the busiest array (array 0: 6 + 2 OUs) reads 8·4 = 32 times.
     private static readonly LayerShape Fc = LayerShape.Linear("fc", 20, 12);
     private static readonly HardwareSpec Bwq = TestSpecs.Geometry(18, 48, 9, 8, cellBits: 1, encoding: "differential");
-    private static readonly BlockPrecision WrittenMap = new(LoweredLayer.Of(Fc), 9, 8, [3, 0, 1, 3, 2, 2]);
+    private static readonly BlockPrecision WrittenMap = new(Fc.Lowering, 9, 8, [3, 0, 1, 3, 2, 2]);
 
     [Fact]
     public void PrecisionAwareHandWorked()
@@ -245,20 +245,20 @@ public sealed class MappingTests
         Set(17, 11, -7); Set(9, 8, 2);
         Set(19, 0, 3);
         Set(18, 9, -2);
-        var weights = new LoweredWeights(LoweredLayer.Of(Fc), values);
+        var weights = new LoweredWeights(Fc.Lowering, values);
         var derived = BlockPrecision.Of(weights, 9, 8);
         Assert.Equal(WrittenMap.Bits, derived.Bits);
         var m = PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4, Weights: weights));
         Assert.Equal((888L, 3456L, 22), (m.ProgrammedCells, m.AllocatedCells, m.Blocks.Count));
 
         // A weight beyond its block's given precision is refused, naming where it sits.
-        var tight = new BlockPrecision(LoweredLayer.Of(Fc), 9, 8, [2, 0, 1, 3, 2, 2]);
+        var tight = new BlockPrecision(Fc.Lowering, 9, 8, [2, 0, 1, 3, 2, 2]);
         var e = Assert.Throws<ArgumentException>(() => PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4, Weights: weights, Precision: tight)));
         Assert.Contains("weight 5 at row 4, column 2 needs more than its block's 2 bits", e.Message);
         // Offset encoding is refused (a zero is not an all-zero cell); so is a map of other blocks than the OUs.
         Assert.Throws<ArgumentException>(() => PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, TestSpecs.Geometry(18, 48, 9, 8, cellBits: 1), 4)));
         Assert.Throws<ArgumentException>(() => PrecisionAwareMapping.Instance.Map(new MappingRequest(Fc, Bwq, 4,
-            Precision: BlockPrecision.Uniform(LoweredLayer.Of(Fc), 8, 8, 3))));
+            Precision: BlockPrecision.Uniform(Fc.Lowering, 8, 8, 3))));
     }
 
     [Property(MaxTest = 100)]
@@ -271,24 +271,24 @@ public sealed class MappingTests
         int cols = ouCols * (2 * slices + rng.Next(4)) + rng.Next(ouCols);
         var spec = TestSpecs.Geometry(rows, cols, ouRows, ouCols, cellBits: c, encoding: "differential");
         var layer = LayerShape.Conv("p", cin, cout, k, k, 2, 3, groups: g);
-        var lowered = LoweredLayer.Of(layer);
+        var lowered = layer.Lowering;
         // Random weights with some all-zero blocks and blocks of every precision.
-        var values = new int[lowered.Columns * lowered.RowsPerGroup];
+        var values = new int[lowered.Columns * lowered.Rows];
         int max = (1 << stored) - 1;
         var blockBits = new Dictionary<(int, int, int), int>();
         for (int n = 0; n < lowered.Columns; n++)
-            for (int r = 0; r < lowered.RowsPerGroup; r++)
+            for (int r = 0; r < lowered.Rows; r++)
             {
                 var key = (n / lowered.ColumnsPerGroup, r / ouRows, n % lowered.ColumnsPerGroup / ouCols);
                 if (!blockBits.TryGetValue(key, out int bits)) blockBits[key] = bits = rng.Next(stored + 1);
                 int limit = Math.Min(max, (1 << bits) - 1);
-                values[n * lowered.RowsPerGroup + r] = rng.Next(-limit, limit + 1);
+                values[n * lowered.Rows + r] = rng.Next(-limit, limit + 1);
             }
         var weights = new LoweredWeights(lowered, values);
         var m = PrecisionAwareMapping.Instance.Map(new MappingRequest(layer, spec, bw, Weights: weights));
 
         // Σ over the columns holding (row, column) of ±level·2^Bit gives back every weight; no bit is placed twice.
-        var sum = new long[lowered.Rows, lowered.Columns];
+        var sum = new long[lowered.InputRows, lowered.Columns];
         var seen = new HashSet<(int, int, int, Polarity)>();
         foreach (var b in m.Blocks)
         {
@@ -305,13 +305,13 @@ public sealed class MappingTests
                     sum[row, col.Column] += (col.Polarity == Polarity.Negative ? -1L : 1L) * level << col.Bit;
                 }
         }
-        for (int r = 0; r < lowered.Rows; r++)
+        for (int r = 0; r < lowered.InputRows; r++)
             for (int n = 0; n < lowered.Columns; n++)
                 Assert.Equal(weights.At(r, n) ?? 0, sum[r, n]);
         // No two blocks share an OU slot; every array holds a block; arrays hold one group's blocks.
         Assert.Equal(m.Blocks.Count, m.Blocks.Select(b => (b.Array, b.OuRow, b.OuCol)).Distinct().Count());
         Assert.All(m.Arrays, a => Assert.NotEmpty(a.Blocks));
-        Assert.All(m.Arrays, a => Assert.Single(a.Blocks.Select(b => lowered.GroupOfRow(b.MatrixRow)).Distinct()));
+        Assert.All(m.Arrays, a => Assert.Single(a.Blocks.Select(b => lowered.GroupOfInputRow(b.MatrixRow)).Distinct()));
         // OUs: 2·ceil(p/c) per block of precision p.
         var precision = BlockPrecision.Of(weights, ouRows, ouCols);
         Assert.Equal(precision.Bits.Sum(p => 2 * ((p + c - 1) / c)), m.Blocks.Count);

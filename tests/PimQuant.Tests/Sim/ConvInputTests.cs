@@ -1,3 +1,4 @@
+using PimQuant.Quant.Granularity;
 using PimQuant.Sim;
 
 namespace PimQuant.Tests.Sim;
@@ -35,11 +36,8 @@ public class ConvInputTests
         {
             // Some rows wider than one 32-pixel vector.
             Channels = groups * rng.Next(1, 7), Height = rng.Next(1, 10), Width = rng.Next(4) == 0 ? rng.Next(30, 80) : rng.Next(1, 10),
-            KernelHeight = rng.Next(1, 4), KernelWidth = rng.Next(1, 4),
-            StrideHeight = rng.Next(1, 3), StrideWidth = rng.Next(1, 3),
-            DilationHeight = rng.Next(1, 3), DilationWidth = rng.Next(1, 3),
-            PadTop = rng.Next(0, 3), PadLeft = rng.Next(0, 3), PadBottom = rng.Next(0, 3), PadRight = rng.Next(0, 3),
-            Groups = groups,
+            Convolution = new ConvLowering(Kernel: [rng.Next(1, 4), rng.Next(1, 4)], Strides: [rng.Next(1, 3), rng.Next(1, 3)],
+                Pads: [rng.Next(0, 3), rng.Next(0, 3), rng.Next(0, 3), rng.Next(0, 3)], Dilations: [rng.Next(1, 3), rng.Next(1, 3)], Groups: groups),
         };
         // Grow the input until the dilated kernel fits.
         window = window with
@@ -111,10 +109,10 @@ public class ConvInputTests
     [Fact]
     public void Invalid_windows_and_groups_are_refused()
     {
-        var window = new ConvWindow { Channels = 4, Height = 3, Width = 3, KernelHeight = 3, KernelWidth = 3, Groups = 2 };
+        var window = new ConvWindow { Channels = 4, Height = 3, Width = 3, Convolution = new ConvLowering([3, 3], [1, 1], [0, 0, 0, 0], [1, 1], 2) };
         Assert.Throws<ArgumentException>(() => new ConvInput(new byte[36], 1, window, 2, 0));
         Assert.Throws<ArgumentException>(() => new ConvInput(new byte[35], 1, window, 0, 0));
-        Assert.Throws<ArgumentException>(() => new ConvInput(new byte[36], 1, window with { Groups = 3 }, 0, 0));
-        Assert.Throws<ArgumentException>(() => new ConvInput(new byte[36], 1, window with { KernelHeight = 4 }, 0, 0));
+        Assert.Throws<ArgumentException>(() => new ConvInput(new byte[36], 1, window with { Convolution = window.Convolution with { Groups = 3 } }, 0, 0));
+        Assert.Throws<ArgumentException>(() => new ConvInput(new byte[36], 1, window with { Convolution = window.Convolution with { Kernel = [4, 3] } }, 0, 0));
     }
 }
