@@ -23,6 +23,11 @@ public static class CrossbarTranslation
         ArgumentNullException.ThrowIfNull(plan);
         var geometry = spec.Array(plan.Array);
         var ni = spec.NonIdealities;
+        // A precision-aware array packs OUs of several row tiles; the simulator converts a row tile's reads with that
+        // tile's steps, so a step per packed array has no place to go (docs/simulation.md, ADC steps).
+        if (spec.Mapping == MappingNames.PrecisionAware && spec.Adc.Calibration == AdcCalibration.Array)
+            throw HardwareSpecException.Invalid(spec.Origin, "adc.calibration", "array",
+                $"the simulator calibrates one ADC step per layer under the '{MappingNames.PrecisionAware}' mapping, whose arrays pack OUs of several row tiles; use calibration: layer");
         return new CrossbarSettings
         {
             Rows = geometry.Rows, Cols = geometry.Cols, OuRows = geometry.OuRows, OuCols = geometry.OuCols,

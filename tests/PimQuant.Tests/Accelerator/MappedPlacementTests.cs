@@ -3,6 +3,7 @@ using FsCheck.Xunit;
 using PimQuant.Accelerator;
 using PimQuant.Hardware.Mapping;
 using PimQuant.Hardware.Presets;
+using PimQuant.Hardware.Spec;
 using PimQuant.Sim;
 
 namespace PimQuant.Tests.Accelerator;
@@ -49,5 +50,17 @@ public class MappedPlacementTests
         for (int g = 0; g < groups; g++)
             placed += MappedPlacement.Of(mapping, g, geometry, config).ArrayOf.Count(a => a >= 0);
         Assert.Equal(mapping.Blocks.Count, placed);
+    }
+
+    [Fact]
+    public void A_step_per_packed_array_is_refused_naming_the_field_and_a_step_per_layer_is_taken()
+    {
+        var spec = PresetCatalog.Load("bwq-h");
+        var perArray = spec with { Adc = new AdcSpec(3, AdcStepMode.Calibrated, AdcCalibration.Array) };
+        var e = Assert.Throws<HardwareSpecException>(() => CrossbarTranslation.Settings(perArray, 8, 8));
+        Assert.Contains("field 'adc.calibration' = array", e.Message);
+        Assert.Contains("use calibration: layer", e.Message);
+        var perLayer = spec with { Adc = new AdcSpec(3, AdcStepMode.Calibrated, AdcCalibration.Layer) };
+        Assert.Equal(3, CrossbarTranslation.Settings(perLayer, 8, 8).AdcBits);
     }
 }
