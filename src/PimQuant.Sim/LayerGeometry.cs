@@ -15,7 +15,7 @@ public sealed class LayerGeometry
     internal LayerGeometry(CrossbarConfig config, int k, int n)
     {
         K = k; N = n;
-        Slices = config.Slices; Polarities = config.Polarities; Digits = config.Digits;
+        Slices = config.Slices; Polarities = config.Polarities; Digits = config.Digits; DigitBits = config.DacBits;
         int tileRows = config.TileRows;
         RowTileCount = (k + tileRows - 1) / tileRows;
         var start = new List<int>(); var rows = new List<int>(); var tile = new List<int>();
@@ -80,6 +80,8 @@ public sealed class LayerGeometry
     public int Polarities { get; }
     /// <summary>T: input digits per activation.</summary>
     public int Digits { get; }
+    /// <summary>d: bits of one streamed digit (the DAC's resolution); digit t of a code is bits [d·t, d·t + d).</summary>
+    public int DigitBits { get; }
     /// <summary>Crossbar row tiles.</summary>
     public int RowTileCount { get; }
     /// <summary>OU row groups over all row tiles.</summary>
