@@ -197,6 +197,35 @@ public class QdqBlockedTests
         Assert.True((ort - fake).abs().max().item<float>() <= 1e-4f * largest, $"ONNX Runtime differs by {(ort - fake).abs().max().item<float>()} at logits up to {largest}");
     }
 
+    /// <summary>Metadata that does not fit the codes is refused with the key, the layer and what differs.</summary>
+    [Fact]
+    public void DeclarationsTheCodesContradictAreRefused()
+    {
+        Torch.Ensure();
+        using var graph = GroupedModel();
+        using var scope = NewDisposeScope();
+        using var model = new QuantizedModel(graph, QuantConfigLoader.Parse(
+            "version: 1\ndefault: {weight: {bits: 10, narrow_range: true, granularity: {kind: ou, rows: 5, cols: 4}}, activation: {bits: 8}}\n"
+            + "layers: {conv2: {weight: {precision: {bits: [10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10]}}}}",
+            "q.yaml").Resolve(graph), seed: 1);
+        PostTrainingQuantization.Calibrate(model, randn([16, 3, 8, 8], generator: new Generator(5UL)), 16);
+        using var qdq = QdqExport.Rewrite(model).Graph;
+        using var onnx = OnnxImporter.Import(OnnxExporter.Export(qdq), "q.onnx");
+        string Refusal(string key, string from, string to)
+        {
+            string saved = onnx.Metadata[key];
+            onnx.Metadata[key] = saved.Replace(from, to);
+            try { return Assert.Throws<QdqImportException>(() => QdqImport.Read(onnx)).Message; }
+            finally { onnx.Metadata[key] = saved; }
+        }
+        // conv2's first OU block declared 3-bit: its 10-bit codes do not fit.
+        var narrow = Refusal(QdqImport.PrecisionKey, "conv2=ou 5x4:int10n*32", "conv2=ou 5x4:int3n,int10n*31");
+        Assert.Contains($"metadata {QdqImport.PrecisionKey}: layer conv2 group 0 is declared int3n", narrow);
+        // A tile of 7 rows where the blocks have 5.
+        var rows = Refusal(QdqImport.ScaleGroupsKey, "conv2=ou 5x4", "conv2=ou 7x4");
+        Assert.Contains("layer conv2 is declared ou 7x4, but its DequantizeLinear has block_size 5", rows);
+    }
+
     [Fact]
     public void WithoutBlocksOrWideCodesTheFileKeepsTheModelsOpsetAndMetadata()
     {
