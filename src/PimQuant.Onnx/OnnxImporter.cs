@@ -32,7 +32,7 @@ public static class OnnxImporter
     public const int MinOpset = 11;
 
     /// <summary>The highest default-domain opset accepted.</summary>
-    public const int MaxOpset = 18;
+    public const int MaxOpset = 21;
 
     /// <summary>The operators accepted, all from the default ONNX domain.</summary>
     public static IReadOnlySet<string> SupportedOperators { get; } = new[]

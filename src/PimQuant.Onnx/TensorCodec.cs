@@ -9,7 +9,8 @@ namespace PimQuant.Onnx;
 /// <summary>
 /// Converts between ONNX <see cref="TensorProto"/>s and torch tensors. PimQuant computes in
 /// float32, so FLOAT and DOUBLE tensors become float32; INT64 and INT32 keep their type (shape
-/// arithmetic and indices), as do INT8 and UINT8 (quantized weights and zero points of QDQ models).
+/// arithmetic and indices), as do INT8, UINT8 and INT16 (quantized weights and zero points of QDQ models).
+/// UINT16 is refused: TorchSharp has no unsigned 16-bit tensor to hold it.
 /// Writing always uses raw_data, the compact form every reader accepts.
 /// </summary>
 internal static class TensorCodec
@@ -57,13 +58,17 @@ internal static class TensorCodec
                 return tensor(raw ? FromRaw<long>(proto, name, count, fail) : Typed(proto.Int64Data, "int64_data", name, dims, count, fail), dims);
             case DataType.Int32:
                 return tensor(raw ? FromRaw<int>(proto, name, count, fail) : Typed(proto.Int32Data, "int32_data", name, dims, count, fail), dims);
-            // ONNX keeps the typed form of 8-bit integers in int32_data, one value per element.
+            // ONNX keeps the typed form of 8- and 16-bit integers in int32_data, one value per element.
             case DataType.Int8:
                 return tensor(raw ? FromRaw<sbyte>(proto, name, count, fail) : Array.ConvertAll(Typed(proto.Int32Data, "int32_data", name, dims, count, fail), v => (sbyte)v), dims);
             case DataType.Uint8:
                 return tensor(raw ? FromRaw<byte>(proto, name, count, fail) : Array.ConvertAll(Typed(proto.Int32Data, "int32_data", name, dims, count, fail), v => (byte)v), dims);
+            case DataType.Int16:
+                return tensor(raw ? FromRaw<short>(proto, name, count, fail) : Array.ConvertAll(Typed(proto.Int32Data, "int32_data", name, dims, count, fail), v => (short)v), dims);
+            case DataType.Uint16:
+                throw fail($"tensor '{name}' has element type UINT16, which PimQuant cannot hold (TorchSharp has no unsigned 16-bit tensor); INT16 codes are supported");
             default:
-                throw fail($"tensor '{name}' has element type {TypeName(proto.DataType)}, which PimQuant does not support (FLOAT, DOUBLE, INT64, INT32, INT8 and UINT8 are)");
+                throw fail($"tensor '{name}' has element type {TypeName(proto.DataType)}, which PimQuant does not support (FLOAT, DOUBLE, INT64, INT32, INT16, INT8 and UINT8 are)");
         }
     }
 
@@ -84,7 +89,8 @@ internal static class TensorCodec
             // Quantized weights and zero points of QDQ models (QuantizeLinear/DequantizeLinear).
             ScalarType.Int8 => ((int)DataType.Int8, ToRaw(t.data<sbyte>().ToArray())),
             ScalarType.Byte => ((int)DataType.Uint8, ToRaw(t.data<byte>().ToArray())),
-            _ => throw new OnnxException($"graph '{graphName}': tensor '{name}' has element type {t.dtype}, which cannot be exported (float32, float64, int64, int32, int8 and uint8 can)"),
+            ScalarType.Int16 => ((int)DataType.Int16, ToRaw(t.data<short>().ToArray())),
+            _ => throw new OnnxException($"graph '{graphName}': tensor '{name}' has element type {t.dtype}, which cannot be exported (float32, float64, int64, int32, int16, int8 and uint8 can)"),
         };
         return proto;
     }

@@ -259,6 +259,9 @@ public static partial class StandardKernels
         long[] kernel = Spatial(node, "kernel_shape", node.GetInts("kernel_shape") ?? throw new GraphException($"node '{node.Name}' (AveragePool): kernel_shape is required"), 2, 1);
         long[] strides = Spatial(node, "strides", node.GetInts("strides"), 2, 1);
         bool countPad = node.GetInt("count_include_pad", 0) != 0;
+        // Opset 19 added dilations to AveragePool; torch's avg_pool2d has none.
+        if (Spatial(node, "dilations", node.GetInts("dilations"), 2, 1).Any(d => d != 1))
+            throw new GraphException($"node '{node.Name}' (AveragePool): dilations other than 1 are not supported");
         long[] onnxPads = ResolvePads(node, x.shape, kernel, strides, Ones(2));
         bool even = onnxPads[0] == onnxPads[2] && onnxPads[1] == onnxPads[3];
         if (!even && !countPad)
