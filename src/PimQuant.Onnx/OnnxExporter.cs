@@ -13,7 +13,7 @@ namespace PimQuant.Onnx;
 /// <see cref="OnnxImporter"/> reads back to the same nodes, attributes and tensors.
 /// </summary>
 /// <remarks>
-/// The model declares IR version <see cref="IrVersion"/> and the graph's opset, clamped to the
+/// The model declares the IR version its opset needs (<see cref="IrVersionFor"/>) and the graph's opset, clamped to the
 /// range the importer accepts; operands that ONNX moved between attributes and inputs across
 /// opsets (Clip bounds, Dropout ratio, Unsqueeze/Squeeze axes) are written in the form of that
 /// opset. Dimension 0 of every input is the symbolic "batch". Parameters, buffers and integer
@@ -22,8 +22,9 @@ namespace PimQuant.Onnx;
 /// </remarks>
 public static class OnnxExporter
 {
-    /// <summary>The ONNX IR version written.</summary>
-    public const long IrVersion = 8;
+    /// <summary>The ONNX IR version written for <paramref name="opset"/>: the lowest that defines it (ONNX's release
+    /// table: opsets up to 18 are IR 8, 19 and 20 IR 9, 21 IR 10), so strict checkers accept the file.</summary>
+    public static long IrVersionFor(long opset) => opset switch { <= 18 => 8, <= 20 => 9, _ => 10 };
 
     /// <summary>The producer_name written.</summary>
     public const string ProducerName = "PimQuant";
@@ -80,7 +81,7 @@ public static class OnnxExporter
 
         var model = new ModelProto
         {
-            IrVersion = IrVersion,
+            IrVersion = IrVersionFor(opset),
             ProducerName = ProducerName,
             ProducerVersion = typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "",
             Graph = g,
