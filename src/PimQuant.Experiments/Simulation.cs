@@ -25,9 +25,10 @@ namespace PimQuant.Experiments;
 /// <param name="Checkpoint">Where to save the progress; null: no checkpoint.</param>
 /// <param name="Resume">Continue from <paramref name="Checkpoint"/> if it exists.</param>
 /// <param name="CheckpointEvery">Test batches between saves.</param>
+/// <param name="Method">The parts a method composes into the run (e.g. ReDy's digit policy); null: the conventional scheme.</param>
 public sealed record SimulationRequest(string Model, HardwareSpec Spec, int? WeightBits, int? ActivationBits, string? ConfigPath, DataOptions Data,
     int? Images, int CalibrationImages, long Seed, int BatchSize, int Threads, SimulationPath? Path,
-    string? Checkpoint = null, bool Resume = false, int CheckpointEvery = 1);
+    string? Checkpoint = null, bool Resume = false, int CheckpointEvery = 1, MethodParts? Method = null);
 
 /// <summary>The three accuracies of a simulation, its cost and what produced them.</summary>
 /// <param name="Data">The dataset, test images and preprocessing the run resolved.</param>
@@ -60,7 +61,10 @@ public static class Simulation
         using var scope = NewDisposeScope();
         using var session = SimulationSession.Open(request.Model, request.Data, request.Images, config, [request.Spec],
             request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel);
-        var run = session.Run(request.Spec, new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = request.Path },
+        var run = session.Run(request.Spec, new SimulationOptions
+            {
+                Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = request.Path, DigitPolicy = request.Method?.DigitPolicy,
+            },
             progress, cancel, checkpoint);
         return new SimulationResult(session.Data, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits,
             session.Fp32, session.Ideal, run.Simulated, run.Cost, run.Crossbars.Layers, run.Events, run.ProgramSeconds, run.ResumedFromImage);

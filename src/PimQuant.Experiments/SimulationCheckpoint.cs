@@ -89,6 +89,7 @@ public sealed class SimulationCheckpoint
             new("batch_size", request.BatchSize.ToString(CultureInfo.InvariantCulture)),
             new("threads", request.Threads.ToString(CultureInfo.InvariantCulture)),
             new("path", request.Path?.ToString() ?? "auto"),
+            new("method", request.Method?.Label ?? "conventional"),
             // Last: --seed also sets the spec's seed, and the seed is the clearer difference to name.
             new("hw_spec", $"{request.Spec.Name} (with the overrides) sha256:{Sha256(Encoding.UTF8.GetBytes(spec))}"),
         ];

@@ -39,6 +39,7 @@ public static class SimulateCommand
         var path = new Option<string>("--path") { Description = "Simulation path: auto (fastest exact-equivalent per layer), exact, ou-table, bit-count, conductance", DefaultValueFactory = _ => "auto" };
         path.AcceptOnlyFromAmong("auto", "exact", "ou-table", "bit-count", "conductance");
         var data = new DataFlags();
+        var scheme = new SchemeFlags();
         var batch = CommonOptions.BatchSize(256);
         var checkpoint = new Option<string>("--checkpoint") { Description = "Save the progress over the test images to FILE (atomically) every --checkpoint-every batches" };
         var checkpointEvery = CommonOptions.Integer("--checkpoint-every", "Test batches between checkpoints", 1, fallback: 1);
@@ -51,6 +52,7 @@ public static class SimulateCommand
             modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, images, calibrationImages, path,
         };
         data.AddTo(command);
+        scheme.AddTo(command);
         foreach (var option in new Option[] { batch, checkpoint, checkpointEvery, resume, report, db, seed, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
@@ -70,7 +72,7 @@ public static class SimulateCommand
             var request = new SimulationRequest(parse.GetValue(modelPath)!, spec, parse.GetValue(wbits), parse.GetValue(abits), parse.GetValue(config),
                 data.Read(parse), parse.GetValue(images), parse.GetValue(calibrationImages), parse.GetValue(seed),
                 parse.GetValue(batch), parse.GetValue(threads), ParsePath(parse.GetValue(path)!),
-                parse.GetValue(checkpoint), parse.GetValue(resume), parse.GetValue(checkpointEvery));
+                parse.GetValue(checkpoint), parse.GetValue(resume), parse.GetValue(checkpointEvery), scheme.Read(parse));
             // The results database is checked before the run, so a bad one never costs a whole simulation.
             string dbPath = parse.GetValue(db)!;
             ResultsStore.CheckWritable(dbPath);
@@ -106,6 +108,7 @@ public static class SimulateCommand
         ["model"] = Path.GetFullPath(request.Model),
         ["hw"] = request.Spec.Name,
         ["hw_origin"] = request.Spec.Origin,
+        ["method"] = request.Method?.Label ?? "conventional",
         ["dataset"] = result.Data.DatasetName,
         ["preprocessing"] = Reports.PreprocessingJson(result.Data.Preprocessing),
         ["test_images"] = result.Data.Test.Count,

@@ -13,7 +13,8 @@ public static class SimulationReport
 
     /// <summary>
     /// The report of <paramref name="result"/>: one row, method <c>conventional</c> (the model quantized after training at the
-    /// request's widths or config, or a QDQ file's own quantization), labelled <c>HW wWaA</c>. Counts are the simulator's
+    /// request's widths or config, or a QDQ file's own quantization) or the request's method, labelled <c>HW wWaA</c> and the
+    /// method's label. Counts are the simulator's
     /// events per image (<see cref="CrossbarCost.PerImage"/>); cost fields are null, with the reason in the notes, when the spec
     /// cannot be priced; <c>speedup</c> and <c>energy_saving</c> are null (<see cref="NoBaselineNote"/>).
     /// </summary>
@@ -47,8 +48,8 @@ public static class SimulationReport
         double? avgActivationBits = streamed > 0 ? activationBits / streamed : null;
 
         var row = new ResultRow(
-            Scheme: $"{spec.Name} w{result.WeightBits}a{result.ActivationBits}",
-            Method: "conventional",
+            Scheme: $"{spec.Name} w{result.WeightBits}a{result.ActivationBits}" + (request.Method is { } m ? $" {m.Label}" : ""),
+            Method: request.Method?.Method ?? "conventional",
             Hw: spec.Origin == $"{spec.Name} (preset)" ? spec.Name : spec.Origin,
             AdcBits: spec.Adc.Bits,
             Fp32Accuracy: result.Fp32.Accuracy,

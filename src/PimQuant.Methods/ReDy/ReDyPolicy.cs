@@ -56,6 +56,9 @@ public sealed class ReDyPolicy : IInputDigitPolicy
         }
     }
 
+    /// <summary>The policy's name and parameters, e.g. <c>redy max:3 array</c> (run keys and result rows).</summary>
+    public override string ToString() => $"redy {Heuristic.Name} {(Scope == ReDyGroupScope.ArrayRows ? "array" : "ou")}";
+
     /// <summary>The digits [low, high] the heuristic keeps for one group's codes, as a mask (0 when every code is 0).</summary>
     internal uint Window(ReadOnlySpan<byte> codes, int digitBits)
     {

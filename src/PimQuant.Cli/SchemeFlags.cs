@@ -1,0 +1,67 @@
+using System.CommandLine;
+using PimQuant.Experiments;
+using PimQuant.Methods.ReDy;
+
+namespace PimQuant.Cli;
+
+/// <summary>The method flags of the commands that simulate a scheme: <c>--scheme</c> and each method's parameters
+/// (docs/cli.md). Parsing only: the parts come from the method's own library entry point.</summary>
+public sealed class SchemeFlags
+{
+    /// <summary>--scheme: the method applied.</summary>
+    public Option<string> Scheme { get; } = new("--scheme")
+    {
+        Description = "The method applied on the crossbars: conventional (none) or redy (dynamic activation precision, docs/methods/redy.md)",
+        DefaultValueFactory = _ => "conventional",
+    };
+
+    /// <summary>--redy-heuristic.</summary>
+    public Option<string> RedyHeuristic { get; } = new("--redy-heuristic")
+    {
+        Description = "ReDy's heuristic: lossless (skip all-zero leading and trailing digits), max (keep --redy-threshold digits from the leading one), stats (resolution from mean + k·std)",
+        DefaultValueFactory = _ => "lossless",
+    };
+
+    /// <summary>--redy-threshold.</summary>
+    public Option<double?> RedyThreshold { get; } = CommonOptions.OptionalReal("--redy-threshold",
+        $"ReDy's threshold: max: digits kept (default {ReDyScheme.DefaultMaxDigits}); stats: k (default {ReDyScheme.DefaultK})", 0, 255);
+
+    /// <summary>--redy-digits.</summary>
+    public Option<int?> RedyDigits { get; } = CommonOptions.OptionalInteger("--redy-digits",
+        $"ReDy stats: digits kept at and below the typical magnitude (default {ReDyScheme.DefaultStatisticsDigits})", 1, 8);
+
+    /// <summary>--redy-group.</summary>
+    public Option<string> RedyGroup { get; } = new("--redy-group")
+    {
+        Description = "ReDy's group: array (the rows one crossbar holds) or ou (one OU row group)",
+        DefaultValueFactory = _ => "array",
+    };
+
+    /// <summary>The flags.</summary>
+    public SchemeFlags()
+    {
+        Scheme.AcceptOnlyFromAmong("conventional", "redy");
+        RedyHeuristic.AcceptOnlyFromAmong([.. ReDyScheme.HeuristicNames]);
+        RedyGroup.AcceptOnlyFromAmong("array", "ou");
+    }
+
+    /// <summary>Adds every flag to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Scheme, RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup }) command.Options.Add(option);
+    }
+
+    /// <summary>The method's parts, or null for the conventional scheme; a method flag without its <c>--scheme</c>, or a value the
+    /// method refuses, is a usage error naming it.</summary>
+    public MethodParts? Read(ParseResult parse)
+    {
+        bool redyGiven = new Option[] { RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup }.Any(o => parse.GetResult(o) is { Implicit: false });
+        if (parse.GetValue(Scheme) != "redy")
+        {
+            if (redyGiven) throw new UserError("the --redy-* flags set ReDy's parameters: add --scheme redy", ExitCodes.Usage);
+            return null;
+        }
+        try { return ReDyScheme.FromOptions(parse.GetValue(RedyHeuristic)!, parse.GetValue(RedyThreshold), parse.GetValue(RedyDigits), parse.GetValue(RedyGroup)!); }
+        catch (ArgumentException e) { throw new UserError($"--redy-*: {e.Message}", ExitCodes.Usage); }
+    }
+}
