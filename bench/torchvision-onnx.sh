@@ -27,15 +27,14 @@ echo "exporting with torch.onnx.export..." >&2
 data="$work/cifar-random"
 results="$work/results.jsonl"
 : > "$results"
-# Each run's JSON (or its one-line error) is appended as {"file", "run", "result"}.
+# Each run's JSON (or its one-line error) is appended as {"file", "run", "result"}; piped, as a simulation's JSON
+# (per-layer events) can exceed the length of one command-line argument.
 record() {
   local file="$1" run="$2"; shift 2
-  local out
-  out=$("${pimq[@]}" "$@" --json 2>/dev/null) || true
-  "$python" -c 'import json, sys
-try: result = json.loads(sys.argv[3])
+  { "${pimq[@]}" "$@" --json 2>/dev/null || true; } | "$python" -c 'import json, sys
+try: result = json.loads(sys.stdin.read())
 except ValueError: result = {"ok": False, "error": "no JSON output"}
-print(json.dumps({"file": sys.argv[1], "run": sys.argv[2], "result": result}))' "$(basename "$file")" "$run" "$out" >> "$results"
+print(json.dumps({"file": sys.argv[1], "run": sys.argv[2], "result": result}))' "$(basename "$file")" "$run" >> "$results"
 }
 for f in "$work"/*.onnx; do
   echo "$(basename "$f")..." >&2
