@@ -16,14 +16,14 @@ public static class EvalCommand
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
         var data = new DataFlags();
         var batch = CommonOptions.BatchSize(256);
-        // --images as simulate, demo and the benchmarks name it; --limit, its earlier name, still works.
-        var limit = CommonOptions.OptionalInteger("--images", "Evaluate only the first N test images (default: all)", 1);
+        // --limit, the earlier name of --images, still works.
+        var limit = data.Images;
         limit.Aliases.Add("--limit");
         var logits = new Option<string>("--logits") { Description = "Also write every evaluated image's logits to FILE (CSV: one line per image, its logits comma-separated)" };
 
         var command = new Command("eval", "Top-1 accuracy of an ONNX model on a dataset's test split") { modelPath };
         data.AddTo(command);
-        foreach (var option in new Option[] { batch, limit, logits, threads, json }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, logits, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
             string path = parse.GetValue(modelPath)!;
