@@ -23,12 +23,19 @@ public static class CommandRunner
         {
             bool json = args.Contains("--json");
             // One error object however many parse errors: --json promises exactly one JSON object.
-            new Output(json).Error(string.Join(" ", parse.Errors.Select(e => e.Message)), ExitCodes.Usage);
+            new Output(json).Error(UsageError(parse), ExitCodes.Usage);
             System.Console.Error.WriteLine("Run 'pimq --help' for usage.");
             return ExitCodes.Usage;
         }
         return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
     }
+
+    /// <summary>
+    /// The parse errors as one line: System.CommandLine lists the allowed values of a choice (--dataset, --path, ...)
+    /// on lines of their own, which a one-line error puts after one another.
+    /// </summary>
+    public static string UsageError(ParseResult parse) =>
+        string.Join(" ", parse.Errors.Select(e => string.Join(" ", e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))));
 
     /// <summary>
     /// The body every command action goes through: sets up libtorch, routes output, converts

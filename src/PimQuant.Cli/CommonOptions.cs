@@ -34,9 +34,13 @@ public static class CommonOptions
         OptionalInteger("--abits", $"Activation bits (per tensor, 99.99th percentile; default: {activationDefault})", 1, 8)
     );
 
-    /// <summary>--calibration-images: the seeded choice of training images that calibrates the quantizers.</summary>
-    public static Option<int> CalibrationImages() => Integer("--calibration-images",
-        $"Training images used for calibration, chosen with the seed (default {CalibrationSplit.DefaultCount})", 1, fallback: CalibrationSplit.DefaultCount);
+    /// <summary>--images: the first N test images; absent is null, which means <paramref name="fallback"/> (as the help says it).</summary>
+    public static Option<int?> Images(string fallback) => OptionalInteger("--images", $"Use the first N test images (default: {fallback})", 1);
+
+    /// <summary>--calibration-images: the seeded choice of training images that calibrates the quantizers (default
+    /// <see cref="CalibrationSplit.DefaultCount"/>; a speed measurement's workload has its own).</summary>
+    public static Option<int> CalibrationImages(int fallback = CalibrationSplit.DefaultCount) => Integer("--calibration-images",
+        $"Training images used for calibration, chosen with the seed (default {fallback})", 1, fallback: fallback);
 
     /// <summary>An integer option in [<paramref name="min"/>, <paramref name="max"/>] with a default.</summary>
     public static Option<int> Integer(string name, string description, int min, int max = int.MaxValue, int fallback = 0) =>
@@ -91,15 +95,15 @@ public static class CommonOptions
 /// <summary>
 /// The data and preprocessing options of every command that reads a dataset — --dataset, --data, --mean, --std —
 /// read into one <see cref="DataOptions"/>, which resolves them the same way for every command (the flags, else the
-/// model's metadata, else pixels in [0,1]). Created fresh per command.
+/// model's metadata, else pixels in [0,1]), and --images, the first N test images. Created fresh per command, with
+/// what --images defaults to there; --batch-size (<see cref="CommonOptions.BatchSize"/>) and --calibration-images
+/// (<see cref="CommonOptions.CalibrationImages"/>) are the commands' own, as their defaults differ.
 /// </summary>
-public sealed class DataFlags
+/// <param name="imagesDefault">What an absent --images means for the command, as its help says it (e.g. "all").</param>
+public sealed class DataFlags(string imagesDefault = "all")
 {
     /// <summary>--dataset: one of the known datasets.</summary>
-    public Option<string> Dataset { get; } = new("--dataset")
-    {
-        Description = $"{string.Join(", ", Workspace.KnownDatasets)} (default: from the model's metadata, else fashion-mnist)",
-    };
+    public Option<string> Dataset { get; } = DatasetOption();
 
     /// <summary>--data: the directory holding the dataset's files.</summary>
     public Option<DirectoryInfo> Data { get; } = new("--data") { Description = "Directory holding the dataset files" };
@@ -110,13 +114,13 @@ public sealed class DataFlags
     /// <summary>--std: per-channel std of [0,1] pixels.</summary>
     public Option<float[]> Std { get; } = List("--std", "Std of [0,1] pixels, one value or one per channel, comma-separated (with --mean; default: the model's metadata, else 1)");
 
-    /// <summary>The flags.</summary>
-    public DataFlags() => Dataset.AcceptOnlyFromAmong(Workspace.KnownDatasets);
+    /// <summary>--images: the first N test images; absent is null (the command's default).</summary>
+    public Option<int?> Images { get; } = CommonOptions.Images(imagesDefault);
 
     /// <summary>Adds every flag to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Dataset, Data, Mean, Std }) command.Options.Add(option);
+        foreach (var option in new Option[] { Dataset, Data, Mean, Std, Images }) command.Options.Add(option);
     }
 
     /// <summary>The flags as given; --mean without --std (or the reverse) is a usage error.</summary>
@@ -127,6 +131,13 @@ public sealed class DataFlags
         var std = parse.GetResult(Std) is { Implicit: false } ? parse.GetValue(Std) : null;
         if (mean is null != std is null) throw new UserError("--mean and --std must be given together", ExitCodes.Usage);
         return new DataOptions(parse.GetValue(Dataset), parse.GetValue(Data), mean, std);
+    }
+
+    private static Option<string> DatasetOption()
+    {
+        var option = new Option<string>("--dataset") { Description = $"{string.Join(", ", Workspace.KnownDatasets)} (default: from the model's metadata, else fashion-mnist)" };
+        option.AcceptOnlyFromAmong(Workspace.KnownDatasets);
+        return option;
     }
 
     private static Option<float[]> List(string name, string description) => new(name)

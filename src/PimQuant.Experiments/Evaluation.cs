@@ -1,4 +1,7 @@
+using System.Globalization;
+using System.Text;
 using PimQuant.Data;
+using PimQuant.Engine.Runtime;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
@@ -33,9 +36,43 @@ public static class Evaluation
             throw new ExperimentException($"{Path.GetFileName(path)}: input '{graph.Inputs[0].Name}' has shape [{string.Join(",", shape)}], but {data.Name} images are {data.Channels}×{data.Height}×{data.Width}");
     }
 
-    /// <summary>Top-1 accuracy of <paramref name="executor"/> on <paramref name="data"/>, reporting progress as an "evaluating" step.</summary>
+    /// <summary>
+    /// Top-1 accuracy of <paramref name="executor"/> on <paramref name="data"/>, reporting progress as an "evaluating" step;
+    /// with <paramref name="logitsPath"/>, also writes every image's logits there (<see cref="LogitsCsv"/>), atomically.
+    /// </summary>
+    /// <exception cref="ExperimentException">The folder of <paramref name="logitsPath"/> does not exist (checked before any image is run).</exception>
     public static EvaluationResult Run(GraphExecutor executor, ImageDataset data, Normalization normalization, int batchSize,
-        IExperimentProgress progress, CancellationToken cancel) =>
-        progress.Step("evaluating", report =>
-            Evaluator.Evaluate(executor, data, normalization, batchSize, (done, _) => report(new StepProgress("evaluating", done, data.Count)), cancel));
+        IExperimentProgress progress, CancellationToken cancel, string? logitsPath = null)
+    {
+        if (logitsPath is not null && Path.GetDirectoryName(Path.GetFullPath(logitsPath)) is { } folder && !Directory.Exists(folder))
+            throw new ExperimentException($"--logits {logitsPath}: folder {folder} does not exist", ExperimentErrorKind.InvalidOption);
+        var rows = logitsPath is null ? null : new StringBuilder();
+        var result = progress.Step("evaluating", report =>
+            Evaluator.Evaluate(executor, data, normalization, batchSize, (done, _) => report(new StepProgress("evaluating", done, data.Count)), cancel,
+                rows is null ? null : (values, classes) => LogitsCsv.Append(rows, values, classes)));
+        if (logitsPath is not null) AtomicFile.WriteAllText(logitsPath, rows!.ToString());
+        return result;
+    }
+}
+
+/// <summary>
+/// Logits as <c>pimq eval --logits</c> writes them: one line per image in the test split's order, its class logits
+/// comma-separated, each float32 in the shortest form that reads back to the same value; no header
+/// (numpy's <c>loadtxt(path, delimiter=",", ndmin=2)</c> reads it).
+/// </summary>
+public static class LogitsCsv
+{
+    /// <summary>Appends the rows of <paramref name="values"/> (row-major, <paramref name="classes"/> per row) to <paramref name="text"/>.</summary>
+    public static void Append(StringBuilder text, ReadOnlySpan<float> values, int classes)
+    {
+        for (int row = 0; row < values.Length / classes; row++)
+        {
+            for (int c = 0; c < classes; c++)
+            {
+                if (c > 0) text.Append(',');
+                text.Append(values[row * classes + c].ToString(CultureInfo.InvariantCulture));
+            }
+            text.Append('\n');
+        }
+    }
 }

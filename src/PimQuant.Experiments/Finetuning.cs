@@ -23,8 +23,9 @@ namespace PimQuant.Experiments;
 /// <param name="Resume">Continue from <paramref name="Checkpoint"/> if it exists.</param>
 /// <param name="Verify">Evaluate the written file in ONNX Runtime too.</param>
 /// <param name="Command">The command line stamped into the written model's metadata.</param>
+/// <param name="Images">Evaluate on the first N test images; null: all.</param>
 public sealed record FinetuningRequest(string Model, string ConfigPath, QuantConfig Config, DataOptions Data, int CalibrationImages, QatLearning Learning,
-    TrainingOptions Training, string Output, string Checkpoint, bool Resume = false, bool Verify = false, string Command = "");
+    TrainingOptions Training, string Output, string Checkpoint, bool Resume = false, bool Verify = false, string Command = "", int? Images = null);
 
 /// <summary>What a fine-tuning run measured and wrote; owns the quantized model and its graph.</summary>
 public sealed class FinetuningResult : QuantizationRunResult
@@ -55,7 +56,7 @@ public static class Finetuning
         QuantizedModel? model = null;
         try
         {
-            var data = request.Data.Resolve(graph, request.Model);
+            var data = request.Data.Resolve(graph, request.Model, request.Images);
             var train = data.LoadTrain();
             progress.Log($"{train}; test {data.Test.Count} images");
             Quantization.CheckCalibrationCount(train, request.CalibrationImages);
@@ -75,7 +76,9 @@ public static class Finetuning
             foreach (var note in notes) progress.Log(note);
             // The run's identity: a checkpoint of another model, config, data or set of options is refused.
             string runKey = string.Join('|', "finetune", FileDigest(request.Model), FileDigest(request.ConfigPath),
-                data.DatasetName, train.Count, request.CalibrationImages, $"lsq={request.Learning.Lsq}", $"pact={request.Learning.Pact}", request.Training);
+                data.DatasetName, train.Count, request.CalibrationImages, $"lsq={request.Learning.Lsq}", $"pact={request.Learning.Pact}", request.Training)
+                // The per-epoch test accuracies are part of the checkpoint; a key without images is the whole test split's, as before --images existed.
+                + (request.Images is null ? "" : $"|test={data.Test.Count}");
             var policy = new Trainer.CheckpointPolicy(request.Checkpoint, request.Resume, runKey);
             var quantizedModel = model;
             var trained = TrainingObserver.Run(progress, "fine-tuning",

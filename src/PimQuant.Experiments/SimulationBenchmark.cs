@@ -29,7 +29,9 @@ public sealed record BenchmarkWorkload(ModelGraph Graph, ImageDataset Test, Prep
 /// <param name="Images">Images; null: 10,000 (vgg8: 200).</param>
 /// <param name="BatchSize">Images per batch.</param>
 /// <param name="Threads">Threads of the simulation kernels (libtorch is set up by the caller).</param>
-public sealed record SimulationBenchmarkRequest(string Model, DataOptions Data, IReadOnlyList<string> Presets, int? Images, int BatchSize, int Threads);
+/// <param name="CalibrationImages">Calibration images (seed 0) of the W8A8 quantizers.</param>
+public sealed record SimulationBenchmarkRequest(string Model, DataOptions Data, IReadOnlyList<string> Presets, int? Images, int BatchSize, int Threads,
+    int CalibrationImages = SimulationBenchmark.DefaultCalibrationImages);
 
 /// <summary>One preset's simulation timed beside the FP32 inference.</summary>
 /// <param name="Hardware">The preset.</param>
@@ -69,7 +71,8 @@ public static class SimulationBenchmark
         var specs = presets.Select(PresetCatalog.Load).ToList();
         int count = request.Images ?? (vgg ? 200 : 10_000);
         using var scope = NewDisposeScope();
-        using var workload = vgg ? Vgg8(count) : Onnx(request.Model == "resnet20" ? Workspace.DefaultModel : request.Model, request.Data, count, progress);
+        using var workload = vgg ? Vgg8(count, request.CalibrationImages)
+            : Onnx(request.Model == "resnet20" ? Workspace.DefaultModel : request.Model, request.Data, count, request.CalibrationImages, progress);
         var (graph, test, normalization, calibration) = (workload.Graph, workload.Test, workload.Preprocessing.Normalization, workload.Calibration);
         using var quantized = SimulationPipeline.Quantize(graph, Quantization.Config(8, 8), calibration, 0, progress, cancel);
         foreach (var spec in specs) SimulationPipeline.CheckSpec(spec, quantized.Plan);
@@ -100,8 +103,8 @@ public static class SimulationBenchmark
         return (result, (process.TotalProcessorTime - before).TotalSeconds);
     }
 
-    /// <summary>Calibration images of a speed measurement.</summary>
-    private const int CalibrationImages = 256;
+    /// <summary>Calibration images of a speed measurement unless asked otherwise: fewer than a run's default, as only the speed is measured.</summary>
+    public const int DefaultCalibrationImages = 256;
 
     /// <summary>
     /// The simulation path a spec is timed on: a spec that reads in operation units of fewer rows than its arrays
@@ -113,14 +116,14 @@ public static class SimulationBenchmark
         spec.DefaultArray.OuRows < spec.DefaultArray.Rows ? SimulationPath.OuTable : null;
 
     /// <summary>The first <paramref name="count"/> test images of the model at <paramref name="path"/>, on the data and
-    /// preprocessing <paramref name="data"/> resolves, with the seed-0 calibration images.</summary>
-    public static BenchmarkWorkload Onnx(string path, DataOptions data, int count, IExperimentProgress progress)
+    /// preprocessing <paramref name="data"/> resolves, with <paramref name="calibrationImages"/> seed-0 calibration images.</summary>
+    public static BenchmarkWorkload Onnx(string path, DataOptions data, int count, int calibrationImages, IExperimentProgress progress)
     {
         var graph = ModelFiles.Load(path);
         try
         {
             var resolved = data.Resolve(graph, path, count);
-            var calibration = resolved.CalibrationImages(CalibrationImages, 0, progress);
+            var calibration = resolved.CalibrationImages(calibrationImages, 0, progress);
             return new BenchmarkWorkload(graph, resolved.Test, resolved.Preprocessing, calibration);
         }
         catch
@@ -131,16 +134,16 @@ public static class SimulationBenchmark
     }
 
     /// <summary>The zoo's VGG-8 (seeded weights) on seeded random 32×32 RGB images: a speed measurement, not an accuracy one.</summary>
-    public static BenchmarkWorkload Vgg8(int count)
+    public static BenchmarkWorkload Vgg8(int count, int calibrationImages = DefaultCalibrationImages)
     {
         var graph = ModelZoo.Build("vgg8", new ModelInput(3, 32), seed: 0);
         var random = new Random(0);
-        var pixels = new byte[(long)(count + CalibrationImages) * 3 * 32 * 32];
+        var pixels = new byte[(long)(count + calibrationImages) * 3 * 32 * 32];
         random.NextBytes(pixels);
-        var labels = new byte[count + CalibrationImages];
+        var labels = new byte[count + calibrationImages];
         var all = new ImageDataset("random-rgb32", 3, 32, 32, 10, pixels, labels);
         var normalization = new Normalization([0.5f, 0.5f, 0.5f], [0.25f, 0.25f, 0.25f]);
-        var calibration = tensor(normalization.Apply(all.Slice(count, CalibrationImages)), [CalibrationImages, 3, 32, 32]);
+        var calibration = tensor(normalization.Apply(all.Slice(count, calibrationImages)), [calibrationImages, 3, 32, 32]);
         return new BenchmarkWorkload(graph, all.Slice(0, count), new Preprocessing(normalization, PreprocessingSource.Workload), calibration);
     }
 }

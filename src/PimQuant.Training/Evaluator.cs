@@ -28,8 +28,9 @@ public static class Evaluator
     /// <param name="batchSize">Images per batch.</param>
     /// <param name="progress">Called after each batch with (images done, total).</param>
     /// <param name="cancellation">Stops between batches.</param>
+    /// <param name="logits">Called after each batch with its logits, row-major [images, classes], and the number of classes.</param>
     public static EvaluationResult Evaluate(GraphExecutor executor, ImageDataset data, Normalization normalization,
-        int batchSize = 256, Action<int, int>? progress = null, CancellationToken cancellation = default)
+        int batchSize = 256, Action<int, int>? progress = null, CancellationToken cancellation = default, Action<float[], int>? logits = null)
     {
         bool wasTraining = executor.Training;
         executor.Training = false;
@@ -46,8 +47,9 @@ public static class Evaluator
                 using var scope = NewDisposeScope();
                 using var x = tensor(batch.Images, [batch.Count, batch.Channels, batch.Height, batch.Width]);
                 using var y = tensor(batch.Labels);
-                var logits = executor.Forward(x);
-                correct += (int)logits.argmax(1).eq(y).sum().item<long>();
+                var output = executor.Forward(x);
+                correct += (int)output.argmax(1).eq(y).sum().item<long>();
+                logits?.Invoke(output.contiguous().data<float>().ToArray(), (int)output.shape[1]);
                 done += batch.Count;
                 progress?.Invoke(done, data.Count);
                 TorchRuntime.ReleaseFinalizedNativeObjects();

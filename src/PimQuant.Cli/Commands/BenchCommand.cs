@@ -18,22 +18,23 @@ public static class BenchCommand
         var threads = CommonOptions.Threads();
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
         var batch = CommonOptions.BatchSize(256);
-        var images = CommonOptions.Integer("--images", "Test images per timed pass", 1, fallback: 2560);
         var passes = CommonOptions.Integer("--passes", "Timed passes per engine (the median is reported)", 1, fallback: 3);
-        var data = new DataFlags();
+        // Images per timed pass: about ten batches at the default batch, enough for a stable median.
+        const int DefaultImages = 2560;
+        var data = new DataFlags($"{DefaultImages}, or the test split if smaller; timed per pass");
         var cpuTime = new Option<bool>("--cpu-time")
         {
             Description = "Time by the calling thread's CPU time, not the wall clock: with --threads 1 both engines compute on that thread, so other processes on the machine do not bias the ratio",
         };
         var command = new Command("infer", "Images/s of PimQuant's FP32 inference and of ONNX Runtime on the same model, batch and threads")
         {
-            modelPath, batch, images, passes,
+            modelPath, batch, passes,
         };
         data.AddTo(command);
         foreach (var option in new Option[] { threads, cpuTime, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
-            var request = new InferenceBenchmarkRequest(parse.GetValue(modelPath)!, data.Read(parse), parse.GetValue(batch), parse.GetValue(images),
+            var request = new InferenceBenchmarkRequest(parse.GetValue(modelPath)!, data.Read(parse), parse.GetValue(batch), parse.GetValue(data.Images) ?? DefaultImages,
                 parse.GetValue(passes), parse.GetValue(threads), parse.GetValue(cpuTime));
             var r = InferenceBenchmark.Run(request, new ConsoleProgress(output), cancel);
             var table = new Table().AddColumns("engine", request.CpuTime ? "images/CPU-s (median)" : "images/s (median)", "passes");

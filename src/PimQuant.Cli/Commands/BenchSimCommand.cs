@@ -19,20 +19,20 @@ public static class BenchSimCommand
         var threads = CommonOptions.Threads();
         var model = new Option<string>("--model") { Description = "resnet20 (the default model on Fashion-MNIST test images), vgg8 (the zoo's VGG-8 on seeded random 3×32×32 images) or an ONNX file", DefaultValueFactory = _ => "resnet20" };
         var hw = new Option<string[]>("--hw") { Description = "Presets to simulate (default: isaac and bwq-h for resnet20, neurosim-rram for vgg8)", AllowMultipleArgumentsPerToken = true };
-        var images = CommonOptions.OptionalInteger("--images", "Images (default: 10,000 for resnet20, 200 for vgg8)", 1);
         var batch = CommonOptions.BatchSize(200);
-        var data = new DataFlags();
+        var data = new DataFlags("10,000 for resnet20, 200 for vgg8");
+        var calibrationImages = CommonOptions.CalibrationImages(SimulationBenchmark.DefaultCalibrationImages);
         var command = new Command("sim", "Images/s of the crossbar simulation on presets beside PimQuant's FP32 inference of the same model and images")
         {
-            model, hw, images, batch,
+            model, hw, batch, calibrationImages,
         };
         data.AddTo(command);
         foreach (var option in new Option[] { threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
             string name = parse.GetValue(model)!;
-            var request = new SimulationBenchmarkRequest(name, data.Read(parse), parse.GetValue(hw) ?? [], parse.GetValue(images),
-                parse.GetValue(batch), parse.GetValue(threads));
+            var request = new SimulationBenchmarkRequest(name, data.Read(parse), parse.GetValue(hw) ?? [], parse.GetValue(data.Images),
+                parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(calibrationImages));
             var r = SimulationBenchmark.Run(request, new ConsoleProgress(output), cancel);
             var table = new Table().Title($"pimq bench sim: {name}, {r.Images:N0} images, batch {request.BatchSize}, {request.Threads} threads")
                 .AddColumns("hardware", "path", "images/s", "seconds", "FP32 seconds", "time ratio", "CPU-time ratio");

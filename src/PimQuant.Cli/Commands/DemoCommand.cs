@@ -21,10 +21,13 @@ public static class DemoCommand
     {
         var json = CommonOptions.Json();
         var threads = CommonOptions.Threads();
-        var images = CommonOptions.OptionalInteger("--images", "Use the first N test images (default: all 10,000)", 1);
+        // The data is the embedded default's (no --dataset or --data); how much of it, and in what batches, is the user's.
+        var images = CommonOptions.Images("all 10,000");
+        var batch = CommonOptions.BatchSize(256);
+        var calibrationImages = CommonOptions.CalibrationImages();
         var command = new Command("demo", "The default model (ResNet-20, Fashion-MNIST) in FP32, as an 8-bit integer model, and simulated on the isaac and neurosim-rram crossbar accelerators")
         {
-            images, threads, json,
+            images, batch, calibrationImages, threads, json,
         };
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
@@ -35,7 +38,7 @@ public static class DemoCommand
             var specs = Presets.Select(PresetCatalog.Load).ToList();
             using var scope = NewDisposeScope();
             using var session = SimulationSession.Open(path, new DataOptions("fashion-mnist"), parse.GetValue(images), Quantization.Config(8, 8), specs,
-                PimQuant.Quant.Ptq.CalibrationSplit.DefaultCount, 0, 256, progress, cancel);
+                parse.GetValue(calibrationImages), 0, parse.GetValue(batch), progress, cancel);
             var summary = session.Summary;
             var options = new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = parse.GetValue(threads) } };
             var runs = specs.Select(spec => (Name: spec.Name, Run: session.Run(spec, options, progress, cancel))).ToList();

@@ -16,20 +16,22 @@ public static class EvalCommand
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
         var data = new DataFlags();
         var batch = CommonOptions.BatchSize(256);
-        // --images as simulate, demo and the benchmarks name it; --limit, its earlier name, still works.
-        var limit = CommonOptions.OptionalInteger("--images", "Evaluate only the first N test images (default: all)", 1);
+        // --limit, the earlier name of --images, still works.
+        var limit = data.Images;
         limit.Aliases.Add("--limit");
+        var logits = new Option<string>("--logits") { Description = "Also write every evaluated image's logits to FILE (CSV: one line per image, its logits comma-separated)" };
 
         var command = new Command("eval", "Top-1 accuracy of an ONNX model on a dataset's test split") { modelPath };
         data.AddTo(command);
-        foreach (var option in new Option[] { batch, limit, threads, json }) command.Options.Add(option);
+        foreach (var option in new Option[] { batch, logits, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
             string path = parse.GetValue(modelPath)!;
             var request = data.Read(parse);
             using var graph = ModelFiles.Load(path);
             var resolved = request.Resolve(graph, path, parse.GetValue(limit));
-            var result = Evaluation.Run(Evaluation.InferenceExecutor(graph), resolved.Test, resolved.Normalization, parse.GetValue(batch), new ConsoleProgress(output), cancel);
+            var result = Evaluation.Run(Evaluation.InferenceExecutor(graph), resolved.Test, resolved.Normalization, parse.GetValue(batch),
+                new ConsoleProgress(output), cancel, parse.GetValue(logits));
             output.Result(new JsonObject
             {
                 ["ok"] = true,
@@ -43,6 +45,7 @@ public static class EvalCommand
                 ["seconds"] = result.Seconds,
                 ["images_per_second"] = result.ImagesPerSecond,
                 ["threads"] = parse.GetValue(threads),
+                ["logits"] = parse.GetValue(logits) is { } file ? Path.GetFullPath(file) : null,
             }, $"accuracy {result.Accuracy:F4} ({result.Correct}/{result.Total}) on {resolved.DatasetName} test");
             return ExitCodes.Ok;
         }));

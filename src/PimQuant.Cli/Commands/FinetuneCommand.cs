@@ -44,7 +44,7 @@ public static class FinetuneCommand
             var request = new FinetuningRequest(path, configPath, Quantization.LoadConfig(configPath), data.Read(parse), parse.GetValue(calibrationImages),
                 new QatLearning(parse.GetValue(lsq), parse.GetValue(pact)), training.Read(parse, parse.GetValue(seed)), outPath,
                 training.CheckpointPath(parse, outPath), parse.GetValue(training.Resume), parse.GetValue(verify),
-                "pimq " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)));
+                "pimq " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), parse.GetValue(data.Images));
             using var result = Finetuning.Run(request, new ConsoleProgress(output), cancel);
             output.Err.Write(Reports.StatisticsTable(result.Model, result.Weights.Layers, result.Activations));
             output.Result(new JsonObject
@@ -63,6 +63,7 @@ public static class FinetuneCommand
                 ["fp32_accuracy"] = result.Fp32.Accuracy,
                 ["calibrated_accuracy"] = result.Calibrated.Accuracy,
                 ["quantized_accuracy"] = result.Quantized.Accuracy,
+                ["test_images"] = result.Quantized.Total,
                 ["accuracy_drop_points"] = result.AccuracyDropPoints,
                 ["history"] = new JsonArray(result.Training.History.Select(h => (JsonNode)new JsonObject
                 {

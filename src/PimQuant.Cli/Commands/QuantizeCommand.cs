@@ -26,7 +26,7 @@ public static class QuantizeCommand
         var (wbits, abits) = CommonOptions.Widths("8", "8");
         var outputPath = new Option<string>("--output", "-o") { Description = "Where to write the quantized model (ONNX QDQ); omit to only measure" };
         var data = new DataFlags();
-        var images = CommonOptions.OptionalInteger("--images", "Evaluate on the first N test images (default: all)", 1);
+        var images = data.Images;
         var calibrationImages = CommonOptions.CalibrationImages();
         var reconstruct = new Option<bool>("--reconstruct") { Description = "Block-wise reconstruction: learn weight rounding (AdaRound) and activation steps block by block" };
         var dropProbability = CommonOptions.Real("--drop-prob",
@@ -48,7 +48,7 @@ public static class QuantizeCommand
             modelPath, wbits, abits, config, outputPath,
         };
         data.AddTo(command);
-        foreach (var option in new Option[] { images, calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw, seed, threads, json })
+        foreach (var option in new Option[] { calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw, seed, threads, json })
             command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {

@@ -34,12 +34,12 @@ public static class SimulateCommand
         var sa0 = CommonOptions.OptionalReal("--sa0", "Fraction of cells stuck at the lowest level", 0, 1);
         var sa1 = CommonOptions.OptionalReal("--sa1", "Fraction of cells stuck at the highest level", 0, 1);
         var readNoise = CommonOptions.OptionalReal("--read-noise", "Read noise sigma per partial sum, in levels", 0, 1e6);
-        var images = CommonOptions.OptionalInteger("--images", "Simulate the first N test images (default: all)", 1);
         var calibrationImages = CommonOptions.CalibrationImages();
         var path = new Option<string>("--path") { Description = "Simulation path: auto (fastest exact-equivalent per layer), exact, ou-table, bit-count, conductance", DefaultValueFactory = _ => "auto" };
         path.AcceptOnlyFromAmong("auto", "exact", "ou-table", "bit-count", "conductance");
         var data = new DataFlags();
         var scheme = new SchemeFlags();
+        var images = data.Images;
         var batch = CommonOptions.BatchSize(256);
         var checkpoint = new Option<string>("--checkpoint") { Description = "Save the progress over the test images to FILE (atomically) every --checkpoint-every batches" };
         var checkpointEvery = CommonOptions.Integer("--checkpoint-every", "Test batches between checkpoints", 1, fallback: 1);
@@ -49,7 +49,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "Accuracy (FP32, ideal integer model, simulated crossbars) and cost (energy, latency, area) of a model on a crossbar accelerator")
         {
-            modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, images, calibrationImages, path,
+            modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, calibrationImages, path,
         };
         data.AddTo(command);
         scheme.AddTo(command);

@@ -24,11 +24,13 @@ public static class TrainCommand
         var dataFlags = new DataFlags();
         var dataset = dataFlags.Dataset;
         var data = dataFlags.Data;
+        // Training reads the whole training split; --images shortens the test split each epoch is evaluated on.
+        var images = dataFlags.Images;
         var outputPath = new Option<string>("--output", "-o") { Description = "Where to write the trained ONNX model (default MODEL-DATASET.onnx)" };
 
         var training = new TrainingFlags(defaultEpochs: 30, sgdLearningRate: 0.1, adamWLearningRate: 1e-3);
 
-        var command = new Command("train", "Train a zoo model on a dataset and write it as ONNX") { model, dataset, data };
+        var command = new Command("train", "Train a zoo model on a dataset and write it as ONNX") { model, dataset, data, images };
         training.AddTo(command);
         foreach (var option in new Option[] { outputPath, seed, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
@@ -41,12 +43,14 @@ public static class TrainCommand
 
             var train = Workspace.LoadDataset(datasetName, "train", parse.GetValue(data));
             var test = Workspace.LoadDataset(datasetName, "test", parse.GetValue(data));
+            if (parse.GetValue(images) is { } n && n < test.Count) test = test.Slice(0, n);
             output.Log($"{train}; test {test.Count} images");
             if (train.Height is not (28 or 32) || train.Height != train.Width)
                 throw new UserError($"{datasetName}: {train.Height}×{train.Width} images; zoo models take 28×28 or 32×32");
             var normalization = DatasetCatalog.Get(datasetName).Normalization;
             using var graph = ModelZoo.Build(modelName, new ModelInput(train.Channels, train.Height, train.Classes), parse.GetValue(seed));
-            string runKey = $"{modelName}|{datasetName}|{train.Count}|{options}";
+            // The per-epoch test accuracies are part of the checkpoint; a key without images is the whole test split's, as before --images existed.
+            string runKey = $"{modelName}|{datasetName}|{train.Count}|{options}" + (parse.GetValue(images) is null ? "" : $"|test={test.Count}");
             var policy = new Trainer.CheckpointPolicy(ckptPath, parse.GetValue(training.Resume), runKey);
 
             var result = TrainingObserver.Run(new ConsoleProgress(output), "training",
@@ -74,6 +78,7 @@ public static class TrainCommand
                 ["threads"] = parse.GetValue(threads),
                 ["test_accuracy"] = last.TestAccuracy,
                 ["train_accuracy"] = last.TrainAccuracy,
+                ["test_images"] = test.Count,
                 ["parameters"] = graph.ParameterCount(),
                 ["seconds"] = result.Seconds,
                 ["history"] = history,
