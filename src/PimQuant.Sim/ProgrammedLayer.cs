@@ -247,10 +247,12 @@ public sealed partial class ProgrammedLayer
         if (options.SignedActivations && (Config.ActivationBits - 1) % Config.DacBits != 0)
             throw new ArgumentException($"signed activations stream the sign bit as a digit of its own: {Config.ActivationBits} activation bits need a DAC of 1 bit or of a divisor of {Config.ActivationBits - 1} bits, not {Config.DacBits}", nameof(options));
         if (pixels == 0) return EventCounts.Zero;
+        // A digit policy examines every input of every pixel once to choose its group's digits.
+        long selections = options.DigitPolicy is null ? 0 : (long)pixels * Geometry.K;
         if (!options.SignedActivations)
         {
             var tally = RunPath(path, new RunContext(this, activations, output, pixels, configuration, options));
-            return options.CountEvents ? tally.ToEvents(this) : EventCounts.Zero;
+            return options.CountEvents ? tally.ToEvents(this, selections) : EventCounts.Zero;
         }
 
         // Two's complement: the sign digit's reads are those of the unsigned pattern; its shift-added codes are
@@ -266,7 +268,7 @@ public sealed partial class ProgrammedLayer
         if (!options.CountEvents) return EventCounts.Zero;
         magnitude.Add(signTally);
         magnitude.RemoveSkipped((long)pixels * Config.Digits);
-        return magnitude.ToEvents(this);
+        return magnitude.ToEvents(this, selections);
     }
 
     /// <summary>The events <see cref="Run"/> counts when every digit of every input vector is streamed (no digit

@@ -109,6 +109,7 @@ public sealed class EnergyTable
         EventKind.BufferRead => "buffer_read",
         EventKind.BufferWrite => "buffer_write",
         EventKind.RouterTransfer => "router_transfer",
+        EventKind.DigitSelection => "digit_selection",
         _ => kind.ToString(),
     };
 }

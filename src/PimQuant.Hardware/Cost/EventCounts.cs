@@ -27,6 +27,9 @@ namespace PimQuant.Hardware.Cost;
 /// read from the tile buffer once per output pixel. <b>Buffer write bits</b> and <b>router
 /// bits</b>: the layer's Cout outputs × output bits written to the buffer, and sent once through
 /// the on-chip network, per output pixel.</item>
+/// <item><b>Digit selection</b>: one input of one output pixel examined by the logic that chooses at run time which of its
+/// group's digits are streamed (a digit policy such as ReDy's: comparators, leading-one detection, statistics); once per
+/// input and pixel, however the inputs are grouped. 0 without a digit policy.</item>
 /// <item><b>Critical-path OU reads</b>: the most OU reads any one array of the layer performs
 /// (arrays read in parallel, an array's OUs one after another); latency = this × read cycle.</item>
 /// </list>
@@ -79,6 +82,9 @@ public sealed record EventCounts
     /// <summary>OU reads a digit policy did not perform (not in <see cref="OuReads"/>); counted by the simulator.</summary>
     public long DigitSkippedReads { get; init; }
 
+    /// <summary>Inputs a digit policy examined to choose the digits streamed; counted by the simulator, 0 in dense counts.</summary>
+    public long DigitSelections { get; init; }
+
     /// <summary>OU reads not performed because an OU skip policy skips the OU (not in <see cref="OuReads"/>); counted by the simulator.</summary>
     public long OuSkippedReads { get; init; }
 
@@ -106,6 +112,7 @@ public sealed record EventCounts
         EventKind.BufferRead => BufferReadBits,
         EventKind.BufferWrite => BufferWriteBits,
         EventKind.RouterTransfer => RouterBits,
+        EventKind.DigitSelection => DigitSelections,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -127,5 +134,6 @@ public sealed record EventCounts
         NonzeroDacDrives = a.NonzeroDacDrives + b.NonzeroDacDrives,
         DigitSkippedReads = a.DigitSkippedReads + b.DigitSkippedReads,
         OuSkippedReads = a.OuSkippedReads + b.OuSkippedReads,
+        DigitSelections = a.DigitSelections + b.DigitSelections,
     };
 }

@@ -310,6 +310,8 @@ public enum EventKind
     BufferWrite,
     /// <summary>Bits sent through the on-chip network.</summary>
     RouterTransfer,
+    /// <summary>One input examined by a digit selector that chooses at run time which digits its group streams (ReDy).</summary>
+    DigitSelection,
 }
 
 /// <summary>One priced event of a component.</summary>

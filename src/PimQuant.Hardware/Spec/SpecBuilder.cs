@@ -141,7 +141,7 @@ internal sealed class SpecBuilder
     }
 
     private static readonly string[] EventNames =
-        ["ou_read", "cell_read", "dac_drive", "adc_conversion", "shift_add", "digit_sum", "buffer_read", "buffer_write", "router_transfer"];
+        ["ou_read", "cell_read", "dac_drive", "adc_conversion", "shift_add", "digit_sum", "buffer_read", "buffer_write", "router_transfer", "digit_selection"];
 
     private static bool IsBitEvent(EventKind e) => e is EventKind.BufferRead or EventKind.BufferWrite or EventKind.RouterTransfer;
 

@@ -61,7 +61,8 @@ internal sealed class EventTally(int groups)
         }
     }
 
-    public EventCounts ToEvents(ProgrammedLayer layer)
+    /// <summary>The events of the tallied reads; <paramref name="digitSelections"/> inputs examined by a digit policy.</summary>
+    public EventCounts ToEvents(ProgrammedLayer layer, long digitSelections = 0)
     {
         var geometry = layer.Geometry;
         int arrays = layer.EventArrays;
@@ -92,7 +93,7 @@ internal sealed class EventTally(int groups)
         {
             OuReads = reads, ZeroInputReads = zero, AdcConversions = conversions, ShiftAdds = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzero, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
-            CellReads = cells, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(),
+            CellReads = cells, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(), DigitSelections = digitSelections,
         };
     }
 }

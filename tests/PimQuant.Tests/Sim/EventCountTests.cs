@@ -50,11 +50,11 @@ public class EventCountTests
         // g0 now reads 2 (t0 only), 4 conversions, 6 drives, 2 non-zero; 2 reads are skipped by the policy.
         var y = new double[2];
         var events = Layer().Run(Activations, y, 1, SimConfiguration.Default, new RunOptions { DigitPolicy = new SkipDigit(group: 0, digit: 1) });
-        // Cell reads 2 × 6 + 8 = 20.
+        // Cell reads 2 × 6 + 8 = 20. The policy examines each of the pixel's K = 5 inputs once: 5 digit selections.
         Assert.Equal(new EventCounts
         {
             OuReads = 4, ZeroInputReads = 0, AdcConversions = 8, ShiftAdds = 8, DacDrives = 10, NonzeroDacDrives = 5, OuSkippedReads = 2, DigitSkippedReads = 2,
-            CellReads = 20, CriticalPathOuReads = 4,
+            CellReads = 20, CriticalPathOuReads = 4, DigitSelections = 5,
         }, events);
         Assert.Equal([6.0, 1.0], y);
         foreach (var path in SimCases.AllPaths.Where(Layer().Supports))

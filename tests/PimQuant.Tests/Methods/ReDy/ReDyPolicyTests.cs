@@ -1,5 +1,8 @@
 using FsCheck;
 using FsCheck.Xunit;
+using PimQuant.Hardware.Cost;
+using PimQuant.Hardware.Presets;
+using PimQuant.Hardware.Spec;
 using PimQuant.Methods.ReDy;
 using PimQuant.Sim;
 using PimQuant.Tests.Sim;
@@ -123,8 +126,20 @@ public class ReDyPolicyTests
                     Assert.True(reads == events.OuReads, $"{heuristic.Name} {scope} {path}: {events.OuReads} reads counted, {reads} by hand");
                     Assert.True(conversions == events.AdcConversions, $"{heuristic.Name} {scope} {path}: {events.AdcConversions} conversions counted, {conversions} by hand");
                     Assert.Equal((long)c.Pixels * groupStart.Length * Digits * OusPerGroup, events.OuReads + events.DigitSkippedReads);
+                    // The selector examines every input of every pixel once, however the inputs are grouped.
+                    Assert.Equal((long)c.Pixels * c.K, events.DigitSelections);
                 }
             }
+    }
+
+    [Fact]
+    public void The_selector_is_counted_only_under_a_policy_and_priced_by_the_presets()
+    {
+        var c = HandSized(0);
+        var layer = c.Programmed();
+        Assert.Equal(0, SimCases.Run(layer, c, null).Events.DigitSelections);
+        foreach (var preset in new[] { "isaac", "isaac-ou", "bwq-h" })
+            Assert.Equal(0.18, EnergyTable.From(PresetCatalog.Load(preset)).PerEventPj(EventKind.DigitSelection), 12);
     }
 
     /// <summary>The digits a heuristic keeps for one group, worked out plainly from the digit values (1-bit digits).</summary>
