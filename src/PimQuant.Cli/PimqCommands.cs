@@ -23,6 +23,7 @@ public static class PimqCommands
             FinetuneCommand.Create(),
             HwCommand.Create(),
             SimulateCommand.Create(),
+            ReproduceCommand.Create(),
             ResultsCommand.Create(),
         };
     }

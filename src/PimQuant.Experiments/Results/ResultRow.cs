@@ -32,7 +32,20 @@ public sealed record ResultRow(
     double? AvgWeightBits, double? AvgActivationBits, double? WeightCompression,
     int? Arrays, double? Utilisation, long? OuReads, long? AdcConversions,
     double? EnergyJ, double? LatencyS, double? Fps, double? TopsPerW, double? AreaMm2,
-    double? Speedup, double? EnergySaving);
+    double? Speedup, double? EnergySaving)
+{
+    /// <summary>This row with its ratios against <paramref name="baseline"/>: speedup = the baseline's latency / this row's,
+    /// energy saving = the baseline's energy / this row's; null where either side has no figure.</summary>
+    public ResultRow RelativeTo(ResultRow baseline)
+    {
+        ArgumentNullException.ThrowIfNull(baseline);
+        return this with
+        {
+            Speedup = baseline.LatencyS is { } lb && LatencyS is { } l && l > 0 ? lb / l : null,
+            EnergySaving = baseline.EnergyJ is { } eb && EnergyJ is { } e && e > 0 ? eb / e : null,
+        };
+    }
+}
 
 /// <summary>The published figures a command reproduces, printed beside the measured ones.</summary>
 /// <param name="Speedup">The paper's speedup over its baseline.</param>

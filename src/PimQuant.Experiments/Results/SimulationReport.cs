@@ -1,4 +1,5 @@
 using PimQuant.Accelerator;
+using PimQuant.Hardware.Spec;
 
 namespace PimQuant.Experiments.Results;
 
@@ -22,11 +23,21 @@ public static class SimulationReport
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(result);
-        var spec = request.Spec;
         var notes = new List<string>();
-        var total = result.Cost.Report?.Total;
-        if (total is null) notes.Add($"the cost fields are null: {result.Cost.Unavailable}");
+        if (result.Cost.Report is null) notes.Add($"the cost fields are null: {result.Cost.Unavailable}");
         notes.Add(NoBaselineNote);
+        var context = new ResultContext(Command, Path.GetFullPath(request.Model), result.Data.DatasetName, result.Data.Test.Count, request.Seed,
+            Baseline: null, Paper: null, notes);
+        return new ResultReport(context, [Row(request.Spec, request.Method, result)]);
+    }
+
+    /// <summary>The row of one simulated scheme: <paramref name="result"/> on <paramref name="spec"/> with <paramref name="method"/>'s
+    /// parts (null: conventional), labelled <c>HW wWaA</c> and the method's label, without ratios (<see cref="ResultRow.RelativeTo"/>).</summary>
+    public static ResultRow Row(HardwareSpec spec, MethodParts? method, SimulationResult result)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(result);
+        var total = result.Cost.Report?.Total;
 
         long images = result.Simulated.Total;
         long ouReads = 0, adcConversions = 0;
@@ -48,8 +59,8 @@ public static class SimulationReport
         double? avgActivationBits = streamed > 0 ? activationBits / streamed : null;
 
         var row = new ResultRow(
-            Scheme: $"{spec.Name} w{result.WeightBits}a{result.ActivationBits}" + (request.Method is { } m ? $" {m.Label}" : ""),
-            Method: request.Method?.Method ?? "conventional",
+            Scheme: $"{spec.Name} w{result.WeightBits}a{result.ActivationBits}" + (method is { } m ? $" {m.Label}" : ""),
+            Method: method?.Method ?? "conventional",
             Hw: spec.Origin == $"{spec.Name} (preset)" ? spec.Name : spec.Origin,
             AdcBits: spec.Adc.Bits,
             Fp32Accuracy: result.Fp32.Accuracy,
@@ -69,8 +80,6 @@ public static class SimulationReport
             AreaMm2: total?.AreaMm2,
             Speedup: null,
             EnergySaving: null);
-        var context = new ResultContext(Command, Path.GetFullPath(request.Model), result.Data.DatasetName, result.Data.Test.Count, request.Seed,
-            Baseline: null, Paper: null, notes);
-        return new ResultReport(context, [row]);
+        return row;
     }
 }
