@@ -30,8 +30,9 @@ public sealed record BenchmarkWorkload(ModelGraph Graph, ImageDataset Test, Prep
 /// <param name="BatchSize">Images per batch.</param>
 /// <param name="Threads">Threads of the simulation kernels (libtorch is set up by the caller).</param>
 /// <param name="CalibrationImages">Calibration images (seed 0) of the W8A8 quantizers.</param>
+/// <param name="Method">A method's parts applied to every preset's simulation (e.g. ReDy's digit policy); null: none.</param>
 public sealed record SimulationBenchmarkRequest(string Model, DataOptions Data, IReadOnlyList<string> Presets, int? Images, int BatchSize, int Threads,
-    int CalibrationImages = SimulationBenchmark.DefaultCalibrationImages);
+    int CalibrationImages = SimulationBenchmark.DefaultCalibrationImages, MethodParts? Method = null);
 
 /// <summary>One preset's simulation timed beside the FP32 inference.</summary>
 /// <param name="Hardware">The preset.</param>
@@ -83,9 +84,14 @@ public static class SimulationBenchmark
         foreach (var (preset, spec) in presets.Zip(specs))
         {
             var path = PathFor(spec);
-            var options = new SimulationOptions { Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = path };
+            var options = new SimulationOptions
+            {
+                Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = path, DigitPolicy = request.Method?.DigitPolicy,
+            };
             var crossbars = SimulationPipeline.Program(quantized, spec, options, calibration, progress);
-            string paths = path?.ToString() ?? string.Join(", ", crossbars.Layers.Select(l => l.IsLossless ? "lossless (libtorch)" : l.Groups[0].DefaultPath.ToString()).Distinct());
+            // A digit policy keeps lossless layers on the exact kernel (masked inputs), not libtorch's product.
+            string paths = path?.ToString() ?? string.Join(", ", crossbars.Layers
+                .Select(l => l.IsLossless && options.DigitPolicy is null ? "lossless (libtorch)" : l.Groups[0].DefaultPath.ToString()).Distinct());
             var (run, cpu) = Timed(() => Evaluation.Run(crossbars.CreateExecutor(), test, normalization, request.BatchSize, progress, cancel));
             rows.Add(new SimulationBenchmarkRow(preset, paths, run, cpu));
         }

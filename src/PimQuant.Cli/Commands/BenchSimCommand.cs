@@ -22,17 +22,19 @@ public static class BenchSimCommand
         var batch = CommonOptions.BatchSize(200);
         var data = new DataFlags("10,000 for resnet20, 200 for vgg8");
         var calibrationImages = CommonOptions.CalibrationImages(SimulationBenchmark.DefaultCalibrationImages);
+        var scheme = new SchemeFlags();
         var command = new Command("sim", "Images/s of the crossbar simulation on presets beside PimQuant's FP32 inference of the same model and images")
         {
             model, hw, batch, calibrationImages,
         };
         data.AddTo(command);
+        scheme.AddTo(command);
         foreach (var option in new Option[] { threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>
         {
             string name = parse.GetValue(model)!;
             var request = new SimulationBenchmarkRequest(name, data.Read(parse), parse.GetValue(hw) ?? [], parse.GetValue(data.Images),
-                parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(calibrationImages));
+                parse.GetValue(batch), parse.GetValue(threads), parse.GetValue(calibrationImages), scheme.Read(parse));
             var r = SimulationBenchmark.Run(request, new ConsoleProgress(output), cancel);
             var table = new Table().Title($"pimq bench sim: {name}, {r.Images:N0} images, batch {request.BatchSize}, {request.Threads} threads")
                 .AddColumns("hardware", "path", "images/s", "seconds", "FP32 seconds", "time ratio", "CPU-time ratio");
@@ -51,7 +53,7 @@ public static class BenchSimCommand
             output.Err.Write(table);
             output.Result(new JsonObject
             {
-                ["ok"] = true, ["model"] = name, ["images"] = r.Images, ["batch_size"] = request.BatchSize, ["threads"] = request.Threads,
+                ["ok"] = true, ["model"] = name, ["method"] = request.Method?.Label ?? "conventional", ["images"] = r.Images, ["batch_size"] = request.BatchSize, ["threads"] = request.Threads,
                 ["fp32_images_per_second"] = r.Fp32.ImagesPerSecond, ["fp32_seconds"] = r.Fp32.Seconds, ["fp32_accuracy"] = r.Fp32.Accuracy, ["rows"] = rows,
             }, [.. r.Rows.Select(row => $"{row.Hardware}: {row.Run.ImagesPerSecond:F1} images/s, {r.TimeRatio(row):F2}× FP32")]);
             return ExitCodes.Ok;

@@ -21,6 +21,7 @@ public class DataFlagTests
         { "bench sim", true },
         { "train", false },
         { "demo", true },
+        { "reproduce redy", true },
     };
 
     /// <summary>The command line of <paramref name="command"/> with its required arguments and <paramref name="flags"/>.</summary>
