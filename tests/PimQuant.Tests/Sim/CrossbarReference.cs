@@ -280,6 +280,8 @@ internal static class CrossbarReference
             OuReads = reads, ZeroInputReads = zeroReads, AdcConversions = conversions, ShiftAdds = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzeroDrives, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
             CellReads = cellReads, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(),
+            // A digit policy's selector examines each of a pixel's K inputs once (docs/hardware.md §4).
+            DigitSelections = digitPolicy is null ? 0 : (long)pixels * k,
         };
         return new Result(output, events);
     }
