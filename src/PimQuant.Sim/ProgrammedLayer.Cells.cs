@@ -172,6 +172,10 @@ public sealed partial class ProgrammedLayer
 
     // Panels of 16 columns, each K × 16 contiguous, for the same reason. With digital scales each weight carries its
     // segment's scale, so the lossless product is Σ a·w·scale (equal to the segmented sum up to float64 rounding).
+    private sbyte[]? BuildExactBytes() =>
+        SegmentScales is null && Weights.All(w => w is >= sbyte.MinValue and <= sbyte.MaxValue)
+            ? Kernels.ByteProductKernel.Pack(Weights, Geometry.K, Geometry.N) : null;
+
     private double[] BuildExactWeights()
     {
         int k = Geometry.K, n = Geometry.N, panels = (n + 15) / 16;

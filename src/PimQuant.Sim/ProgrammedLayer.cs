@@ -19,6 +19,7 @@ public sealed partial class ProgrammedLayer
     private readonly Lazy<BitCountWeights?> _bitCount;
     private readonly Lazy<int[]> _conductances;
     private readonly Lazy<double[]> _exactWeights;
+    private readonly Lazy<sbyte[]?> _exactBytes;
     private readonly long _tableBudget;
 
     private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
@@ -105,6 +106,7 @@ public sealed partial class ProgrammedLayer
         _bitCount = new(() => BitCountWeights.TryBuild(this), LazyThreadSafetyMode.ExecutionAndPublication);
         _conductances = new(BuildConductanceMatrix, LazyThreadSafetyMode.ExecutionAndPublication);
         _exactWeights = new(BuildExactWeights, LazyThreadSafetyMode.ExecutionAndPublication);
+        _exactBytes = new(BuildExactBytes, LazyThreadSafetyMode.ExecutionAndPublication);
         DefaultPath = IsLossless ? SimulationPath.Exact
             : Tables is not null ? SimulationPath.OuTable
             : BitCount is not null ? SimulationPath.BitCount
@@ -213,6 +215,9 @@ public sealed partial class ProgrammedLayer
     internal BitCountWeights? BitCount => _bitCount.Value;
     internal int[] ConductanceMatrix => _conductances.Value;
     internal double[] ExactWeights => _exactWeights.Value;
+    /// <summary>The weights packed for <see cref="Kernels.ByteProductKernel"/>, or null when they do not fit signed bytes or are
+    /// scaled digitally (the product is then float64).</summary>
+    internal sbyte[]? ExactBytes => _exactBytes.Value;
 
     /// <summary>Whether <paramref name="path"/> can simulate this layer.</summary>
     public bool Supports(SimulationPath path) => path switch

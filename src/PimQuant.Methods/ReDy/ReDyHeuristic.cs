@@ -49,9 +49,10 @@ public abstract record ReDyHeuristic
     {
         internal override int LowestKept(ReadOnlySpan<byte> codes, int lowest, int highest, int digitBits)
         {
-            double sum = 0, squares = 0;
-            foreach (byte code in codes) { sum += code; squares += (double)code * code; }
-            double mean = sum / codes.Length, std = Math.Sqrt(Math.Max(0, squares / codes.Length - mean * mean));
+            // Integer sums are exact (a group of up to 2^15 rows of 8-bit codes fits a long either way) and cheaper than float ones.
+            long sum = 0, squares = 0;
+            foreach (byte code in codes) { sum += code; squares += code * code; }
+            double mean = (double)sum / codes.Length, std = Math.Sqrt(Math.Max(0, (double)squares / codes.Length - mean * mean));
             int typical = (int)Math.Min(255, Math.Floor(mean + K * std));
             int lead = typical == 0 ? 0 : (31 - int.LeadingZeroCount(typical)) / digitBits;
             return Math.Clamp(lead - Digits + 1, lowest, highest);

@@ -17,6 +17,8 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
     internal sealed class Workspace(RunContext run, int block) : PixelBlock(run, block)
     {
         public readonly double[] Inputs = new double[block * run.Geometry.K];
+        /// <summary>Pixels × K4 masked codes for the byte product (rows past K stay 0).</summary>
+        public readonly byte[] Codes = new byte[block * ByteProductKernel.PaddedRows(run.Geometry.K)];
         public readonly byte[] Interleaved = new byte[DigitPlanes.InterleavedLength(run.Geometry.K)];
     }
 
@@ -29,13 +31,19 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
         int k = geometry.K, n = geometry.N;
         bool counting = run.Options.CountEvents, masked = run.Options.DigitPolicy is not null;
         bool interleaved = counting && DigitPlanes.CanUseGroupPatterns(run);
+        // Byte weights and a VNNI unit: the product in int32 on the (masked) codes themselves.
+        var packed = run.Layer.ExactBytes;
+        bool bytes = packed is not null && ByteProductKernel.Vectorized(run.Configuration);
+        int k4 = ByteProductKernel.PaddedRows(k);
         if (counting || masked) ws.Prepare(run, first, count, exactTerms: false, planes: counting && !interleaved);
         var activations = run.Activations.Span;
         for (int p = 0; p < count; p++)
         {
             var row = activations.Slice((first + p) * k, k);
             var inputs = ws.Inputs.AsSpan(p * k, k);
-            for (int i = 0; i < k; i++) inputs[i] = row[i];
+            var codes = ws.Codes.AsSpan(p * k4, k);
+            if (bytes) row.CopyTo(codes);
+            else for (int i = 0; i < k; i++) inputs[i] = row[i];
             if (!counting && !masked) continue;
             if (interleaved) DigitPlanes.BuildInterleaved(row, ws.Interleaved, run.Configuration);
             for (int g = 0; g < geometry.RowGroupCount; g++)
@@ -45,7 +53,8 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
                 if (mask != run.AllDigits)
                 {
                     int keep = DigitBits(mask, cfg.DacBits);
-                    for (int i = start; i < start + rows; i++) inputs[i] = row[i] & keep;
+                    if (bytes) for (int i = start; i < start + rows; i++) codes[i] = (byte)(row[i] & keep);
+                    else for (int i = start; i < start + rows; i++) inputs[i] = row[i] & keep;
                 }
                 if (!counting) continue;
                 if (interleaved)
@@ -58,6 +67,11 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
             }
         }
         var output = run.Output.Span.Slice(first * n, count * n);
+        if (bytes)
+        {
+            ByteProductKernel.Multiply(ws.Codes, packed, output, count, k4, n);
+            return;
+        }
         var weights = run.Layer.ExactWeights;
         if (run.Configuration.Use512) Multiply<PanelVector512>(ws.Inputs, weights, output, count, k, n);
         else if (run.Configuration.Use256) Multiply<PanelVector256>(ws.Inputs, weights, output, count, k, n);

@@ -24,6 +24,16 @@ public sealed class RequiresAvx2FactAttribute : FactAttribute
     }
 }
 
+/// <summary>A fact that runs only where AVX-VNNI is on; elsewhere the suite lists it as skipped, with the reason.</summary>
+public sealed class RequiresAvxVnniFactAttribute : FactAttribute
+{
+    public RequiresAvxVnniFactAttribute()
+    {
+        if (!(AvxVnni.IsSupported && Vector256.IsHardwareAccelerated))
+            Skip = "this machine has no AVX-VNNI: the exact path's byte product was not exercised (its float64 product was)";
+    }
+}
+
 /// <summary>
 /// Which vector kernels the exactness tests reached on this machine. Those tests compare every path against the scalar
 /// reference under each of <see cref="SimCases.Widths"/>; a width the machine lacks silently falls back to a narrower
@@ -41,6 +51,14 @@ public class InstructionSetTests
         Assert.Equal(SimdWidth.Vector256, narrow.SimdWidth);
         Assert.False(narrow.Use512);
         Assert.True(narrow.Use256);
+    }
+
+    [RequiresAvxVnniFact]
+    public void TheVectorCasesRanTheByteProduct()
+    {
+        Assert.True(PimQuant.Sim.Kernels.ByteProductKernel.Vectorized(SimCases.Widths[0]));
+        Assert.True(PimQuant.Sim.Kernels.ByteProductKernel.Vectorized(SimCases.Widths[1]));
+        Assert.False(PimQuant.Sim.Kernels.ByteProductKernel.Vectorized(SimCases.Widths[2]));
     }
 
     [Fact]
