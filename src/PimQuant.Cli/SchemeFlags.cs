@@ -37,6 +37,12 @@ public sealed class SchemeFlags
         DefaultValueFactory = _ => "array",
     };
 
+    /// <summary>--redy-round.</summary>
+    public Option<bool> RedyRound { get; } = new("--redy-round")
+    {
+        Description = "ReDy: round the dropped digits to nearest into the kept ones instead of truncating them (max and stats)",
+    };
+
     /// <summary>The flags.</summary>
     public SchemeFlags()
     {
@@ -48,20 +54,20 @@ public sealed class SchemeFlags
     /// <summary>Adds every flag to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Scheme, RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup }) command.Options.Add(option);
+        foreach (var option in new Option[] { Scheme, RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound }) command.Options.Add(option);
     }
 
     /// <summary>The method's parts, or null for the conventional scheme; a method flag without its <c>--scheme</c>, or a value the
     /// method refuses, is a usage error naming it.</summary>
     public MethodParts? Read(ParseResult parse)
     {
-        bool redyGiven = new Option[] { RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup }.Any(o => parse.GetResult(o) is { Implicit: false });
+        bool redyGiven = new Option[] { RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound }.Any(o => parse.GetResult(o) is { Implicit: false });
         if (parse.GetValue(Scheme) != "redy")
         {
             if (redyGiven) throw new UserError("the --redy-* flags set ReDy's parameters: add --scheme redy", ExitCodes.Usage);
             return null;
         }
-        try { return ReDyScheme.FromOptions(parse.GetValue(RedyHeuristic)!, parse.GetValue(RedyThreshold), parse.GetValue(RedyDigits), parse.GetValue(RedyGroup)!); }
+        try { return ReDyScheme.FromOptions(parse.GetValue(RedyHeuristic)!, parse.GetValue(RedyThreshold), parse.GetValue(RedyDigits), parse.GetValue(RedyGroup)!, parse.GetValue(RedyRound)); }
         catch (ArgumentException e) { throw new UserError($"--redy-*: {e.Message}", ExitCodes.Usage); }
     }
 }

@@ -13,4 +13,16 @@ public interface IInputDigitPolicy
     /// <param name="geometry">The layer's tiles and row groups.</param>
     /// <param name="digitMasks">Output, pre-filled with all T digits.</param>
     void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks);
+
+    /// <summary>True when the policy rewrites a pixel's codes before its digits are chosen (<see cref="Rewrite"/>).</summary>
+    bool RewritesCodes => false;
+
+    /// <summary>Rewrites one pixel's codes in place before they are streamed, e.g. rounding the digits a window will drop
+    /// into the ones it keeps; the layer then computes with, and counts the reads of, the rewritten codes. Called once per
+    /// pixel and layer run, only when <see cref="RewritesCodes"/> is true.</summary>
+    /// <param name="pixel">Global pixel index.</param>
+    /// <param name="activations">The pixel's K codes, rewritten in place.</param>
+    /// <param name="geometry">The layer's tiles and row groups.</param>
+    /// <param name="signed">The codes are two's-complement patterns (<see cref="RunOptions.SignedActivations"/>).</param>
+    void Rewrite(long pixel, Span<byte> activations, LayerGeometry geometry, bool signed) { }
 }

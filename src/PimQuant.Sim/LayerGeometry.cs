@@ -16,6 +16,7 @@ public sealed class LayerGeometry
     {
         K = k; N = n;
         Slices = config.Slices; Polarities = config.Polarities; Digits = config.Digits; DigitBits = config.DacBits;
+        ActivationBits = config.ActivationBits;
         int tileRows = config.TileRows;
         RowTileCount = (k + tileRows - 1) / tileRows;
         var start = new List<int>(); var rows = new List<int>(); var tile = new List<int>();
@@ -82,6 +83,8 @@ public sealed class LayerGeometry
     public int Digits { get; }
     /// <summary>d: bits of one streamed digit (the DAC's resolution); digit t of a code is bits [d·t, d·t + d).</summary>
     public int DigitBits { get; }
+    /// <summary>Bits of an activation code (a two's-complement code's sign is bit ActivationBits − 1).</summary>
+    public int ActivationBits { get; }
     /// <summary>Crossbar row tiles.</summary>
     public int RowTileCount { get; }
     /// <summary>OU row groups over all row tiles.</summary>

@@ -252,6 +252,14 @@ public sealed partial class ProgrammedLayer
         if (options.SignedActivations && (Config.ActivationBits - 1) % Config.DacBits != 0)
             throw new ArgumentException($"signed activations stream the sign bit as a digit of its own: {Config.ActivationBits} activation bits need a DAC of 1 bit or of a divisor of {Config.ActivationBits - 1} bits, not {Config.DacBits}", nameof(options));
         if (pixels == 0) return EventCounts.Zero;
+        if (options.DigitPolicy is { RewritesCodes: true } rewriting)
+        {
+            // The rewritten codes are what the crossbars stream: every path and the event tally read them.
+            var rewritten = activations[..(pixels * Geometry.K)].ToArray();
+            for (int p = 0; p < pixels; p++)
+                rewriting.Rewrite(options.FirstPixel + p, rewritten.AsSpan(p * Geometry.K, Geometry.K), Geometry, options.SignedActivations);
+            activations = rewritten;
+        }
         // A digit policy examines every input of every pixel once to choose its group's digits.
         long selections = options.DigitPolicy is null ? 0 : (long)pixels * Geometry.K;
         if (!options.SignedActivations)

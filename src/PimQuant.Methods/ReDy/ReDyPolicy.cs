@@ -1,3 +1,4 @@
+using System.Buffers;
 using PimQuant.Sim;
 
 namespace PimQuant.Methods.ReDy;
@@ -20,14 +21,52 @@ public enum ReDyGroupScope
 /// </summary>
 public sealed class ReDyPolicy : IInputDigitPolicy
 {
-    /// <summary>A policy applying <paramref name="heuristic"/> to groups of <paramref name="scope"/>.</summary>
+    /// <summary>A policy applying <paramref name="heuristic"/> to groups of <paramref name="scope"/>; with <paramref name="round"/>, the
+    /// dropped trailing digits are rounded to nearest into the kept ones instead of truncated.</summary>
     /// <exception cref="ArgumentException">The heuristic's parameters are out of range.</exception>
-    public ReDyPolicy(ReDyHeuristic heuristic, ReDyGroupScope scope = ReDyGroupScope.ArrayRows)
+    public ReDyPolicy(ReDyHeuristic heuristic, ReDyGroupScope scope = ReDyGroupScope.ArrayRows, bool round = false)
     {
         ArgumentNullException.ThrowIfNull(heuristic);
         heuristic.Validate();
         Heuristic = heuristic;
         Scope = scope;
+        Round = round;
+    }
+
+    /// <summary>Round the dropped part to nearest (half up) instead of truncating it.</summary>
+    public bool Round { get; }
+
+    /// <inheritdoc/>
+    /// <remarks>Rounding rewrites the codes: a carry can reach a kept digit, which a digit mask cannot express. The lossless
+    /// rule drops nothing, so it never rewrites.</remarks>
+    public bool RewritesCodes => Round && Heuristic is not ReDyHeuristic.Lossless;
+
+    /// <inheritdoc/>
+    /// <remarks>Per group, with its window [low, high]: a' = min(round(a / 2^(d·low))·2^(d·low), the largest code the window
+    /// holds), rounding half up; two's-complement codes (of the layer's activation bits) round their signed value and saturate
+    /// at the largest positive one.
+    /// The digits are then chosen from the rewritten codes by the lossless rule, which keeps exactly the window.</remarks>
+    public void Rewrite(long pixel, Span<byte> activations, LayerGeometry geometry, bool signed)
+    {
+        ForEachGroup(activations, geometry, (codes, _) =>
+        {
+            if (Bounds(codes, geometry.DigitBits) is not var (lowest, low, high) || low == lowest) return;
+            int shift = geometry.DigitBits * low, half = 1 << (shift - 1), dropped = (1 << shift) - 1;
+            if (signed)
+            {
+                int bits = geometry.ActivationBits, cap = ((1 << (bits - 1)) - 1) & ~dropped, mask = (1 << bits) - 1;
+                foreach (ref byte code in codes)
+                {
+                    int value = code >= 1 << (bits - 1) ? code - (1 << bits) : code;
+                    code = (byte)(Math.Min(((value + half) >> shift) << shift, cap) & mask);
+                }
+            }
+            else
+            {
+                int cap = ((1 << Math.Min(geometry.DigitBits * (high + 1), geometry.ActivationBits)) - 1) & ~dropped;
+                foreach (ref byte code in codes) code = (byte)Math.Min(((code + half) >> shift) << shift, cap);
+            }
+        });
     }
 
     /// <summary>The heuristic.</summary>
@@ -56,17 +95,40 @@ public sealed class ReDyPolicy : IInputDigitPolicy
         }
     }
 
-    /// <summary>The policy's name and parameters, e.g. <c>redy max:3 array</c> (run keys and result rows).</summary>
-    public override string ToString() => $"redy {Heuristic.Name} {(Scope == ReDyGroupScope.ArrayRows ? "array" : "ou")}";
+    /// <summary>Calls <paramref name="group"/> on each group's codes (mutable), in the scope's grouping.</summary>
+    private void ForEachGroup(Span<byte> activations, LayerGeometry geometry, SpanAction<byte, int> group)
+    {
+        var start = geometry.GroupStart;
+        var rows = geometry.GroupRows;
+        if (Scope == ReDyGroupScope.OuRows)
+        {
+            for (int g = 0; g < geometry.RowGroupCount; g++) group(activations.Slice(start[g], rows[g]), g);
+            return;
+        }
+        var tiles = geometry.TileFirstGroup;
+        for (int tile = 0; tile < geometry.RowTileCount; tile++)
+        {
+            int first = tiles[tile], last = tiles[tile + 1] - 1;
+            group(activations[start[first]..(start[last] + rows[last])], tile);
+        }
+    }
 
-    /// <summary>The digits [low, high] the heuristic keeps for one group's codes, as a mask (0 when every code is 0).</summary>
-    internal uint Window(ReadOnlySpan<byte> codes, int digitBits)
+    /// <summary>The policy's name and parameters, e.g. <c>redy max:3 array</c> (run keys and result rows).</summary>
+    public override string ToString() => $"redy {Heuristic.Name} {(Scope == ReDyGroupScope.ArrayRows ? "array" : "ou")}{(RewritesCodes ? " round" : "")}";
+
+    /// <summary>The digits [low, high] the heuristic keeps for one group's codes, as a mask (0 when every code is 0). Codes a
+    /// rounding policy rewrote already end at their window, so the lossless window of them is the window.</summary>
+    internal uint Window(ReadOnlySpan<byte> codes, int digitBits) =>
+        Bounds(codes, digitBits, lossless: RewritesCodes) is var (_, low, high) ? (uint)((1L << (high + 1)) - (1L << low)) : 0;
+
+    /// <summary>The group's lowest non-zero digit, the lowest digit the heuristic keeps and the leading digit; null when every
+    /// code is 0.</summary>
+    private (int Lowest, int Low, int High)? Bounds(ReadOnlySpan<byte> codes, int digitBits, bool lossless = false)
     {
         int any = 0;
         foreach (byte code in codes) any |= code;
-        if (any == 0) return 0;
+        if (any == 0) return null;
         int highest = (31 - int.LeadingZeroCount(any)) / digitBits, lowest = int.TrailingZeroCount(any) / digitBits;
-        int low = Heuristic.LowestKept(codes, lowest, highest, digitBits);
-        return (uint)((1L << (highest + 1)) - (1L << low));
+        return (lowest, lossless ? lowest : Heuristic.LowestKept(codes, lowest, highest, digitBits), highest);
     }
 }

@@ -18,13 +18,18 @@ namespace PimQuant.Methods.ReDy;
 /// <param name="Seed">Seed of every random choice.</param>
 /// <param name="BatchSize">Images per batch.</param>
 /// <param name="Threads">Threads of the simulator.</param>
-/// <param name="Sweep">The heuristics after the lossless rule (<see cref="ReDyReproduction.DefaultSweep"/>).</param>
+/// <param name="Sweep">The settings after the lossless rule (<see cref="ReDyReproduction.DefaultSweep"/>).</param>
 /// <param name="Scope">ReDy's groups.</param>
 /// <param name="Checkpoint">Where the rows done are saved after each scheme; null: nowhere.</param>
 /// <param name="Resume">Continue from <paramref name="Checkpoint"/> if it exists.</param>
 public sealed record ReDyReproductionRequest(string Model, HardwareSpec Spec, DataOptions Data, int? Images, int CalibrationImages, long Seed,
-    int BatchSize, int Threads, IReadOnlyList<ReDyHeuristic> Sweep, ReDyGroupScope Scope = ReDyGroupScope.ArrayRows,
+    int BatchSize, int Threads, IReadOnlyList<ReDySetting> Sweep, ReDyGroupScope Scope = ReDyGroupScope.ArrayRows,
     string? Checkpoint = null, bool Resume = false);
+
+/// <summary>One ReDy setting of a sweep: a heuristic, truncating or rounding to nearest what it drops.</summary>
+/// <param name="Heuristic">The heuristic.</param>
+/// <param name="Round">Round the dropped digits to nearest into the kept ones.</param>
+public sealed record ReDySetting(ReDyHeuristic Heuristic, bool Round = false);
 
 /// <summary>ReDy's reproduction (docs/methods/redy.md): the paper's comparison, static 8-bit activations against ReDy's run-time
 /// precision on an ISAAC-like accelerator, as result rows with energy savings and accuracy losses.</summary>
@@ -43,17 +48,20 @@ public static class ReDyReproduction
     public static PaperFigures Paper { get; } = new(Speedup: null, EnergySaving: 1 / (1 - 0.13),
         Source: "Sabri, Riera, González, arXiv 2306.16298 (abstract): 13 % average energy saving over an ISAAC-like accelerator with static 8-bit activations");
 
-    /// <summary>The heuristics swept after the lossless rule: max-based keeping 7 down to 3 digits, statistics-based with k of 1 and
-    /// 2 and 3 or 4 digits.</summary>
-    public static IReadOnlyList<ReDyHeuristic> DefaultSweep { get; } =
+    /// <summary>The settings swept after the lossless rule: max-based keeping 7 down to 3 digits, statistics-based with k of 1 and
+    /// 2 and 3 or 4 digits, all truncating; then max-based 5 and 4 and statistics k = 2, 4 digits rounding to nearest.</summary>
+    public static IReadOnlyList<ReDySetting> DefaultSweep { get; } =
     [
-        new ReDyHeuristic.MaxBased(7), new ReDyHeuristic.MaxBased(6), new ReDyHeuristic.MaxBased(5), new ReDyHeuristic.MaxBased(4), new ReDyHeuristic.MaxBased(3),
-        new ReDyHeuristic.StatisticsBased(1, 4), new ReDyHeuristic.StatisticsBased(2, 4), new ReDyHeuristic.StatisticsBased(1, 3), new ReDyHeuristic.StatisticsBased(2, 3),
+        new(new ReDyHeuristic.MaxBased(7)), new(new ReDyHeuristic.MaxBased(6)), new(new ReDyHeuristic.MaxBased(5)), new(new ReDyHeuristic.MaxBased(4)),
+        new(new ReDyHeuristic.MaxBased(3)),
+        new(new ReDyHeuristic.StatisticsBased(1, 4)), new(new ReDyHeuristic.StatisticsBased(2, 4)), new(new ReDyHeuristic.StatisticsBased(1, 3)),
+        new(new ReDyHeuristic.StatisticsBased(2, 3)),
+        new(new ReDyHeuristic.MaxBased(5), Round: true), new(new ReDyHeuristic.MaxBased(4), Round: true), new(new ReDyHeuristic.StatisticsBased(2, 4), Round: true),
     ];
 
     /// <summary>The family a row's scheme belongs to in plots: the heuristic without its threshold.</summary>
     public static string Family(ResultRow row) => row.Method != "redy" ? row.Scheme
-        : row.Scheme.Split(' ') is var words && words.Length > 3 ? "redy " + words[3].Split(':')[0] : row.Scheme;
+        : row.Scheme.Split(' ') is var words && words.Length > 3 ? "redy " + words[3].Split(':')[0] + (words[^1] == "round" ? " round" : "") : row.Scheme;
 
     /// <summary>Runs the baseline and every scheme (resuming from the checkpoint's rows), and reports them against the baseline.
     /// The config, the spec, the data and a checkpoint are checked before any work.</summary>
@@ -111,9 +119,9 @@ public static class ReDyReproduction
     private static List<MethodParts?> Schemes(ReDyReproductionRequest request)
     {
         var schemes = new List<MethodParts?> { null, ReDyScheme.Parts(new ReDyHeuristic.Lossless(), request.Scope) };
-        foreach (var heuristic in request.Sweep)
+        foreach (var setting in request.Sweep)
         {
-            try { schemes.Add(ReDyScheme.Parts(heuristic, request.Scope)); }
+            try { schemes.Add(ReDyScheme.Parts(setting.Heuristic, request.Scope, setting.Round)); }
             catch (ArgumentException e) { throw new ExperimentException(e.Message); }
         }
         return schemes;

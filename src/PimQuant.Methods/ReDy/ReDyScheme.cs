@@ -17,18 +17,21 @@ public static class ReDyScheme
     /// <summary>Digits the statistics heuristic keeps at and below the typical magnitude when none are given.</summary>
     public const int DefaultStatisticsDigits = 3;
 
-    /// <summary>The parts of ReDy with <paramref name="heuristic"/> on groups of <paramref name="scope"/>.</summary>
-    public static MethodParts Parts(ReDyHeuristic heuristic, ReDyGroupScope scope = ReDyGroupScope.ArrayRows)
+    /// <summary>The parts of ReDy with <paramref name="heuristic"/> on groups of <paramref name="scope"/>, rounding the dropped
+    /// digits to nearest with <paramref name="round"/>.</summary>
+    public static MethodParts Parts(ReDyHeuristic heuristic, ReDyGroupScope scope = ReDyGroupScope.ArrayRows, bool round = false)
     {
-        var policy = new ReDyPolicy(heuristic, scope);
+        var policy = new ReDyPolicy(heuristic, scope, round);
         return new MethodParts("redy", policy.ToString()) { DigitPolicy = policy };
     }
 
     /// <summary>ReDy from command-line words: a heuristic name (<see cref="HeuristicNames"/>), its threshold (max: digits kept;
-    /// stats: k; lossless: none), the statistics heuristic's digits, and the group (<c>array</c> or <c>ou</c>).</summary>
+    /// stats: k; lossless: none), the statistics heuristic's digits, the group (<c>array</c> or <c>ou</c>) and whether the dropped
+    /// digits are rounded to nearest.</summary>
     /// <exception cref="ArgumentException">A name or a value out of range, said as the option's mistake.</exception>
-    public static MethodParts FromOptions(string heuristic, double? threshold, int? digits, string group)
+    public static MethodParts FromOptions(string heuristic, double? threshold, int? digits, string group, bool round = false)
     {
+        if (round && heuristic == "lossless") throw new ArgumentException("the lossless ReDy rule drops no digit, so there is nothing to round");
         var scope = group switch
         {
             "array" => ReDyGroupScope.ArrayRows,
@@ -45,6 +48,6 @@ public static class ReDyScheme
             "stats" => new ReDyHeuristic.StatisticsBased(threshold ?? DefaultK, digits ?? DefaultStatisticsDigits),
             _ => throw new ArgumentException($"ReDy heuristic '{heuristic}': expected one of {string.Join(", ", HeuristicNames)}"),
         };
-        return Parts(chosen, scope);
+        return Parts(chosen, scope, round);
     }
 }

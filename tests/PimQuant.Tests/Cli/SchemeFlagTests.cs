@@ -40,6 +40,8 @@ public class SchemeFlagTests : IDisposable
     [InlineData(new[] { "--scheme", "redy", "--redy-heuristic", "lossless", "--redy-threshold", "3" }, "no threshold")]
     [InlineData(new[] { "--scheme", "redy", "--redy-heuristic", "max", "--redy-digits", "3" }, "digits are the statistics heuristic's")]
     [InlineData(new[] { "--scheme", "redy", "--redy-group", "tile" }, "'tile'")]
+    [InlineData(new[] { "--scheme", "redy", "--redy-round" }, "nothing to round")]
+    [InlineData(new[] { "--redy-round" }, "add --scheme redy")]
     public void Redy_flags_out_of_place_are_usage_errors(string[] flags, string message)
     {
         var run = Simulate(flags);

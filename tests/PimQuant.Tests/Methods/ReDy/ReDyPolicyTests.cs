@@ -37,6 +37,49 @@ public class ReDyPolicyTests
     }
 
     [Fact]
+    public void Rounding_worked_by_hand()
+    {
+        var geometry = HandSized(0).Programmed().Geometry;
+        var round = new ReDyPolicy(new ReDyHeuristic.MaxBased(2), ReDyGroupScope.OuRows, round: true);
+        Assert.True(round.RewritesCodes);
+        Assert.False(new ReDyPolicy(new ReDyHeuristic.Lossless(), round: true).RewritesCodes);
+        Assert.Equal("redy max:2 ou round", round.ToString());
+        // Group 0 (rows 0..3): 183 = 0b1011_0111 and 6 keep digits 6..7: 183 + 32 = 215 → 192 (truncation gives 128), 6 → 0;
+        // 255 would carry past the window: it saturates at 192, the largest code digits 6..7 hold.
+        byte[] codes = new byte[20];
+        (codes[0], codes[1], codes[2]) = (183, 6, 255);
+        // Group 1 (rows 4..7), signed: −1 (0xFF) and −96 (0b1010_0000) keep digits 6..7 (the sign digit included):
+        // (−1 + 32) >> 6 = 0 → 0; (−96 + 32) >> 6 = −1 → −64 (0b1100_0000).
+        round.Rewrite(0, codes, geometry, signed: false);
+        Assert.Equal(new byte[] { 192, 0, 192, 0 }, codes[..4]);
+        byte[] signed = new byte[20];
+        (signed[4], signed[5]) = (0xFF, 0b1010_0000);
+        round.Rewrite(0, signed, geometry, signed: true);
+        Assert.Equal(new byte[] { 0, 0b1100_0000 }, signed[4..6]);
+        // The digits then streamed are the rewritten codes' window.
+        Assert.Equal(0b1100_0000u, round.Window(codes.AsSpan(0, 4), 1));
+    }
+
+    [Property(MaxTest = 40, Replay = "(8642,9753)")]
+    public void A_rounding_policy_is_the_lossless_rule_on_the_rounded_codes(DoNotSize<int> seed)
+    {
+        var c = Sparse(SimCases.Random(seed.Item, lossless: seed.Item % 2 == 0));
+        var layer = c.Programmed();
+        bool signed = seed.Item % 3 == 0 && (c.Config.ActivationBits - 1) % c.Config.DacBits == 0;
+        var round = new ReDyPolicy(Heuristics[1 + seed.Item % 2], seed.Item % 5 == 0 ? ReDyGroupScope.OuRows : ReDyGroupScope.ArrayRows, round: true);
+        var rounded = (byte[])c.Activations.Clone();
+        for (int p = 0; p < c.Pixels; p++) round.Rewrite(p, rounded.AsSpan(p * c.K, c.K), layer.Geometry, signed);
+        var lossless = new ReDyPolicy(new ReDyHeuristic.Lossless(), round.Scope);
+        foreach (var path in SimCases.AllPaths.Where(layer.Supports))
+        {
+            var (actual, events) = SimCases.Run(layer, c, path, policy: round, signed: signed);
+            var (expected, expectedEvents) = SimCases.Run(layer, c with { Activations = rounded }, path, policy: lossless, signed: signed);
+            SimCases.AssertIdentical(expected, actual, $"{path} {round} signed={signed} {c}");
+            Assert.Equal(expectedEvents, events);
+        }
+    }
+
+    [Fact]
     public void Thresholds_out_of_range_are_refused_by_name()
     {
         Assert.Contains("digits must be ≥ 1", Assert.Throws<ArgumentException>(() => new ReDyPolicy(new ReDyHeuristic.MaxBased(0))).Message);

@@ -20,17 +20,17 @@ public class ReDyReproductionTests : IDisposable
         public T Step<T>(string title, Func<Action<StepProgress>, T> body) => body(_ => { });
     }
 
-    private ReDyReproductionRequest Request(IReadOnlyList<ReDyHeuristic> sweep, bool resume = false) => new(
+    private ReDyReproductionRequest Request(IReadOnlyList<ReDySetting> sweep, bool resume = false) => new(
         Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"), PresetCatalog.Load("isaac"), new DataOptions(), Images: 24,
         CalibrationImages: 32, Seed: 0, BatchSize: 24, Threads: 2, sweep, Checkpoint: Path.Combine(_dir, "redy.ckpt"), Resume: resume);
 
     [Fact]
     public void A_run_stopped_after_a_scheme_resumes_to_the_uninterrupted_report()
     {
-        ReDyHeuristic[] sweep = [new ReDyHeuristic.MaxBased(5), new ReDyHeuristic.StatisticsBased(1, 4)];
+        ReDySetting[] sweep = [new(new ReDyHeuristic.MaxBased(5)), new(new ReDyHeuristic.StatisticsBased(1, 4), Round: true)];
         var whole = ReDyReproduction.Run(Request(sweep) with { Checkpoint = null }, new Progress(), CancellationToken.None);
 
-        Assert.Equal(["isaac w8a8", "isaac w8a8 redy lossless array", "isaac w8a8 redy max:5 array", "isaac w8a8 redy stats:1:4 array"],
+        Assert.Equal(["isaac w8a8", "isaac w8a8 redy lossless array", "isaac w8a8 redy max:5 array", "isaac w8a8 redy stats:1:4 array round"],
             whole.Rows.Select(r => r.Scheme));
         var baseline = whole.Rows[0];
         Assert.Equal(("baseline", 1.0, 1.0), (baseline.Method, baseline.EnergySaving!.Value, baseline.Speedup!.Value));
@@ -55,7 +55,7 @@ public class ReDyReproductionTests : IDisposable
         Assert.Equal(whole.Context.Notes, resumed.Context.Notes);
 
         // Another sweep's checkpoint is not this run's.
-        var other = Assert.Throws<ExperimentException>(() => ReDyReproduction.Run(Request([new ReDyHeuristic.MaxBased(4)], resume: true), new Progress(), CancellationToken.None));
+        var other = Assert.Throws<ExperimentException>(() => ReDyReproduction.Run(Request([new(new ReDyHeuristic.MaxBased(4))], resume: true), new Progress(), CancellationToken.None));
         Assert.Contains("checkpoint of a different run (schemes is", other.Message);
 
         string png = Path.Combine(_dir, "redy.png");
