@@ -51,6 +51,10 @@ public static class ReproduceCommand
             var spec = HardwareSpecLoader.Load(parse.GetValue(hw)!);
             string modelPath = parse.GetValue(model) ?? Workspace.DefaultModel;
             string plotPath = parse.GetValue(plot) ?? $"redy-{spec.Name}.png";
+            // Outputs written after the run are checked before it, so a mistyped folder never costs the run.
+            foreach (var (flag, file) in new[] { ("--plot", plotPath), ("--checkpoint", parse.GetValue(checkpoint)) })
+                if (file is not null && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder && !Directory.Exists(folder))
+                    throw new UserError($"{flag} {file}: no folder {folder}", ExitCodes.Usage);
             string dbPath = parse.GetValue(db)!;
             ResultsStore.CheckWritable(dbPath);
             var request = new ReDyReproductionRequest(modelPath, spec, data.Read(parse), parse.GetValue(data.Images), parse.GetValue(calibrationImages),

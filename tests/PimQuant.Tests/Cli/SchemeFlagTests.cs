@@ -34,6 +34,14 @@ public class SchemeFlagTests : IDisposable
         Assert.True((double)rowB["energy_j"]! < (double)rowA["energy_j"]!, $"{rowB["energy_j"]} J against {rowA["energy_j"]}");
     }
 
+    [Fact]
+    public void Reproduce_refuses_an_output_folder_that_does_not_exist_before_any_work()
+    {
+        var run = PimqProcess.RunIn(_dir, "reproduce", "redy", "--plot", Path.Combine(_dir, "absent", "p.png"), "--images", "8", "--json");
+        CliTests.AssertUserError(run, 2, "--plot", "no folder");
+        Assert.DoesNotContain("FP32", run.Stderr);
+    }
+
     [Theory]
     [InlineData(new[] { "--redy-threshold", "6" }, "add --scheme redy")]
     [InlineData(new[] { "--scheme", "redy", "--redy-heuristic", "max", "--redy-threshold", "2.5" }, "whole number 1..8")]
