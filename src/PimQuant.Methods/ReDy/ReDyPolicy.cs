@@ -1,4 +1,3 @@
-using System.Buffers;
 using PimQuant.Sim;
 
 namespace PimQuant.Methods.ReDy;
@@ -48,9 +47,11 @@ public sealed class ReDyPolicy : IInputDigitPolicy
     /// The digits are then chosen from the rewritten codes by the lossless rule, which keeps exactly the window.</remarks>
     public void Rewrite(long pixel, Span<byte> activations, LayerGeometry geometry, bool signed)
     {
-        ForEachGroup(activations, geometry, (codes, _) =>
+        for (int group = 0; group < GroupCount(geometry); group++)
         {
-            if (Bounds(codes, geometry.DigitBits) is not var (lowest, low, high) || low == lowest) return;
+            var (start, length, _, _) = GroupRange(geometry, group);
+            var codes = activations.Slice(start, length);
+            if (Bounds(codes, geometry.DigitBits) is not var (lowest, low, high) || low == lowest) continue;
             int shift = geometry.DigitBits * low, half = 1 << (shift - 1), dropped = (1 << shift) - 1;
             if (signed)
             {
@@ -66,7 +67,7 @@ public sealed class ReDyPolicy : IInputDigitPolicy
                 int cap = ((1 << Math.Min(geometry.DigitBits * (high + 1), geometry.ActivationBits)) - 1) & ~dropped;
                 foreach (ref byte code in codes) code = (byte)Math.Min(((code + half) >> shift) << shift, cap);
             }
-        });
+        }
     }
 
     /// <summary>The heuristic.</summary>
@@ -78,39 +79,24 @@ public sealed class ReDyPolicy : IInputDigitPolicy
     /// <inheritdoc/>
     public void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks)
     {
-        var start = geometry.GroupStart;
-        var rows = geometry.GroupRows;
-        if (Scope == ReDyGroupScope.OuRows)
+        for (int group = 0; group < GroupCount(geometry); group++)
         {
-            for (int g = 0; g < geometry.RowGroupCount; g++)
-                digitMasks[g] &= Window(activations.Slice(start[g], rows[g]), geometry.DigitBits);
-            return;
-        }
-        var tiles = geometry.TileFirstGroup;
-        for (int tile = 0; tile < geometry.RowTileCount; tile++)
-        {
-            int first = tiles[tile], last = tiles[tile + 1] - 1;
-            uint mask = Window(activations[start[first]..(start[last] + rows[last])], geometry.DigitBits);
+            var (start, length, first, last) = GroupRange(geometry, group);
+            uint mask = Window(activations.Slice(start, length), geometry.DigitBits);
             for (int g = first; g <= last; g++) digitMasks[g] &= mask;
         }
     }
 
-    /// <summary>Calls <paramref name="group"/> on each group's codes (mutable), in the scope's grouping.</summary>
-    private void ForEachGroup(Span<byte> activations, LayerGeometry geometry, SpanAction<byte, int> group)
+    /// <summary>ReDy groups of a pixel's vector: the OU row groups, or the row tiles (one crossbar's rows each).</summary>
+    private int GroupCount(LayerGeometry geometry) => Scope == ReDyGroupScope.OuRows ? geometry.RowGroupCount : geometry.RowTileCount;
+
+    /// <summary>ReDy group <paramref name="group"/>'s rows [Start, Start + Length) and the OU row groups First..Last it covers.</summary>
+    private (int Start, int Length, int First, int Last) GroupRange(LayerGeometry geometry, int group)
     {
-        var start = geometry.GroupStart;
-        var rows = geometry.GroupRows;
-        if (Scope == ReDyGroupScope.OuRows)
-        {
-            for (int g = 0; g < geometry.RowGroupCount; g++) group(activations.Slice(start[g], rows[g]), g);
-            return;
-        }
-        var tiles = geometry.TileFirstGroup;
-        for (int tile = 0; tile < geometry.RowTileCount; tile++)
-        {
-            int first = tiles[tile], last = tiles[tile + 1] - 1;
-            group(activations[start[first]..(start[last] + rows[last])], tile);
-        }
+        int first = Scope == ReDyGroupScope.OuRows ? group : geometry.TileFirstGroup[group];
+        int last = Scope == ReDyGroupScope.OuRows ? group : geometry.TileFirstGroup[group + 1] - 1;
+        int start = geometry.GroupStart[first];
+        return (start, geometry.GroupStart[last] + geometry.GroupRows[last] - start, first, last);
     }
 
     /// <summary>The policy's name and parameters, e.g. <c>redy max:3 array</c> (run keys and result rows).</summary>
