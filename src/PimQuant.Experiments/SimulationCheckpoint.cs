@@ -173,13 +173,7 @@ public sealed class SimulationCheckpoint
         if (version != FormatVersion)
             throw new CheckpointException($"{file}: simulate checkpoint format {version}, expected {FormatVersion}");
         var theirs = Object(json["run"], "run");
-        foreach (var (field, ours) in run)
-        {
-            string held = theirs[field] is null ? "absent" : Value<string>(theirs, field);
-            if (held != ours)
-                throw new CheckpointException($"{file}: checkpoint of a different run ({field} is {Short(held)} there, {Short(ours)} here); " +
-                    "use the same model, hardware, data and options, or start without --resume");
-        }
+        RequireSame(file, "run", run, field => theirs[field] is null ? null : Value<string>(theirs, field), DifferentRunAdvice);
         var chip = Object(json["chip"], "chip");
         var layers = (json["layers"] as JsonArray ?? throw Corrupt("\"layers\" missing or not an array")).Select(node =>
         {
@@ -211,17 +205,32 @@ public sealed class SimulationCheckpoint
     public void CheckChip(string path, IReadOnlyList<KeyValuePair<string, string>> chip, IReadOnlyList<string> layers, int imagesTotal)
     {
         string file = System.IO.Path.GetFileName(path);
-        foreach (var (field, ours) in chip)
-        {
-            string held = Chip.FirstOrDefault(p => p.Key == field).Value ?? "absent";
-            if (held != ours)
-                throw new CheckpointException($"{file}: checkpoint of a different chip or data ({field} is {Short(held)} there, {Short(ours)} here); " +
-                    "use the same model, data and options, or start without --resume");
-        }
+        RequireSame(file, "chip or data", chip, field => Chip.FirstOrDefault(p => p.Key == field).Value, "use the same model, data and options, or start without --resume");
         if (!Layers.Select(l => l.Name).SequenceEqual(layers))
             throw new CheckpointException($"{file}: corrupt checkpoint (its layers {string.Join(",", Layers.Select(l => l.Name))} are not the crossbar layers {string.Join(",", layers)})");
         if (ImagesTotal != imagesTotal)
             throw new CheckpointException($"{file}: checkpoint of a run over {ImagesTotal} test images, this run has {imagesTotal}; start without --resume");
+    }
+
+    /// <summary>What to do about a checkpoint of another run.</summary>
+    internal const string DifferentRunAdvice = "use the same model, hardware, data and options, or start without --resume";
+
+    /// <summary>Refuses a checkpoint whose key differs from <paramref name="ours"/>, naming the first differing field (hashes
+    /// shortened): <c>FILE: checkpoint of a different WHAT (FIELD is X there, Y here); ADVICE</c>.</summary>
+    /// <param name="file">The checkpoint's file name.</param>
+    /// <param name="what">What differs, e.g. <c>run</c>.</param>
+    /// <param name="ours">This run's key.</param>
+    /// <param name="held">The checkpoint's value of a field, or null where it has none.</param>
+    /// <param name="advice">What to do instead.</param>
+    /// <exception cref="CheckpointException">A field differs.</exception>
+    internal static void RequireSame(string file, string what, IReadOnlyList<KeyValuePair<string, string>> ours, Func<string, string?> held, string advice)
+    {
+        foreach (var (field, value) in ours)
+        {
+            string there = held(field) ?? "absent";
+            if (there != value)
+                throw new CheckpointException($"{file}: checkpoint of a different {what} ({field} is {Short(there)} there, {Short(value)} here); {advice}");
+        }
     }
 
     /// <summary>A value for a message: SHA-256 hashes cut to 12 hex digits.</summary>

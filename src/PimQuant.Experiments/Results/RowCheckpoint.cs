@@ -42,15 +42,8 @@ public static class RowCheckpoint
             throw new CheckpointException($"{file}: checkpoint format {json["version"]}, expected {FormatVersion}");
         try
         {
-            var held = ResultJson.ReadRunKey(json["run"] as JsonObject ?? throw new JsonException("\"run\" missing"));
-            var theirs = held.ToDictionary(kv => kv.Key, kv => kv.Value);
-            foreach (var (field, ours) in key)
-            {
-                string there = theirs.GetValueOrDefault(field) ?? "absent";
-                if (there != ours)
-                    throw new CheckpointException($"{file}: checkpoint of a different run ({field} is {there} there, {ours} here); " +
-                        "use the same model, hardware, data and options, or start without --resume");
-            }
+            var theirs = ResultJson.ReadRunKey(json["run"] as JsonObject ?? throw new JsonException("\"run\" missing")).ToDictionary(kv => kv.Key, kv => kv.Value);
+            SimulationCheckpoint.RequireSame(file, "run", key, theirs.GetValueOrDefault, SimulationCheckpoint.DifferentRunAdvice);
             return [.. (json["rows"] as JsonArray ?? throw new JsonException("\"rows\" missing")).Select(r => ResultJson.ReadRow(r as JsonObject ?? throw new JsonException("a row is not an object")))];
         }
         catch (JsonException e) { throw new CheckpointException($"{file}: corrupt checkpoint ({e.Message})"); }
