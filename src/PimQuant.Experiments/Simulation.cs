@@ -61,13 +61,7 @@ public static class Simulation
         using var scope = NewDisposeScope();
         using var session = SimulationSession.Open(request.Model, request.Data, request.Images, config, [request.Spec],
             request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel);
-        var run = session.Run(request.Spec, new SimulationOptions
-            {
-                Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, Path = request.Path, DigitPolicy = request.Method?.DigitPolicy,
-            },
-            progress, cancel, checkpoint);
-        return new SimulationResult(session.Data, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits,
-            session.Fp32, session.Ideal, run.Simulated, run.Cost, run.Crossbars.Layers, run.Events, run.ProgramSeconds, run.ResumedFromImage);
+        return session.Simulate(request.Spec, request.Method, request.Threads, request.Path, progress, cancel, checkpoint);
     }
 
     /// <summary>

@@ -105,6 +105,20 @@ public sealed class SimulationSession : IDisposable
         }
     }
 
+    /// <summary>One scheme on <paramref name="spec"/>: <see cref="Run"/> with <paramref name="method"/>'s parts on the simulation path
+    /// <paramref name="path"/> (null: the fastest exact-equivalent per layer), with the session's accuracies beside it.</summary>
+    public SimulationResult Simulate(HardwareSpec spec, MethodParts? method, int threads, SimulationPath? path, IExperimentProgress progress,
+        CancellationToken cancel, SimulationCheckpointPolicy? checkpoint = null)
+    {
+        var options = new SimulationOptions
+        {
+            Configuration = new SimConfiguration { MaxDegreeOfParallelism = threads }, Path = path, DigitPolicy = method?.DigitPolicy,
+        };
+        var run = Run(spec, options, progress, cancel, checkpoint);
+        return new SimulationResult(Data, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits,
+            Fp32, Ideal, run.Simulated, run.Cost, run.Crossbars.Layers, run.Events, run.ProgramSeconds, run.ResumedFromImage);
+    }
+
     /// <summary>Programs <paramref name="spec"/>'s crossbars, calibrates their ADCs, simulates the test images and prices the events;
     /// with <paramref name="checkpoint"/>, saves the progress every few batches and continues from a loaded checkpoint.</summary>
     public CrossbarRun Run(HardwareSpec spec, SimulationOptions options, IExperimentProgress progress, CancellationToken cancel, SimulationCheckpointPolicy? checkpoint = null)

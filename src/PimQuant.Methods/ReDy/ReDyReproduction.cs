@@ -1,9 +1,7 @@
 using System.Globalization;
-using PimQuant.Accelerator;
 using PimQuant.Experiments;
 using PimQuant.Experiments.Results;
 using PimQuant.Hardware.Spec;
-using PimQuant.Sim;
 using static TorchSharp.torch;
 
 namespace PimQuant.Methods.ReDy;
@@ -93,14 +91,7 @@ public static class ReDyReproduction
                 continue;
             }
             progress.Log($"{label}: simulating {session.Test.Count:N0} images");
-            var options = new SimulationOptions
-            {
-                Configuration = new SimConfiguration { MaxDegreeOfParallelism = request.Threads }, DigitPolicy = parts?.DigitPolicy,
-            };
-            var run = session.Run(request.Spec, options, progress, cancel);
-            var result = new SimulationResult(session.Data, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits, session.Fp32, session.Ideal,
-                run.Simulated, run.Cost, run.Crossbars.Layers, run.Events, run.ProgramSeconds, 0);
-            rows.Add(SimulationReport.Row(request.Spec, parts, result));
+            rows.Add(SimulationReport.Row(request.Spec, parts, session.Simulate(request.Spec, parts, request.Threads, null, progress, cancel)));
             if (request.Checkpoint is { } file) RowCheckpoint.Save(file, key, rows);
         }
 
