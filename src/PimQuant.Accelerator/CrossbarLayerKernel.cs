@@ -243,26 +243,19 @@ internal sealed class CrossbarLayerKernel : INodeKernel
         var vectors = input.Window is null ? null : new byte[(long)pixels * _k];
         var sample = new byte[(long)samples * _k];
         var groups = new ProgrammedLayer[Crossbar.Groups.Count];
+        var calibration = _model.Options.AdcCalibration ?? PeakAdcCalibration.Instance;
+        bool perArray = _model.Spec.Adc.Calibration == SpecCalibration.Array;
         for (int g = 0; g < groups.Length; g++)
         {
             var all = input.Vectors(g, vectors, _model.Options.Configuration).Span;
             for (int i = 0; i < samples; i++) all.Slice(i * stride * _k, _k).CopyTo(sample.AsSpan(i * _k, _k));
             var layer = Crossbar.Groups[g];
             // A reference column's partial sums span a range of their own: its ADC steps are calibrated apart.
-            groups[g] = ProgramGroup(g, Steps(layer.PeakPartialSums(sample, samples, _model.Options.Configuration)),
-                config.ReferenceColumn && config.HasLeakage ? Steps(layer.PeakReferencePartialSums(sample, samples)) : null);
+            groups[g] = ProgramGroup(g, calibration.Steps(layer, sample, samples, _signed, perArray, _model.Options.Configuration),
+                config.ReferenceColumn && config.HasLeakage ? PeakAdcCalibration.FromPeaks(layer.PeakReferencePartialSums(sample, samples), config.AdcCodeMax, perArray) : null);
         }
         Crossbar.Groups = groups;
         _adcCalibrated = true;
-    }
-
-    /// <summary>Calibrated ADC steps from peak partial sums: the peak on the top code, per array or one for the layer.</summary>
-    private double[] Steps(double[] peaks)
-    {
-        double codes = _config.AdcCodeMax;
-        return _model.Spec.Adc.Calibration == SpecCalibration.Array
-            ? peaks.Select(p => p > 0 ? p / codes : 1.0).ToArray()
-            : [peaks.Max() is var m && m > 0 ? m / codes : 1.0];
     }
 
     /// <summary>The layer's mapping by the spec's strategy, from its integer weights (data-aware strategies read them).</summary>

@@ -15,6 +15,10 @@ public sealed record SimulationOptions
     /// <summary>Which input digits each OU row group streams (ReDy's dynamic precision); null streams all.</summary>
     public IInputDigitPolicy? DigitPolicy { get; init; }
 
+    /// <summary>How calibrated ADC steps are set from the sampled input vectors (CIMQ's learned clipping); null: the peak
+    /// partial sum on the top code (<see cref="PeakAdcCalibration"/>).</summary>
+    public IAdcStepCalibration? AdcCalibration { get; init; }
+
     /// <summary>Pixels (im2col vectors) per layer, spread evenly over the calibration batch, whose peak partial sums
     /// set a calibrated ADC step. A peak read from too few clips the rarer large sums of the test images, and a
     /// clipped read of a high digit and slice costs more than a coarser step: 256 took LeNet on neurosim-rram

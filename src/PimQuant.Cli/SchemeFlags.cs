@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PimQuant.Experiments;
+using PimQuant.Methods.Cimq;
 using PimQuant.Methods.ReDy;
 
 namespace PimQuant.Cli;
@@ -11,7 +12,7 @@ public sealed class SchemeFlags
     /// <summary>--scheme: the method applied.</summary>
     public Option<string> Scheme { get; } = new("--scheme")
     {
-        Description = "The method applied on the crossbars: conventional (none) or redy (dynamic activation precision, docs/methods/redy.md)",
+        Description = "The method applied on the crossbars: conventional (none), redy (dynamic activation precision, docs/methods/redy.md) or cimq (bit-sparse activations, array-wise weights, learned ADC clipping, QDrop; docs/methods/cimq.md)",
         DefaultValueFactory = _ => "conventional",
     };
 
@@ -43,10 +44,17 @@ public sealed class SchemeFlags
         Description = "ReDy: round the dropped digits to nearest into the kept ones instead of truncating them (max and stats)",
     };
 
+    /// <summary>--cimq-parts.</summary>
+    public Option<string> CimqParts { get; } = new("--cimq-parts")
+    {
+        Description = "CIMQ's parts: all, none, or a comma-separated list of sparsity (bit-sparse activation scales, zero digits skipped), array (array-wise weight scales), clip (learned ADC clipping; needs --adc-step calibrated), qdrop (QDrop reconstruction)",
+        DefaultValueFactory = _ => "all",
+    };
+
     /// <summary>The flags.</summary>
     public SchemeFlags()
     {
-        Scheme.AcceptOnlyFromAmong("conventional", "redy");
+        Scheme.AcceptOnlyFromAmong("conventional", "redy", "cimq");
         RedyHeuristic.AcceptOnlyFromAmong([.. ReDyScheme.HeuristicNames]);
         RedyGroup.AcceptOnlyFromAmong("array", "ou");
     }
@@ -54,7 +62,7 @@ public sealed class SchemeFlags
     /// <summary>Adds every flag to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Scheme, RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound }) command.Options.Add(option);
+        foreach (var option in new Option[] { Scheme, RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound, CimqParts }) command.Options.Add(option);
     }
 
     /// <summary>The method's parts, or null for the conventional scheme; a method flag without its <c>--scheme</c>, or a value the
@@ -62,12 +70,19 @@ public sealed class SchemeFlags
     public MethodParts? Read(ParseResult parse)
     {
         bool redyGiven = new Option[] { RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound }.Any(o => parse.GetResult(o) is { Implicit: false });
-        if (parse.GetValue(Scheme) != "redy")
+        bool cimqGiven = parse.GetResult(CimqParts) is { Implicit: false };
+        string scheme = parse.GetValue(Scheme)!;
+        if (redyGiven && scheme != "redy") throw new UserError("the --redy-* flags set ReDy's parameters: add --scheme redy", ExitCodes.Usage);
+        if (cimqGiven && scheme != "cimq") throw new UserError("--cimq-parts sets CIMQ's parts: add --scheme cimq", ExitCodes.Usage);
+        try
         {
-            if (redyGiven) throw new UserError("the --redy-* flags set ReDy's parameters: add --scheme redy", ExitCodes.Usage);
-            return null;
+            return scheme switch
+            {
+                "redy" => ReDyScheme.FromOptions(parse.GetValue(RedyHeuristic)!, parse.GetValue(RedyThreshold), parse.GetValue(RedyDigits), parse.GetValue(RedyGroup)!, parse.GetValue(RedyRound)),
+                "cimq" => CimqScheme.Parts(CimqOptions.Only(parse.GetValue(CimqParts)!.Split(','))),
+                _ => null,
+            };
         }
-        try { return ReDyScheme.FromOptions(parse.GetValue(RedyHeuristic)!, parse.GetValue(RedyThreshold), parse.GetValue(RedyDigits), parse.GetValue(RedyGroup)!, parse.GetValue(RedyRound)); }
-        catch (ArgumentException e) { throw new UserError($"--redy-*: {e.Message}", ExitCodes.Usage); }
+        catch (ArgumentException e) { throw new UserError($"--{scheme}-*: {e.Message}", ExitCodes.Usage); }
     }
 }

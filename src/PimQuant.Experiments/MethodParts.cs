@@ -1,3 +1,4 @@
+using PimQuant.Accelerator;
 using PimQuant.Sim;
 
 namespace PimQuant.Experiments;
@@ -12,4 +13,12 @@ public sealed record MethodParts(string Method, string Label)
 {
     /// <summary>The input digits each read streams, chosen at run time from the data (ReDy's dynamic precision).</summary>
     public IInputDigitPolicy? DigitPolicy { get; init; }
+
+    /// <summary>How calibrated ADC steps are chosen from the calibration data (CIMQ's learned clipping); null: the peak
+    /// partial sum on the top code. Applies to specs whose <c>adc.step</c> is <c>calibrated</c>.</summary>
+    public IAdcStepCalibration? AdcCalibration { get; init; }
+
+    /// <summary>Changes to the quantized model itself, applied in order when the model is quantized (a run with any
+    /// quantizes its own model instead of sharing one).</summary>
+    public IReadOnlyList<IQuantizationPart> Quantization { get; init; } = [];
 }

@@ -60,7 +60,7 @@ public static class Simulation
         var checkpoint = CheckpointPolicy(request, progress, saved);
         using var scope = NewDisposeScope();
         using var session = SimulationSession.Open(request.Model, request.Data, request.Images, config, [request.Spec],
-            request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel);
+            request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel, request.Method);
         return session.Simulate(request.Spec, request.Method, request.Threads, request.Path, progress, cancel, checkpoint);
     }
 

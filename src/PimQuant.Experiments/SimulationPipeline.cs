@@ -15,11 +15,35 @@ namespace PimQuant.Experiments;
 public sealed record SpecOverrides(int? AdcBits = null, double? Variation = null, double? OnOffRatio = null, double? StuckAtZero = null,
     double? StuckAtOne = null, double? ReadNoise = null, long? Seed = null)
 {
+    /// <summary>The ADC step mode (<c>--adc-step</c>); null keeps the spec's.</summary>
+    public AdcStepMode? AdcStep { get; init; }
+
+    /// <summary>What a calibrated step is calibrated over (<c>--adc-calibration</c>); null keeps the spec's, or <c>layer</c> when
+    /// <see cref="AdcStep"/> makes the step calibrated.</summary>
+    public AdcCalibration? AdcCalibration { get; init; }
+
     /// <summary>The overrides as the options that give them, e.g. "--sa0 0.7 --sa1 0.7" (the seed aside).</summary>
     public string Describe() => string.Join(" ", new (string Name, object? Value)[]
     {
-        ("--adc-bits", AdcBits), ("--variation", Variation), ("--on-off-ratio", OnOffRatio), ("--sa0", StuckAtZero), ("--sa1", StuckAtOne), ("--read-noise", ReadNoise),
+        ("--adc-bits", AdcBits), ("--adc-step", AdcStep is { } mode ? StepName(mode) : null), ("--adc-calibration", AdcCalibration?.ToString().ToLowerInvariant()), ("--variation", Variation), ("--on-off-ratio", OnOffRatio), ("--sa0", StuckAtZero), ("--sa1", StuckAtOne), ("--read-noise", ReadNoise),
     }.Where(o => o.Value is not null).Select(o => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{o.Name} {o.Value}")));
+
+    /// <summary>The YAML and command-line name of a step mode: unit, full_range, calibrated.</summary>
+    public static string StepName(AdcStepMode mode) => mode switch
+    {
+        AdcStepMode.Unit => "unit",
+        AdcStepMode.FullRange => "full_range",
+        _ => "calibrated",
+    };
+
+    private AdcSpec AdcOf(AdcSpec adc)
+    {
+        var step = AdcStep ?? adc.Step;
+        Hardware.Spec.AdcCalibration? calibration = step != AdcStepMode.Calibrated ? null : AdcCalibration ?? adc.Calibration ?? Hardware.Spec.AdcCalibration.Layer;
+        if (AdcCalibration is not null && step != AdcStepMode.Calibrated)
+            throw new ExperimentException($"--adc-calibration {AdcCalibration.Value.ToString().ToLowerInvariant()} applies to a calibrated ADC step; the step is {StepName(step)}: add --adc-step calibrated");
+        return adc with { Bits = AdcBits ?? adc.Bits, Step = step, Calibration = calibration };
+    }
 
     /// <summary>The spec with these values (each range-checked here and again when the crossbar is built).</summary>
     public HardwareSpec Apply(HardwareSpec spec)
@@ -27,7 +51,7 @@ public sealed record SpecOverrides(int? AdcBits = null, double? Variation = null
         var ni = spec.NonIdealities;
         return spec with
         {
-            Adc = AdcBits is { } bits ? spec.Adc with { Bits = bits } : spec.Adc,
+            Adc = AdcOf(spec.Adc),
             NonIdealities = ni with
             {
                 Variation = Variation is { } sigma ? ni.Variation with { Sigma = sigma, SigmaPerLevel = null } : ni.Variation,
@@ -48,14 +72,21 @@ public sealed record SpecOverrides(int? AdcBits = null, double? Variation = null
 public static class SimulationPipeline
 {
     /// <summary>Folds batch norms, builds the quantizers and calibrates them on <paramref name="calibration"/>
-    /// (plain rounding, no bias correction: the integer model the hardware runs).</summary>
-    public static QuantizedModel Quantize(ModelGraph graph, QuantConfig config, Tensor calibration, long seed, IExperimentProgress progress, CancellationToken cancel)
+    /// (plain rounding, no bias correction: the integer model the hardware runs), then lets a method's
+    /// <paramref name="parts"/> change the calibration (e.g. reconstruction) and adjust the calibrated model for
+    /// <paramref name="spec"/>'s crossbars. The config is used as given: <see cref="IQuantizationPart.Configure"/> is the caller's.</summary>
+    public static QuantizedModel Quantize(ModelGraph graph, QuantConfig config, Tensor calibration, long seed, IExperimentProgress progress, CancellationToken cancel,
+        IReadOnlyList<IQuantizationPart>? parts = null, HardwareSpec? spec = null)
     {
+        parts ??= [];
+        if (parts.Count > 0 && spec is null) throw new ArgumentException("a method's quantization parts need the spec they quantize for", nameof(spec));
         var model = Quantization.Build(graph, config, seed);
         try
         {
+            var options = parts.Aggregate(new PtqOptions { BiasCorrection = false, Seed = seed }, (o, part) => part.Calibration(o));
             progress.Step("calibrating", report =>
-                PostTrainingQuantization.Run(model, calibration, new PtqOptions { BiasCorrection = false, Seed = seed }, Quantization.Forward(report), cancel));
+                PostTrainingQuantization.Run(model, calibration, options, Quantization.Forward(report), cancel));
+            foreach (var part in parts) part.Adjust(model, calibration, spec!, progress, cancel);
             return model;
         }
         catch

@@ -60,10 +60,14 @@ public sealed class SimulationSession : IDisposable
     /// model and the spec against the config's widths (<paramref name="specs"/>, before any work), evaluates FP32,
     /// quantizes with <paramref name="config"/> on the calibration images and evaluates the integer model. A QDQ file
     /// keeps its own quantization (the config and its checks do not apply), and its "FP32" is its dequantized weights
-    /// with float inputs.</summary>
+    /// with float inputs. A <paramref name="method"/> with quantization parts (<see cref="MethodParts.Quantization"/>) quantizes
+    /// for the first spec with its changes; a QDQ file keeps its own.</summary>
     public static SimulationSession Open(string path, DataOptions data, int? images, QuantConfig config, IReadOnlyList<HardwareSpec> specs,
-        int calibrationImages, long seed, int batchSize, IExperimentProgress progress, CancellationToken cancel)
+        int calibrationImages, long seed, int batchSize, IExperimentProgress progress, CancellationToken cancel, MethodParts? method = null)
     {
+        var parts = method?.Quantization ?? [];
+        if (parts.Count > 0 && specs.Count == 0) throw new ArgumentException("a method's quantization parts need the spec they quantize for", nameof(specs));
+        foreach (var part in parts) config = part.Configure(config, specs[0]);
         var graph = ModelFiles.Load(path);
         // A QDQ file is already quantized: its own integers are simulated, nothing is calibrated again.
         QuantizedModel? read = null;
@@ -92,7 +96,9 @@ public sealed class SimulationSession : IDisposable
             var calibration = resolved.CalibrationImages(calibrationImages, seed, progress);
             var fp32 = Evaluation.Run(new GraphExecutor(graph), resolved.Test, resolved.Normalization, batchSize, progress, cancel);
             progress.Log($"FP32 accuracy {fp32.Accuracy:P2} on {resolved.Test.Count} test images");
-            var model = read ?? SimulationPipeline.Quantize(graph, config, calibration, seed, progress, cancel);
+            if (read is not null && parts.Count > 0)
+                throw new ExperimentException($"{path} is a quantized (QDQ) file: {method!.Label} changes how a model is quantized; give the float model");
+            var model = read ?? SimulationPipeline.Quantize(graph, config, calibration, seed, progress, cancel, parts, specs.Count > 0 ? specs[0] : null);
             var ideal = Evaluation.Run(model.CreateExecutor(), resolved.Test, resolved.Normalization, batchSize, progress, cancel);
             progress.Log($"ideal integer accuracy {ideal.Accuracy:P2}");
             return new SimulationSession(graph, summary, model, resolved, calibration, fp32, ideal, batchSize);
@@ -110,9 +116,12 @@ public sealed class SimulationSession : IDisposable
     public SimulationResult Simulate(HardwareSpec spec, MethodParts? method, int threads, SimulationPath? path, IExperimentProgress progress,
         CancellationToken cancel, SimulationCheckpointPolicy? checkpoint = null)
     {
+        if (method?.AdcCalibration is not null && spec.Adc.Step != AdcStepMode.Calibrated && !spec.Adc.IsIdeal)
+            throw new ExperimentException($"{method.Label}: it chooses calibrated ADC steps, but {spec.Name}'s adc.step is {SpecOverrides.StepName(spec.Adc.Step)}: " +
+                "make it calibrated (adc.step: calibrated, or --adc-step calibrated)");
         var options = new SimulationOptions
         {
-            Configuration = new SimConfiguration { MaxDegreeOfParallelism = threads }, Path = path, DigitPolicy = method?.DigitPolicy,
+            Configuration = new SimConfiguration { MaxDegreeOfParallelism = threads }, Path = path, DigitPolicy = method?.DigitPolicy, AdcCalibration = method?.AdcCalibration,
         };
         var run = Run(spec, options, progress, cancel, checkpoint);
         return new SimulationResult(Data, run.Crossbars.Config.WeightBits, run.Crossbars.Config.ActivationBits,

@@ -26,3 +26,30 @@ public interface IInputDigitPolicy
     /// <param name="signed">The codes are two's-complement patterns (<see cref="RunOptions.SignedActivations"/>).</param>
     void Rewrite(long pixel, Span<byte> activations, LayerGeometry geometry, bool signed) { }
 }
+
+/// <summary>Built-in input digit policies.</summary>
+public static class InputDigitPolicies
+{
+    /// <summary>Skips, per pixel and OU row group, every digit that is zero on all of the group's rows: those reads would
+    /// sum nothing, so skipping them is lossless on any device (an undriven row conducts nothing) and leaves only reads
+    /// that carry a one (CIMQ's bit-level sparsity; ReDy's lossless rule skips the leading and trailing ones of these).
+    /// Detecting them takes an OR over the group's inputs, counted as digit selections.</summary>
+    public static IInputDigitPolicy SkipZeroDigits { get; } = new ZeroDigitSkip();
+
+    private sealed class ZeroDigitSkip : IInputDigitPolicy
+    {
+        public void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks)
+        {
+            int d = geometry.DigitBits, digitMax = (1 << d) - 1;
+            for (int g = 0; g < digitMasks.Length; g++)
+            {
+                int any = 0;
+                foreach (byte code in activations.Slice(geometry.GroupStart[g], geometry.GroupRows[g])) any |= code;
+                uint mask = 0;
+                for (int t = 0; t < geometry.Digits; t++)
+                    if ((any >> (d * t) & digitMax) != 0) mask |= 1u << t;
+                digitMasks[g] &= mask;
+            }
+        }
+    }
+}

@@ -13,10 +13,9 @@ public sealed partial class ProgrammedLayer
     {
         configuration ??= SimConfiguration.Default;
         configuration.Validate();
-        int k = Geometry.K, c = Geometry.PhysicalColumns, tiles = Geometry.ColumnTileCount, d = Config.DacBits;
+        int k = Geometry.K, c = Geometry.PhysicalColumns, tiles = Geometry.ColumnTileCount;
         if (activations.Length < (long)pixels * k) throw new ArgumentException($"expected {(long)pixels * k} activation codes", nameof(activations));
-        var conductance = new int[(long)k * c];
-        for (long cell = 0; cell < conductance.Length; cell++) conductance[cell] = Conductance(cell);
+        var conductance = CellConductances();
         var peaks = new long[Geometry.RowTileCount * tiles];
         var gate = new object();
         Parallel.For(0, pixels, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
@@ -26,17 +25,11 @@ public sealed partial class ProgrammedLayer
                 var a = activations.Span.Slice(p * k, k);
                 for (int g = 0; g < Geometry.RowGroupCount; g++)
                 {
-                    int start = Geometry.GroupStart[g], rows = Geometry.GroupRows[g], rowTile = Geometry.GroupTile[g];
+                    int rowTile = Geometry.GroupTile[g];
                     for (int t = 0; t < Config.Digits; t++)
                     {
                         Array.Clear(local.Sums);
-                        for (int i = start; i < start + rows; i++)
-                        {
-                            int digit = a[i] >> (d * t) & Config.DigitMax;
-                            if (digit == 0) continue;
-                            var row = conductance.AsSpan(i * c, c);
-                            for (int pc = 0; pc < c; pc++) local.Sums[pc] += digit * row[pc];
-                        }
+                        SumReadRows(a, g, t, conductance, local.Sums);
                         for (int pc = 0; pc < c; pc++)
                         {
                             if (ColumnSign[(long)g * PaddedColumns + pc] == 0) continue;

@@ -29,6 +29,10 @@ public static class SimulateCommand
         var (wbits, abits) = CommonOptions.Widths("the spec's defaults.weight_bits", "the spec's defaults.activation_bits");
         var config = new Option<string>("--config") { Description = "A quantization config (YAML) instead of --wbits/--abits" };
         var adcBits = CommonOptions.OptionalInteger("--adc-bits", "ADC resolution overriding the spec's (0 = ideal)", 0, 16);
+        var adcStep = new Option<string>("--adc-step") { Description = "ADC step overriding the spec's: unit (count levels), full_range (the largest partial sum on the top code) or calibrated (from calibration data, or learned with --scheme cimq)" };
+        adcStep.AcceptOnlyFromAmong("unit", "full_range", "calibrated");
+        var adcCalibration = new Option<string>("--adc-calibration") { Description = "A calibrated ADC step per layer or per array (default: the spec's, else layer)" };
+        adcCalibration.AcceptOnlyFromAmong("layer", "array");
         var variation = CommonOptions.OptionalReal("--variation", "Programming variation sigma (relative), overriding the spec's", 0, 10);
         var onOff = CommonOptions.OptionalReal("--on-off-ratio", "G_max/G_min overriding the spec's (above 1)", 1, double.MaxValue);
         var sa0 = CommonOptions.OptionalReal("--sa0", "Fraction of cells stuck at the lowest level", 0, 1);
@@ -49,7 +53,7 @@ public static class SimulateCommand
 
         var command = new Command("simulate", "Accuracy (FP32, ideal integer model, simulated crossbars) and cost (energy, latency, area) of a model on a crossbar accelerator")
         {
-            modelPath, hw, wbits, abits, config, adcBits, variation, onOff, sa0, sa1, readNoise, calibrationImages, path,
+            modelPath, hw, wbits, abits, config, adcBits, adcStep, adcCalibration, variation, onOff, sa0, sa1, readNoise, calibrationImages, path,
         };
         data.AddTo(command);
         scheme.AddTo(command);
@@ -61,7 +65,11 @@ public static class SimulateCommand
             if (parse.GetValue(resume) && parse.GetValue(checkpoint) is null)
                 throw new UserError("--resume continues from a checkpoint: give --checkpoint FILE", ExitCodes.Usage);
             var overrides = new SpecOverrides(parse.GetValue(adcBits), parse.GetValue(variation), parse.GetValue(onOff), parse.GetValue(sa0), parse.GetValue(sa1),
-                parse.GetValue(readNoise), parse.GetResult(seed) is { Implicit: false } ? parse.GetValue(seed) : null);
+                parse.GetValue(readNoise), parse.GetResult(seed) is { Implicit: false } ? parse.GetValue(seed) : null)
+            {
+                AdcStep = parse.GetValue(adcStep) switch { "unit" => AdcStepMode.Unit, "full_range" => AdcStepMode.FullRange, "calibrated" => AdcStepMode.Calibrated, _ => null },
+                AdcCalibration = parse.GetValue(adcCalibration) switch { "layer" => AdcCalibration.Layer, "array" => AdcCalibration.Array, _ => null },
+            };
             var spec = overrides.Apply(HardwareSpecLoader.Load(parse.GetValue(hw)!));
             // An override the spec cannot take is the option's mistake (exit 2), named with the option, before any work.
             if (overrides.Describe() is { Length: > 0 } given)

@@ -32,7 +32,7 @@ public sealed record QuantCapabilities
     /// <summary>Fewest weight bits (sign included) of a layer or of a non-pruned group (e.g. 2 when the sign needs a bit of its own).</summary>
     public int MinWeightBits { get; init; } = 1;
     /// <summary>Granularity kinds (tensor, channel, array, ou) a weight precision map may use; empty: one bit-width per layer.
-    /// Array and OU tiles must equal <see cref="Array"/> and <see cref="OperationUnit"/>.</summary>
+    /// Array tiles must have <see cref="Array"/>'s rows and at most its columns, OU tiles equal <see cref="OperationUnit"/>.</summary>
     public IReadOnlySet<string> WeightPrecisionGranularities { get; init; } = new HashSet<string>();
     /// <summary>Whether a precision map may prune groups (0 bits: all-zero, never programmed or read).</summary>
     public bool PrunedWeightGroups { get; init; }
@@ -145,8 +145,10 @@ public sealed record QuantCapabilities
     /// <summary>Why array or OU tiles of <paramref name="granularity"/> do not fit this hardware, or null.</summary>
     private string? TileProblem(ScaleGranularity granularity) => granularity switch
     {
-        ScaleGranularity.PerArray a when (a.Rows, a.Columns) != Array =>
-            $"array tiles of {a.Rows}x{a.Columns} differ from {Name}'s {Array.Rows}x{Array.Columns} crossbars",
+        // An array holds its rows of the matrix and, of its columns, as many logical columns as fit its bitlines at the
+        // layer's weight width (e.g. 32 of 8-bit weights on 128 bitlines of 2-bit cells): any tile that wide or narrower.
+        ScaleGranularity.PerArray a when a.Rows != Array.Rows || a.Columns > Array.Columns =>
+            $"array tiles of {a.Rows}x{a.Columns} do not fit {Name}'s {Array.Rows}x{Array.Columns} crossbars (rows equal to an array's, at most {Array.Columns} columns)",
         ScaleGranularity.PerOuBlock o when (o.Rows, o.Columns) != OperationUnit =>
             $"OU blocks of {o.Rows}x{o.Columns} differ from {Name}'s {OperationUnit.Rows}x{OperationUnit.Columns} operation units",
         _ => null,

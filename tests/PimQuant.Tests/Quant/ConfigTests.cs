@@ -204,7 +204,7 @@ public class ConfigTests
         var mismatches = hardware.Check(plan).Select(m => m.ToString()).ToList();
         Assert.Contains("layer conv1, weight: 8-bit weights exceed the 4 bits test-xbar stores", mismatches);
         Assert.Contains("layer conv1, activation: signed activations (int8): test-xbar streams unsigned inputs only", mismatches);
-        Assert.Contains("layer conv2, weight: array tiles of 64x64 differ from test-xbar's 128x128 crossbars", mismatches);
+        Assert.Contains("layer conv2, weight: array tiles of 64x64 do not fit test-xbar's 128x128 crossbars (rows equal to an array's, at most 128 columns)", mismatches);
         Assert.Contains("layer gemm1, weight: pot4 weights: test-xbar maps int weights only", mismatches);
         Assert.DoesNotContain(mismatches, m => m.StartsWith("layer gemm2, activation"));
         Assert.Empty(new QuantCapabilities { MaxWeightBits = 8, WeightFormats = new HashSet<FormatKind> { FormatKind.Integer, FormatKind.PowerOfTwo }, WeightGranularities = new HashSet<string> { "channel", "array" }, Array = (64, 64) }.Check(plan));

@@ -1,0 +1,64 @@
+using PimQuant.Experiments;
+using PimQuant.Sim;
+
+namespace PimQuant.Methods.Cimq;
+
+/// <summary>CIMQ's four parts (docs/methods/cimq.md), each of which can be switched off alone.</summary>
+/// <param name="Sparsity">Bit-level-sparsity activation quantization with the zero-digit skip (null: off).</param>
+/// <param name="ArrayWise">Array-wise weight granularity.</param>
+/// <param name="Clip">Learned partial-sum clipping (null: off); needs a spec whose <c>adc.step</c> is calibrated.</param>
+/// <param name="QDrop">QDrop reconstruction (null: off).</param>
+public sealed record CimqOptions(BitSparseActivations? Sparsity, bool ArrayWise, ClipLearning? Clip, QDropReconstruction? QDrop)
+{
+    /// <summary>Every part with its defaults.</summary>
+    public static CimqOptions All { get; } = new(new BitSparseActivations(), true, new ClipLearning(), new QDropReconstruction());
+
+    /// <summary>No part: the conventional scheme.</summary>
+    public static CimqOptions None { get; } = new(null, false, null, null);
+
+    /// <summary>The part names, in the order labels list them.</summary>
+    public static readonly IReadOnlyList<string> PartNames = ["sparsity", "array", "clip", "qdrop"];
+
+    /// <summary>The parts switched on, by <see cref="PartNames"/>.</summary>
+    public IEnumerable<string> Enabled()
+    {
+        if (Sparsity is not null) yield return "sparsity";
+        if (ArrayWise) yield return "array";
+        if (Clip is not null) yield return "clip";
+        if (QDrop is not null) yield return "qdrop";
+    }
+
+    /// <summary>Only the parts named (defaults for each), from <see cref="PartNames"/>; "all" or "none" alone.</summary>
+    /// <exception cref="ArgumentException">An unknown part.</exception>
+    public static CimqOptions Only(IEnumerable<string> names)
+    {
+        var set = names.Select(n => n.Trim()).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
+        if (set.SetEquals(["all"])) return All;
+        if (set.SetEquals(["none"])) return None;
+        foreach (var name in set)
+            if (!PartNames.Contains(name)) throw new ArgumentException($"CIMQ part '{name}': expected all, none or a comma-separated list of {string.Join(", ", PartNames)}");
+        return new(set.Contains("sparsity") ? All.Sparsity : null, set.Contains("array"), set.Contains("clip") ? All.Clip : null, set.Contains("qdrop") ? All.QDrop : null);
+    }
+}
+
+/// <summary>CIMQ as the parts it composes into a simulation: quantization parts (array-wise weights, QDrop, bit-sparse
+/// activation scales), the zero-digit skip, and the learned ADC clipping.</summary>
+public static class CimqScheme
+{
+    /// <summary>The parts of <paramref name="options"/>; with none switched on, a run equal to the conventional scheme.</summary>
+    public static MethodParts Parts(CimqOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var enabled = options.Enabled().ToList();
+        var quantization = new List<IQuantizationPart>();
+        if (options.ArrayWise) quantization.Add(ArrayWiseWeights.Instance);
+        if (options.QDrop is { } qdrop) quantization.Add(qdrop);
+        if (options.Sparsity is { } sparsity) quantization.Add(sparsity);
+        return new MethodParts("cimq", enabled.Count == 0 ? "cimq none" : $"cimq {string.Join("+", enabled)}")
+        {
+            DigitPolicy = options.Sparsity is null ? null : InputDigitPolicies.SkipZeroDigits,
+            AdcCalibration = options.Clip is { } clip ? new LearnedAdcClipping(clip) : null,
+            Quantization = quantization,
+        };
+    }
+}
