@@ -12,7 +12,6 @@ public sealed class SchemeFlags
     /// <summary>--scheme: the method applied.</summary>
     public Option<string> Scheme { get; } = new("--scheme")
     {
-        Description = "The method applied on the crossbars: conventional (none), redy (dynamic activation precision, docs/methods/redy.md) or cimq (bit-sparse activations, array-wise weights, learned ADC clipping, QDrop; docs/methods/cimq.md)",
         DefaultValueFactory = _ => "conventional",
     };
 
@@ -51,10 +50,19 @@ public sealed class SchemeFlags
         DefaultValueFactory = _ => "all",
     };
 
-    /// <summary>The flags.</summary>
-    public SchemeFlags()
+    private readonly string[] _schemes;
+
+    /// <summary>The flags of every method's scheme, or of those named (<c>redy</c>, <c>cimq</c>): a command whose work a
+    /// method cannot change (ReDy's run-time digits do not change a quantized model) does not offer it.</summary>
+    public SchemeFlags(params string[] schemes)
     {
-        Scheme.AcceptOnlyFromAmong("conventional", "redy", "cimq");
+        _schemes = schemes.Length == 0 ? ["redy", "cimq"] : schemes;
+        Scheme.AcceptOnlyFromAmong(["conventional", .. _schemes]);
+        Scheme.Description = "The method applied: conventional (none)" + string.Concat(_schemes.Select(m => m switch
+        {
+            "redy" => ", redy (dynamic activation precision on the crossbars, docs/methods/redy.md)",
+            _ => ", cimq (bit-sparse activations, array-wise weights, learned ADC clipping, QDrop; docs/methods/cimq.md)",
+        }));
         RedyHeuristic.AcceptOnlyFromAmong([.. ReDyScheme.HeuristicNames]);
         RedyGroup.AcceptOnlyFromAmong("array", "ou");
     }
@@ -62,7 +70,9 @@ public sealed class SchemeFlags
     /// <summary>Adds every flag to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Scheme, RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound, CimqParts }) command.Options.Add(option);
+        command.Options.Add(Scheme);
+        if (_schemes.Contains("redy")) foreach (var option in new Option[] { RedyHeuristic, RedyThreshold, RedyDigits, RedyGroup, RedyRound }) command.Options.Add(option);
+        if (_schemes.Contains("cimq")) command.Options.Add(CimqParts);
     }
 
     /// <summary>The method's parts, or null for the conventional scheme; a method flag without its <c>--scheme</c>, or a value the

@@ -24,9 +24,10 @@ namespace PimQuant.Experiments;
 /// <param name="Command">The command line stamped into the written model's metadata.</param>
 /// <param name="Hardware">A spec the config is checked against before any work (what its crossbars hold); null: none.</param>
 /// <param name="Images">Evaluate on the first N test images; null: all.</param>
+/// <param name="Method">A method's parts (CIMQ): its quantization parts change the config, the calibration and the calibrated model, for <paramref name="Hardware"/>'s crossbars.</param>
 public sealed record PostTrainingRequest(string Model, QuantConfig Config, DataOptions Data, int CalibrationImages, long Seed, int BatchSize,
     ReconstructionOptions? Reconstruction = null, bool? BiasCorrection = null, string? Output = null, bool Verify = false, string Command = "",
-    HardwareSpec? Hardware = null, int? Images = null);
+    HardwareSpec? Hardware = null, int? Images = null, MethodParts? Method = null);
 
 /// <summary>What a post-training quantization run measured and wrote; owns the quantized model and its graph.</summary>
 public sealed class PostTrainingResult : QuantizationRunResult
@@ -48,7 +49,13 @@ public static class PostTraining
     {
         if (request.Verify && request.Output is null)
             throw new ExperimentException("--verify checks the written model: give -o FILE.onnx", ExperimentErrorKind.InvalidOption);
-        var plan = Quantization.Check(request.Model, request.Config);
+        var parts = request.Method?.Quantization ?? [];
+        if (parts.Count > 0 && request.Hardware is null)
+            throw new ExperimentException($"{request.Method!.Label} quantizes for a crossbar's arrays: give --hw", ExperimentErrorKind.InvalidOption);
+        if (parts.Count > 0 && request.Reconstruction is not null && parts.Any(p => p.Calibration(new PtqOptions()).Reconstruction is not null))
+            throw new ExperimentException($"{request.Method!.Label} runs its own reconstruction: leave out --reconstruct, or the method's part", ExperimentErrorKind.InvalidOption);
+        var config = parts.Aggregate(request.Config, (c, part) => part.Configure(c, request.Hardware!));
+        var plan = Quantization.Check(request.Model, config);
         if (request.Hardware is { } spec) SimulationPipeline.CheckSpec(spec, plan);
         var graph = ModelFiles.Load(request.Model);
         QuantizedModel? model = null;
@@ -61,24 +68,32 @@ public static class PostTraining
 
             var full = Evaluation.Run(new GraphExecutor(graph), data.Test, data.Normalization, request.BatchSize, progress, cancel);
             progress.Log($"FP32 accuracy {full.Accuracy:P2} on {data.Test.Count} test images");
-            model = Quantization.Build(graph, request.Config, request.Seed);
+            model = Quantization.Build(graph, config, request.Seed);
             if (request.Reconstruction is not null && !model.Layers.Any(l => l.Weight?.Spec.Rounding == RoundingMode.Learned))
                 progress.Log("no weight quantizer has 'rounding: learned': reconstruction learns the activation steps only");
             // No dispose scope around the run: the quantizers' parameters must outlive it in the returned model.
-            var options = new PtqOptions { BiasCorrection = request.BiasCorrection, Seed = request.Seed, Reconstruction = request.Reconstruction };
+            var options = parts.Aggregate(new PtqOptions { BiasCorrection = request.BiasCorrection, Seed = request.Seed, Reconstruction = request.Reconstruction },
+                (o, part) => part.Calibration(o));
             var report = Quantization.Run(model, images, options, progress, cancel);
+            foreach (var part in parts) part.Adjust(model, images, request.Hardware!, progress, cancel);
             foreach (var b in report.Blocks)
                 progress.Log($"block {b.Index + 1} ({b.Block}): output error {b.ErrorBefore:G4} → {b.ErrorAfter:G4} in {b.Seconds:F1} s");
 
             var activations = Quantization.CollectActivationStatistics(model);
             var quantized = Evaluation.Run(model.CreateExecutor(), data.Test, data.Normalization, request.BatchSize, progress, cancel);
             var weights = WeightBitStatistics.Of(model);
-            IReadOnlyList<string> notes = [];
+            var notes = new List<string>();
+            if (request.Method is { DigitPolicy: not null } or { AdcCalibration: not null })
+            {
+                notes.Add($"{request.Method.Label}: its digit skipping and ADC steps act on the crossbars' reads, which this accuracy does not include: pimq simulate --scheme {request.Method.Method} measures them");
+                progress.Log(notes[^1]);
+            }
             double? ortAccuracy = null;
             if (request.Output is { } path)
             {
-                notes = Quantization.Export(model, path, request.Command);
-                foreach (var note in notes) progress.Log(note);
+                var written = Quantization.Export(model, path, request.Command);
+                foreach (var note in written) progress.Log(note);
+                notes.AddRange(written);
                 if (request.Verify) ortAccuracy = Quantization.OnnxRuntimeAccuracy(path, data.Test, data.Normalization, request.BatchSize, cancel);
             }
             return new PostTrainingResult

@@ -41,13 +41,15 @@ public static class QuantizeCommand
         biasCorrection.AcceptOnlyFromAmong("auto", "on", "off");
         var verify = new Option<bool>("--verify") { Description = "Run the written QDQ model in ONNX Runtime on the test split and report its accuracy" };
         var batch = CommonOptions.BatchSize(256);
-        var hw = new Option<string>("--hw") { Description = "Check the config against a hardware preset or spec YAML before any work (what its crossbars can hold)" };
+        var hw = new Option<string>("--hw") { Description = "Check the config against a hardware preset or spec YAML before any work (what its crossbars can hold); the crossbars --scheme cimq quantizes for" };
+        var scheme = new SchemeFlags("cimq");
 
         var command = new Command("quantize", "Post-training quantization from --wbits/--abits or a YAML config; reports FP32 and quantized accuracy and bit statistics, writes ONNX QDQ")
         {
             modelPath, wbits, abits, config, outputPath,
         };
         data.AddTo(command);
+        scheme.AddTo(command);
         foreach (var option in new Option[] { calibrationImages, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw, seed, threads, json })
             command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
@@ -70,7 +72,7 @@ public static class QuantizeCommand
                 parse.GetValue(reconstruct) ? new ReconstructionOptions { Iterations = parse.GetValue(iterations), DropProbability = parse.GetValue(dropProbability) } : null,
                 parse.GetValue(biasCorrection) switch { "on" => true, "off" => false, _ => null },
                 parse.GetValue(outputPath), parse.GetValue(verify), "pimq " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
-                parse.GetValue(hw) is { } hardware ? HardwareSpecLoader.Load(hardware) : null, parse.GetValue(images));
+                parse.GetValue(hw) is { } hardware ? HardwareSpecLoader.Load(hardware) : null, parse.GetValue(images), scheme.Read(parse));
             using var result = PostTraining.Run(request, new ConsoleProgress(output), cancel);
             output.Err.Write(Reports.StatisticsTable(result.Model, result.Weights.Layers, result.Activations));
 

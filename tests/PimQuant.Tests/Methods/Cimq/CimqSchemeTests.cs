@@ -65,16 +65,34 @@ public class CimqSchemeTests : IDisposable
         Assert.Equal(new ScaleGranularity.PerArray(128, 64), ArrayWiseWeights.Tile(isaac, 4));
     }
 
-    [Fact]
-    public void With_every_part_off_the_run_is_the_conventional_one()
+    private string LeNet()
     {
         Torch.Ensure();
         string model = Path.Combine(_dir, "lenet.onnx");
-        using (var graph = ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 3))
-        {
-            ShapeInference.Run(graph);
-            ModelFiles.Save(graph, model, "test");
-        }
+        if (File.Exists(model)) return model;
+        using var graph = ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 3);
+        ShapeInference.Run(graph);
+        ModelFiles.Save(graph, model, "test");
+        return model;
+    }
+
+    [Fact]
+    public void Quantize_applies_the_quantization_parts_for_the_hardware_it_names()
+    {
+        var isaac = PresetCatalog.Load("isaac");
+        PostTrainingRequest Request(HardwareSpec? hw) => new(LeNet(), Quantization.Config(8, 8), new DataOptions(), CalibrationImages: 32, Seed: 0, BatchSize: 32,
+            Hardware: hw, Images: 32, Method: CimqScheme.Parts(CimqOptions.Only(["array", "clip"])));
+        var refused = Assert.Throws<ExperimentException>(() => PostTraining.Run(Request(null), new Quiet(), CancellationToken.None));
+        Assert.Equal("cimq array+clip quantizes for a crossbar's arrays: give --hw", refused.Message);
+        using var result = PostTraining.Run(Request(isaac), new Quiet(), CancellationToken.None);
+        Assert.All(result.Model.Layers, l => Assert.Equal(new ScaleGranularity.PerArray(128, 32), l.Weight!.Spec.Granularity));
+        Assert.Contains(result.Notes, n => n.StartsWith("cimq array+clip: its digit skipping and ADC steps act on the crossbars' reads", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void With_every_part_off_the_run_is_the_conventional_one()
+    {
+        string model = LeNet();
         var spec = PresetCatalog.Load("isaac") with { Adc = new AdcSpec(4, AdcStepMode.Calibrated, AdcCalibration.Layer) };
         SimulationRequest Request(MethodParts? method) => new(model, spec, 8, 8, null,
             new DataOptions(), Images: 16, CalibrationImages: 32, Seed: 0, BatchSize: 16, Threads: 2, Path: null, Method: method);
