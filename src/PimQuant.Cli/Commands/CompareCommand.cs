@@ -55,14 +55,21 @@ public static class CompareCommand
         var schemes = new Option<string>("--schemes")
         {
             Description = $"Comma-separated schemes ({string.Join(", ", SchemeCatalog.Names)}); a+b combines two methods, NAME@HW runs one on another " +
-                          $"preset or spec file; the baseline runs first even when not listed (default: {string.Join(",", SchemeCatalog.Names)})",
+                          $"preset or spec file; the baseline runs first even when not listed",
             DefaultValueFactory = _ => string.Join(",", SchemeCatalog.Names),
         };
         var hw = new Option<string>("--hw") { Description = "Run every scheme on this preset or spec file instead of the hardware each was designed for" };
         var data = new DataFlags();
         var flags = new RunFlags();
-        var command = new Command("compare", "Every scheme on the same model, data and simulator, against the baseline: a table, report.html, plots, " +
-            "results.json and the results database (docs/report.md)")
+        var command = new Command("compare", """
+            Every scheme on the same model, data and simulator, against the baseline: a table, report.html, plots, results.json and the results database (docs/report.md).
+
+            Examples:
+              pimq compare models/resnet20-fmnist.onnx
+              pimq compare my.onnx --dataset cifar10 --data ~/cifar10 --schemes baseline,redy --images 1000
+              pimq compare my.onnx --schemes redy,baseline@neurosim-rram -o runs/rram
+              pimq compare my.onnx --hw my-chip.yaml
+            """)
         {
             model, schemes, hw,
         };

@@ -18,7 +18,8 @@ public static class DemoCommand
         var images = CommonOptions.Images("all 10,000");
         var flags = new CompareCommand.RunFlags();
         var command = new Command("demo", "What PimQuant is for, on the embedded default model (ResNet-20, Fashion-MNIST): pimq compare with every scheme " +
-            $"({Schemes}) on the 10,000 test images; writes report.html, plots, results.json and the database rows (docs/report.md)")
+            $"({Schemes}) on the 10,000 test images; writes report.html, plots, results.json and the database rows (docs/report.md).\n\n" +
+            "Examples:\n  pimq demo\n  pimq demo --images 1000 -o runs/quick\n  pimq demo --json > demo.json")
         {
             images,
         };

@@ -28,6 +28,8 @@ public static class ReportBuilder
         figcaption { color: #555; font-size: 0.9em; }
         pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; white-space: pre-wrap; }
         details { margin: 0.4em 0; }
+        div.wide { overflow-x: auto; }
+        td.text:last-child { white-space: normal; }
         """;
 
     /// <summary>The page of <paramref name="report"/> with <paramref name="plots"/> inline.</summary>
@@ -48,6 +50,13 @@ public static class ReportBuilder
             .Append("; ratios against <b>").Append(E(c.Baseline ?? "none")).Append("</b>.</p>\n");
 
         html.Append("<h2>Results</h2>\n");
+        Table(html, ["scheme", "method", "hw", "accuracy", "weight bits", "OU reads", "energy/image", "latency", "energy saving", "speedup"],
+            rows.Select(r => (r.Scheme == c.Baseline, new[]
+            {
+                r.Scheme, r.Method, r.Hw ?? "", Percent(r.Accuracy), Num(r.AvgWeightBits, "0.00"), Count(r.OuReads), Scaled(r.EnergyJ, 1e6, "0.000", " µJ"),
+                Scaled(r.LatencyS, 1e6, "0.0", " µs"), Saving(r.EnergySaving), Num(r.Speedup, "0.000", "×"),
+            })), textColumns: 3);
+        html.Append("<details><summary>Every field of the result rows (docs/results.md)</summary>\n<div class=\"wide\">\n");
         Table(html, ["scheme", "method", "hw", "ADC bits", "accuracy", "ideal integer", "FP32", "weight bits", "activation bits", "arrays",
                 "utilisation", "OU reads", "ADC conversions", "energy/image", "latency", "FPS", "TOPS/W", "area", "speedup", "energy saving"],
             rows.Select(r => (r.Scheme == c.Baseline, new[]
@@ -57,6 +66,7 @@ public static class ReportBuilder
                 Count(r.AdcConversions), Scaled(r.EnergyJ, 1e6, "0.000", " µJ"), Scaled(r.LatencyS, 1e6, "0.0", " µs"), Num(r.Fps, "N0"),
                 Num(r.TopsPerW, "0.00"), Scaled(r.AreaMm2, 1, "0.00", " mm²"), Num(r.Speedup, "0.000", "×"), Saving(r.EnergySaving),
             })), textColumns: 3);
+        html.Append("</div>\n</details>\n");
 
         var papers = rows.Zip(report.Details).Where(p => p.Second.Paper is not null).ToList();
         html.Append("<h2>Published figures beside ours</h2>\n");

@@ -16,10 +16,13 @@ public sealed record ReportPlot(string Title, string File, byte[] Png);
 /// </summary>
 public static class ReportPlots
 {
-    private const int Width = 900, Height = 560;
+    private const int Width = 1000, Height = 560;
 
-    /// <summary>Twenty distinct colours: a spec has more components than ten.</summary>
-    private static readonly IPalette Palette = new ScottPlot.Palettes.Category20();
+    /// <summary>Colours of schemes: ten distinct ones.</summary>
+    private static readonly IPalette Palette = new ScottPlot.Palettes.Category10();
+
+    /// <summary>Colours of components: twenty, as a spec has more components than ten.</summary>
+    private static readonly IPalette ComponentPalette = new ScottPlot.Palettes.Category20();
 
     /// <summary>Every plot the report can draw, in the report's order.</summary>
     public static IReadOnlyList<ReportPlot> All(ComparisonReport report)
@@ -70,7 +73,7 @@ public static class ReportPlots
             point.Color = Palette.GetColor(i);
         }
         plot.Axes.Margins(0.15, 0.15);
-        plot.ShowLegend(Alignment.LowerRight);
+        plot.ShowLegend(Edge.Right); // outside the data: a legend inside hides points
         return new ReportPlot("Accuracy against energy per image (the Pareto front dashed: no other scheme is both cheaper and more accurate)",
             "accuracy-energy.png", plot.GetImageBytes(Width, Height, ImageFormat.Png));
     }
@@ -91,16 +94,16 @@ public static class ReportPlots
             foreach (var c in priced[s].Second.EnergyByComponent)
             {
                 double top = bottom + c.EnergyJ * 1e6;
-                bars.Add(new Bar { Position = s, ValueBase = bottom, Value = top, FillColor = Palette.GetColor(components.IndexOf(c.Component)) });
+                bars.Add(new Bar { Position = s, ValueBase = bottom, Value = top, FillColor = ComponentPalette.GetColor(components.IndexOf(c.Component)) });
                 bottom = top;
             }
         }
         plot.Add.Bars(bars);
         for (int c = 0; c < components.Count; c++)
-            plot.Legend.ManualItems.Add(new LegendItem { LabelText = components[c], FillColor = Palette.GetColor(c) });
+            plot.Legend.ManualItems.Add(new LegendItem { LabelText = components[c], FillColor = ComponentPalette.GetColor(c) });
         plot.Axes.Bottom.SetTicks([.. Enumerable.Range(0, priced.Count).Select(i => (double)i)], [.. priced.Select(p => p.First.Scheme)]);
         plot.Axes.Margins(bottom: 0);
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Edge.Right);
         return new ReportPlot("Energy per image by component (dynamic and static), per scheme", "energy-breakdown.png", plot.GetImageBytes(Width, Height, ImageFormat.Png));
     }
 
@@ -119,7 +122,7 @@ public static class ReportPlots
             line.Color = Palette.GetColor(s);
             line.MarkerSize = 6;
         }
-        plot.ShowLegend(Alignment.UpperRight);
+        plot.ShowLegend(Edge.Right);
         return new ReportPlot(title, file, plot.GetImageBytes(Width, Height, ImageFormat.Png));
     }
 }
