@@ -102,10 +102,10 @@ public static class CompareCommand
         var key = Comparison.RunKey(request);
         string folder = parse.GetValue(flags.Output) ?? UnfinishedRun(name, key) ?? Path.Combine(RunsFolder,
             DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture) + "-" + name);
-        Directory.CreateDirectory(folder);
         string checkpoint = Path.Combine(folder, CheckpointFile);
         var progress = new ConsoleProgress(output);
         progress.Log($"run folder {folder}");
+        // The run makes the folder (its checkpoint's) once the request has passed its checks.
         var report = Comparison.Run(request with { Checkpoint = checkpoint }, progress, cancel);
 
         var provenance = RunProvenance.Now(key, ["pimq", .. parse.Tokens.Select(t => t.Value)]);
@@ -164,15 +164,19 @@ public static class CompareCommand
     /// <summary>The width the table is laid out in when stderr is not a terminal.</summary>
     internal const int TableWidth = 132;
 
-    /// <summary>The table of a comparison: one line per scheme, the baseline first.</summary>
+    /// <summary>The table of a comparison: one line per scheme, the baseline first, with the accuracy on the hardware and of the ideal
+    /// integer model; the float model's accuracy (the same model for every row) in the title.</summary>
     internal static Table Table(ResultReport report)
     {
         var c = report.Context;
-        var table = new Table().Title(Markup.Escape(Invariant($"{Path.GetFileName(c.Model)}: {c.TestImages:N0} {c.Dataset} test images, against {c.Baseline}")))
-            .AddColumns("scheme", "hw", "accuracy", "W bits", "OU reads", "µJ/image", "µs/image", "saving", "speedup");
+        string fp32 = report.Rows.Count > 0 && report.Rows[0].Fp32Accuracy is { } f ? Invariant($", FP32 {100 * f:0.00} %") : "";
+        var table = new Table().Title(Markup.Escape(Invariant($"{Path.GetFileName(c.Model)}: {c.TestImages:N0} {c.Dataset} test images{fp32}, against {c.Baseline}")))
+            .AddColumns("scheme", "hw", "accuracy", "ideal int.", "W bits", "OU reads", "µJ/image", "µs/image", "saving", "speedup");
         table.Columns[0].NoWrap();
+        foreach (var column in table.Columns.Skip(2)) column.RightAligned();
         foreach (var r in report.Rows)
             table.AddRow(Markup.Escape(r.Scheme), Markup.Escape(r.Hw ?? "-"), Invariant($"{100 * r.Accuracy:0.00} %"),
+                r.IdealAccuracy is { } ideal ? Invariant($"{100 * ideal:0.00} %") : "-",
                 r.AvgWeightBits is { } w ? Invariant($"{w:0.00}") : "-", r.OuReads is { } o ? Invariant($"{o:N0}") : "-",
                 r.EnergyJ is { } e ? Invariant($"{e * 1e6:0.000}") : "-", r.LatencyS is { } l ? Invariant($"{l * 1e6:0.0}") : "-",
                 r.EnergySaving is { } s ? Invariant($"{TradeOffPlot.SavingPercent(s):0.0} %") : "-", r.Speedup is { } x ? Invariant($"{x:0.000}×") : "-");

@@ -57,6 +57,8 @@ public static class Comparison
         foreach (var scheme in request.Schemes) SimulationPipeline.CheckSpec(scheme.Spec, scheme.WeightBits, scheme.ActivationBits);
         var key = RunKey(request);
         var (doneRows, doneDetails) = Resume(request, key, progress);
+        // The checkpoint's folder is made once the request has passed its checks, so a refused run leaves nothing behind.
+        if (request.Checkpoint is { } file) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
 
         using var scope = NewDisposeScope();
         SimulationSession? session = null;
