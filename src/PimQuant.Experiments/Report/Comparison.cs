@@ -56,6 +56,11 @@ public static class Comparison
         if (request.Schemes.Count == 0) throw new ExperimentException("a comparison needs at least one scheme");
         foreach (var scheme in request.Schemes) SimulationPipeline.CheckSpec(scheme.Spec, scheme.WeightBits, scheme.ActivationBits);
         var key = RunKey(request);
+        // A row is labelled by its spec's name, widths and method (SimulationReport.Row), and a report's labels are unique.
+        var same = request.Schemes.GroupBy(s => (s.Spec.Name, s.WeightBits, s.ActivationBits, s.Parts?.Label)).FirstOrDefault(g => g.Count() > 1);
+        if (same is not null)
+            throw new ExperimentException($"{string.Join(" and ", same.Select(s => s.Name))} are the same scheme on hardware of the same name: give it once",
+                ExperimentErrorKind.InvalidOption);
         var (doneRows, doneDetails) = Resume(request, key, progress);
         // The checkpoint's folder is made once the request has passed its checks, so a refused run leaves nothing behind.
         if (request.Checkpoint is { } file) Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
@@ -108,8 +113,6 @@ public static class Comparison
             session?.Dispose();
         }
 
-        var duplicate = rows.GroupBy(r => r.Scheme).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null) throw new ExperimentException($"two schemes run as '{duplicate.Key}': give each scheme once", ExperimentErrorKind.InvalidOption);
         var baseline = rows[0];
         var measured = rows.Select(r => r.RelativeTo(baseline)).ToList();
         var context = new ResultContext(request.Command, Path.GetFullPath(request.Model), dataset, testImages, request.Seed, baseline.Scheme, Paper: null,
@@ -129,13 +132,22 @@ public static class Comparison
     {
         ArgumentNullException.ThrowIfNull(request);
         if (!File.Exists(request.Model)) throw new ExperimentException($"{request.Model}: no such file");
-        IReadOnlyList<KeyValuePair<string, string>> Simulate(ComparedScheme s) => SimulationCheckpoint.RunKey(new SimulationRequest(request.Model, s.Spec,
-            s.WeightBits, s.ActivationBits, null, request.Data, request.Images, request.CalibrationImages, request.Seed, request.BatchSize, request.Threads, null,
-            Method: s.Parts));
-        string[] perScheme = ["quantization", "method", "hw_spec"];
-        var schemes = request.Schemes.Select(s => s.Name + ": " + string.Join(", ", Simulate(s).Where(kv => perScheme.Contains(kv.Key)).Select(kv => kv.Value)));
-        return [new("command", request.Command), .. Simulate(request.Schemes[0]).Where(kv => !perScheme.Contains(kv.Key)), new("schemes", string.Join("; ", schemes))];
+        var schemes = request.Schemes.Select(s => s.Name + ": " + Identity(request, s));
+        return [new("command", request.Command), .. SimulateKey(request, request.Schemes[0]).Where(kv => !PerScheme.Contains(kv.Key)),
+            new("schemes", string.Join("; ", schemes))];
     }
+
+    /// <summary>The simulate key's entries that differ between the schemes of one comparison.</summary>
+    private static readonly string[] PerScheme = ["quantization", "method", "hw_spec"];
+
+    /// <summary>The simulate run key of <paramref name="scheme"/> in <paramref name="request"/>.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>> SimulateKey(ComparisonRequest request, ComparedScheme scheme) =>
+        SimulationCheckpoint.RunKey(new SimulationRequest(request.Model, scheme.Spec, scheme.WeightBits, scheme.ActivationBits, null, request.Data,
+            request.Images, request.CalibrationImages, request.Seed, request.BatchSize, request.Threads, null, Method: scheme.Parts));
+
+    /// <summary>What makes a scheme's run differ from another's in the same comparison: its widths, method and spec.</summary>
+    private static string Identity(ComparisonRequest request, ComparedScheme scheme) =>
+        string.Join(", ", SimulateKey(request, scheme).Where(kv => PerScheme.Contains(kv.Key)).Select(kv => kv.Value));
 
     /// <summary>The rows and details saved by a stopped run of <paramref name="key"/>; none without a checkpoint.</summary>
     private static (IReadOnlyList<ResultRow>, IReadOnlyList<SchemeDetail>) Resume(ComparisonRequest request, IReadOnlyList<KeyValuePair<string, string>> key,

@@ -6,8 +6,8 @@ using PimQuant.Methods;
 
 namespace PimQuant.Tests.Experiments.Report;
 
-/// <summary>A comparison stopped after its first scheme resumes from its checkpoint to the report of an uninterrupted run, and a
-/// checkpoint of another run is refused naming the difference.</summary>
+/// <summary>A comparison stopped after its first scheme resumes from its checkpoint to the report of an uninterrupted run, a
+/// checkpoint of another run is refused naming the difference, and two schemes that would share a row's label are refused.</summary>
 public class ComparisonTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("pimq-comparison-").FullName;
@@ -38,5 +38,14 @@ public class ComparisonTests : IDisposable
 
         var other = Assert.Throws<ExperimentException>(() => Comparison.Run(Request(8), new Progress(), CancellationToken.None));
         Assert.Contains("images", other.Message);
+    }
+
+    [Fact]
+    public void Two_schemes_reported_under_one_label_are_refused_before_any_work()
+    {
+        var request = Request(16) with { Schemes = SchemeCatalog.Parse("redy,redy@isaac", null, PresetCatalog.Load) };
+        var e = Assert.Throws<ExperimentException>(() => Comparison.Run(request, new Progress(), CancellationToken.None));
+        Assert.Equal("redy and redy@isaac are the same scheme on hardware of the same name: give it once", e.Message);
+        Assert.False(File.Exists(request.Checkpoint));
     }
 }
