@@ -1,6 +1,9 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using PimQuant.Cli.Commands;
+using PimQuant.Experiments;
+using PimQuant.Hardware.Spec;
+using PimQuant.Methods;
 using PimQuant.Experiments.Report;
 using PimQuant.Experiments.Results;
 using PimQuant.Tests.Experiments;
@@ -11,8 +14,8 @@ namespace PimQuant.Tests.Cli;
 
 /// <summary>
 /// <c>pimq compare</c> and <c>pimq demo</c>: their help and the table (snapshots), a compare run on a few images writing its run
-/// folder and database rows, <c>pimq results export --csv</c> holding what its results.json holds, and a scheme list mistake as a
-/// usage error.
+/// folder and database rows, <c>pimq results export --csv</c> holding what its results.json holds, the same command line resuming a
+/// stopped run in its folder, and a scheme list mistake as a usage error.
 /// </summary>
 public partial class CompareCommandTests : IDisposable
 {
@@ -56,10 +59,12 @@ public partial class CompareCommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, CompareCommand.RunsFolder)));
     }
 
+    private static readonly string[] Line = ["compare", Model, "--images", "16", "--batch-size", "16", "--calibration-images", "32", "--threads", "1", "--json"];
+
     [Fact]
     public void Compare_writes_its_run_folder_and_rows_and_the_csv_export_holds_what_results_json_holds()
     {
-        var run = PimqProcess.RunIn(_dir, "compare", Model, "--images", "16", "--batch-size", "16", "--calibration-images", "32", "--threads", "1", "--json");
+        var run = PimqProcess.RunIn(_dir, Line);
         Assert.True(run.ExitCode == 0, run.Stderr);
         var json = run.Json();
         string folder = (string)json["run_folder"]!;
@@ -96,5 +101,18 @@ public partial class CompareCommandTests : IDisposable
             Assert.Equal(results["notes"]!.ToJsonString(), stored["notes"].Text);
             Assert.Equal((string)results["command_line"]!, stored["command_line"].Text);
         }
+
+        // Stopped after the baseline: the same command line finds the unfinished folder, runs ReDy only, and ends with the same report.
+        var request = new ComparisonRequest(Model, SchemeCatalog.Parse("baseline,redy", null, HardwareSpecLoader.Load), new DataOptions(), 16, 32, 0, 16, 1);
+        string checkpoint = Path.Combine(folder, CompareCommand.CheckpointFile);
+        File.WriteAllText(Comparison.DetailsPath(checkpoint), ReportJson.Details([details[0]]).ToJsonString());
+        RowCheckpoint.Save(checkpoint, Comparison.RunKey(request), [rows[0]]);
+        var resumed = PimqProcess.RunIn(_dir, Line);
+        Assert.True(resumed.ExitCode == 0, resumed.Stderr);
+        Assert.Contains("resuming: 1 of 2 schemes done", resumed.Stderr);
+        Assert.Equal(folder, (string)resumed.Json()["run_folder"]!);
+        var again = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))!.AsObject();
+        Assert.Equal(results["rows"]!.ToJsonString(), again["rows"]!.ToJsonString());
+        Assert.False(File.Exists(checkpoint));
     }
 }
