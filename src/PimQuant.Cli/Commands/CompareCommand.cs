@@ -139,7 +139,7 @@ public static class CompareCommand
         {
             ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]),
         };
-        output.Result(json, [$"wrote {htmlFile}", .. files.Skip(1).Select(f => $"wrote {f}"), $"stored {stored.ids.Count} rows in {dbPath} (run {stored.runId})"]);
+        output.Result(json, [.. files.Select(f => $"wrote {f}"), $"stored {stored.ids.Count} rows in {dbPath} (run {stored.runId})"]);
         return ExitCodes.Ok;
     }
 
