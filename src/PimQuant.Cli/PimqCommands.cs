@@ -14,6 +14,7 @@ public static class PimqCommands
         return new RootCommand("pimq: quantization and compute-in-memory crossbar simulation of CNNs")
         {
             DemoCommand.Create(),
+            CompareCommand.Create(),
             TrainCommand.Create(),
             EvalCommand.Create(),
             InfoCommand.Create(),

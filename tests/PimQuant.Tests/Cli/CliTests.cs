@@ -62,22 +62,24 @@ public class CliTests : IDisposable
     }
 
     [Fact]
-    public void DemoComparesFp32TheIntegerModelAndTwoSimulatedAccelerators()
+    public void DemoComparesEverySchemeOnTheDefaultModel()
     {
-        // The full demo runs all 10,000 images; 100 keep the suite short.
-        var run = PimqProcess.Run("demo", "--images", "100", "--json");
+        // The full demo runs all 10,000 images and calibrates on 1,024; 100 and 64 keep the suite short (the ReDy and neurosim-rram
+        // rows make it longer than the demo before compare). It writes runs/ and results.db in the working folder.
+        var run = PimqProcess.RunIn(_dir, "demo", "--images", "100", "--calibration-images", "64", "--json");
         Assert.True(run.ExitCode == 0, run.Stderr);
         var json = run.Json();
         var rows = json["rows"]!.AsArray();
-        Assert.Equal(["FP32", "ideal integer W8A8", "isaac simulated", "neurosim-rram simulated"], rows.Select(r => (string)r!["name"]!));
-        Assert.Equal(100, (int)json["images"]!);
-        Assert.Equal(272_186, (long)json["parameters"]!);
-        Assert.True((double)rows[0]!["accuracy"]! >= 0.9, $"default model accuracy {(double)rows[0]!["accuracy"]!}");
+        Assert.Equal(["isaac w8a8", "isaac w8a8 redy lossless array", "neurosim-rram w8a8"], rows.Select(r => (string)r!["scheme"]!));
+        Assert.Equal(("demo", 100), ((string)json["command"]!, (int)json["test_images"]!));
+        Assert.True((double)rows[0]!["fp32_accuracy"]! >= 0.9, $"default model accuracy {(double)rows[0]!["fp32_accuracy"]!}");
         // isaac at 8 bits is lossless: the simulated accuracy is the integer model's (up to float rounding).
-        Assert.InRange((double)rows[2]!["accuracy"]!, (double)rows[1]!["accuracy"]! - 0.01, (double)rows[1]!["accuracy"]! + 0.01);
-        Assert.True((double)rows[2]!["cost"]!["energy_j"]! > 0);
+        Assert.InRange((double)rows[0]!["accuracy"]!, (double)rows[0]!["ideal_accuracy"]! - 0.01, (double)rows[0]!["ideal_accuracy"]! + 0.01);
         // neurosim-rram is priced on ISAAC's table scaled to its geometry (docs/hardware.md).
-        Assert.True((double)rows[3]!["cost"]!["energy_j"]! > 0);
+        Assert.All(rows, r => Assert.True((double)r!["energy_j"]! > 0));
+        Assert.StartsWith(Path.Combine(_dir, "runs") + Path.DirectorySeparatorChar, (string)json["run_folder"]!);
+        Assert.All(json["files"]!.AsArray(), f => Assert.True(System.IO.File.Exists((string)f!), $"{f} not written"));
+        Assert.True(System.IO.File.Exists(Path.Combine(_dir, "results.db")));
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public class DataFlagTests
         { "bench sim", true },
         { "train", false },
         { "demo", true },
+        { "compare", true },
         { "reproduce redy", true },
     };
 
@@ -29,7 +30,7 @@ public class DataFlagTests
     {
         string[] required = command switch
         {
-            "eval" or "simulate" or "quantize" or "bench infer" => ["m.onnx"],
+            "eval" or "simulate" or "quantize" or "bench infer" or "compare" => ["m.onnx"],
             "finetune" => ["m.onnx", "--config", "q.yaml", "-o", "out.onnx", "--epochs", "1"],
             "train" => ["--model", "lenet5"],
             _ => [],
