@@ -2,7 +2,9 @@ using PimQuant.Experiments;
 using PimQuant.Experiments.Report;
 using PimQuant.Experiments.Results;
 using PimQuant.Hardware.Spec;
+using PimQuant.Methods.Cimq;
 using PimQuant.Methods.ReDy;
+using PimQuant.Sim;
 
 namespace PimQuant.Methods;
 
@@ -16,8 +18,12 @@ namespace PimQuant.Methods;
 /// <param name="ActivationBits">Activation bits the model is quantized to.</param>
 /// <param name="Parts">The parts the method composes into the run; null for the conventional scheme (the baseline).</param>
 /// <param name="Paper">The published figures of the method against its baseline; null when none.</param>
+/// <param name="Setup">How the scheme sets up the hardware it runs on (e.g. CIMQ's low-resolution ADC with calibrated steps); null
+/// leaves the spec as loaded.</param>
+/// <param name="ByDefault">Whether <c>pimq compare</c> without <c>--schemes</c>, and <c>pimq demo</c>, run it: false for a scheme
+/// whose preparation takes minutes (CIMQ's reconstruction and clip learning), which the demo's 10-minute budget cannot hold.</param>
 public sealed record SchemeEntry(string Name, string Description, string Hardware, bool HardwareBound, int WeightBits, int ActivationBits,
-    Func<MethodParts>? Parts, PaperFigures? Paper = null);
+    Func<MethodParts>? Parts, PaperFigures? Paper = null, Func<HardwareSpec, HardwareSpec>? Setup = null, bool ByDefault = true);
 
 /// <summary>
 /// The schemes <c>pimq compare --schemes</c> knows, each the parts of one method (<see cref="MethodParts"/>), the quantization it
@@ -36,10 +42,15 @@ public static class SchemeCatalog
         new(Baseline, "conventional W8A8 on ISAAC: 8-bit weights per channel, 8-bit activations, every digit read", "isaac", false, 8, 8, null),
         new("redy", "ReDy's default setting on ISAAC: static 8-bit, each crossbar's rows read from their leading one (lossless rule)", "isaac", false, 8, 8,
             () => ReDyScheme.FromOptions("lossless", null, null, "array"), ReDyReproduction.Paper),
+        new("cimq", $"CIMQ's four parts on ISAAC with a {CimqDefaults.AdcBits}-bit ADC whose steps are learned per array (bit-sparse activations, array-wise weights, learned clipping, QDrop)",
+            "isaac", false, 8, 8, () => CimqScheme.Parts(CimqOptions.All), CimqDefaults.Paper, CimqDefaults.LowResolutionAdc, ByDefault: false),
     ];
 
     /// <summary>The names of <see cref="Entries"/>, in order.</summary>
     public static IReadOnlyList<string> Names => [.. Entries.Select(e => e.Name)];
+
+    /// <summary>The names of the entries run when no list is given (<see cref="SchemeEntry.ByDefault"/>), in order.</summary>
+    public static IReadOnlyList<string> DefaultNames => [.. Entries.Where(e => e.ByDefault).Select(e => e.Name)];
 
     /// <summary>
     /// The schemes of a <c>--schemes</c> list (comma-separated names, <c>a+b</c> combinations, <c>NAME@HW</c>), the baseline first
@@ -88,7 +99,8 @@ public static class SchemeCatalog
         foreach (var entry in entries.Where(e => e.Parts is not null)) parts = parts is null ? entry.Parts!() : Compose(parts, entry.Parts!());
         string hardware = hw ?? (at.Length > 0 ? at : bound.FirstOrDefault() ?? entries[0].Hardware);
         var papers = entries.Where(e => e.Paper is not null).ToList();
-        return new ComparedScheme(word, loadSpec(hardware), entries[0].WeightBits, entries[0].ActivationBits, parts,
+        var spec = entries.Where(e => e.Setup is not null).Aggregate(loadSpec(hardware), (current, e) => e.Setup!(current));
+        return new ComparedScheme(word, spec, entries[0].WeightBits, entries[0].ActivationBits, parts,
             papers.Count == 1 && entries.Count == 1 ? papers[0].Paper : null);
     }
 
@@ -107,8 +119,16 @@ public static class SchemeCatalog
     {
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
-        if (a.DigitPolicy is not null && b.DigitPolicy is not null)
-            throw new ArgumentException($"{a.Method} and {b.Method} both choose the input digits each read streams (a digit policy each); a combination takes one");
-        return new MethodParts($"{a.Method}+{b.Method}", $"{a.Label} + {b.Label}") { DigitPolicy = a.DigitPolicy ?? b.DigitPolicy };
+        if (a.DigitPolicy is { RewritesCodes: true } && b.DigitPolicy is { RewritesCodes: true })
+            throw new ArgumentException($"{a.Method} and {b.Method} both rewrite the input codes before they are streamed; a combination takes one");
+        if (a.AdcCalibration is not null && b.AdcCalibration is not null)
+            throw new ArgumentException($"{a.Method} and {b.Method} both choose the ADC steps; a combination takes one");
+        return new MethodParts($"{a.Method}+{b.Method}", $"{a.Label} + {b.Label}")
+        {
+            // Two digit policies read a digit only when both would: each skips what it judges not worth a read.
+            DigitPolicy = a.DigitPolicy is { } pa && b.DigitPolicy is { } pb ? InputDigitPolicies.Both(pa, pb) : a.DigitPolicy ?? b.DigitPolicy,
+            AdcCalibration = a.AdcCalibration ?? b.AdcCalibration,
+            Quantization = [.. a.Quantization, .. b.Quantization],
+        };
     }
 }

@@ -36,6 +36,34 @@ public static class InputDigitPolicies
     /// Detecting them takes an OR over the group's inputs, counted as digit selections.</summary>
     public static IInputDigitPolicy SkipZeroDigits { get; } = new ZeroDigitSkip();
 
+    /// <summary>The digits both policies read (a digit is streamed only when each would stream it), with the codes rewritten by
+    /// the one of them that rewrites codes, if any: e.g. CIMQ's zero-digit skip with ReDy's windows.</summary>
+    /// <exception cref="ArgumentException">Both rewrite codes: the order would change the result.</exception>
+    public static IInputDigitPolicy Both(IInputDigitPolicy first, IInputDigitPolicy second)
+    {
+        ArgumentNullException.ThrowIfNull(first);
+        ArgumentNullException.ThrowIfNull(second);
+        if (first.RewritesCodes && second.RewritesCodes) throw new ArgumentException("two digit policies that both rewrite the codes do not combine");
+        return new Intersection(first, second);
+    }
+
+    private sealed class Intersection(IInputDigitPolicy first, IInputDigitPolicy second) : IInputDigitPolicy
+    {
+        public bool RewritesCodes => first.RewritesCodes || second.RewritesCodes;
+
+        public void Rewrite(long pixel, Span<byte> activations, LayerGeometry geometry, bool signed) =>
+            (first.RewritesCodes ? first : second).Rewrite(pixel, activations, geometry, signed);
+
+        public void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks)
+        {
+            Span<uint> other = digitMasks.Length <= 256 ? stackalloc uint[digitMasks.Length] : new uint[digitMasks.Length];
+            digitMasks.CopyTo(other);
+            first.SelectDigits(pixel, activations, geometry, digitMasks);
+            second.SelectDigits(pixel, activations, geometry, other);
+            for (int g = 0; g < digitMasks.Length; g++) digitMasks[g] &= other[g];
+        }
+    }
+
     private sealed class ZeroDigitSkip : IInputDigitPolicy
     {
         public void SelectDigits(long pixel, ReadOnlySpan<byte> activations, LayerGeometry geometry, Span<uint> digitMasks)

@@ -56,7 +56,7 @@ public static class CompareCommand
         {
             Description = $"Comma-separated schemes ({string.Join(", ", SchemeCatalog.Names)}); a+b combines two methods, NAME@HW runs one on another " +
                           $"preset or spec file; the baseline runs first even when not listed",
-            DefaultValueFactory = _ => string.Join(",", SchemeCatalog.Names),
+            DefaultValueFactory = _ => string.Join(",", SchemeCatalog.DefaultNames),
         };
         var hw = new Option<string>("--hw") { Description = "Run every scheme on this preset or spec file instead of the hardware each was designed for" };
         var data = new DataFlags();

@@ -9,7 +9,7 @@ namespace PimQuant.Cli.Commands;
 public static class DemoCommand
 {
     /// <summary>The schemes the demo runs: the catalogue, then the baseline on a second accelerator (an RRAM chip with device effects).</summary>
-    public static string Schemes => string.Join(",", [.. SchemeCatalog.Names, SchemeCatalog.Baseline + "@neurosim-rram"]);
+    public static string Schemes => string.Join(",", [.. SchemeCatalog.DefaultNames, SchemeCatalog.Baseline + "@neurosim-rram"]);
 
     /// <summary>The command.</summary>
     public static Command Create()

@@ -67,7 +67,10 @@ public static class Comparison
 
         using var scope = NewDisposeScope();
         SimulationSession? session = null;
-        (int, int)? widths = null;
+        // Schemes share a quantized model when they quantize alike: the same widths and no method's quantization parts
+        // (a scheme with its own, e.g. CIMQ's array-wise weights, quantizes its own model).
+        (int, int, string?)? quantized = null;
+        static (int, int, string?) Quantized(ComparedScheme s) => (s.WeightBits, s.ActivationBits, s.Parts is { Quantization.Count: > 0 } p ? $"{p.Label} for {s.Spec.Name}" : null);
         var rows = new List<ResultRow>();
         var details = new List<SchemeDetail>();
         string dataset = "";
@@ -76,14 +79,14 @@ public static class Comparison
         {
             foreach (var scheme in request.Schemes)
             {
-                if (session is null || widths != (scheme.WeightBits, scheme.ActivationBits))
+                if (session is null || quantized != Quantized(scheme))
                 {
                     session?.Dispose();
                     session = null;
-                    widths = (scheme.WeightBits, scheme.ActivationBits);
-                    var specs = request.Schemes.Where(s => (s.WeightBits, s.ActivationBits) == widths).Select(s => s.Spec).ToList();
+                    quantized = Quantized(scheme);
+                    var specs = request.Schemes.Where(s => Quantized(s) == quantized).Select(s => s.Spec).Prepend(scheme.Spec).Distinct().ToList();
                     session = SimulationSession.Open(request.Model, request.Data, request.Images, Quantization.Config(scheme.WeightBits, scheme.ActivationBits),
-                        specs, request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel);
+                        specs, request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel, scheme.Parts is { Quantization.Count: > 0 } ? scheme.Parts : null);
                     (dataset, testImages) = (session.DatasetName, session.Test.Count);
                 }
                 int index = rows.Count;

@@ -1,4 +1,6 @@
 using PimQuant.Experiments;
+using PimQuant.Experiments.Results;
+using PimQuant.Hardware.Spec;
 using PimQuant.Sim;
 
 namespace PimQuant.Methods.Cimq;
@@ -60,5 +62,25 @@ public static class CimqScheme
             AdcCalibration = options.Clip is { } clip ? new LearnedAdcClipping(clip) : null,
             Quantization = quantization,
         };
+    }
+}
+
+/// <summary>The setting CIMQ runs in when a comparison names it without more (docs/methods/cimq.md).</summary>
+public static class CimqDefaults
+{
+    /// <summary>ADC bits of CIMQ's hardware: the lowest resolution at which its learned clipping kept the default model
+    /// closest to the 8-bit-ADC baseline in PimQuant's measurements.</summary>
+    public const int AdcBits = 5;
+
+    /// <summary>The paper's figures as its abstract gives them: neither a speedup nor an energy saving (both null), but up to
+    /// 222 % better hardware efficiency and +58.97 points of accuracy over conventional quantization, named in the source.</summary>
+    public static PaperFigures Paper { get; } = new(null, null, "Bai et al., IEEE TCAD 43(1), 2024, abstract: up to 222 % better hardware efficiency, +58.97 points accuracy over conventional quantization");
+
+    /// <summary><paramref name="spec"/> with a <see cref="AdcBits"/>-bit ADC whose steps are calibrated per array (what the learned
+    /// clipping sets), named so its rows say so (<c>isaac adc5</c>).</summary>
+    public static HardwareSpec LowResolutionAdc(HardwareSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec with { Name = $"{spec.Name} adc{AdcBits}", Adc = new AdcSpec(AdcBits, AdcStepMode.Calibrated, AdcCalibration.Array) };
     }
 }

@@ -1,6 +1,8 @@
 using PimQuant.Hardware.Presets;
 using PimQuant.Methods;
+using PimQuant.Methods.Cimq;
 using PimQuant.Methods.ReDy;
+using PimQuant.Sim;
 
 namespace PimQuant.Tests.Methods;
 
@@ -40,14 +42,29 @@ public class SchemeCatalogTests
     }
 
     [Fact]
-    public void Two_methods_choosing_the_input_digits_do_not_combine()
+    public void Two_digit_policies_read_what_both_read_and_two_rewriting_ones_do_not_combine()
     {
-        var a = ReDyScheme.FromOptions("lossless", null, null, "array");
-        var b = ReDyScheme.FromOptions("max", 4, null, "array");
-        var e = Assert.Throws<ArgumentException>(() => SchemeCatalog.Compose(a, b));
-        Assert.Contains("both choose the input digits", e.Message);
-        var composed = SchemeCatalog.Compose(a, new PimQuant.Experiments.MethodParts("other", "other"));
-        Assert.Equal(("redy+other", "redy lossless array + other"), (composed.Method, composed.Label));
-        Assert.Same(a.DigitPolicy, composed.DigitPolicy);
+        var lossless = ReDyScheme.FromOptions("lossless", null, null, "array");
+        var cimq = CimqScheme.Parts(CimqOptions.Only(["sparsity", "clip"]));
+        var composed = SchemeCatalog.Compose(lossless, cimq);
+        Assert.Equal(("redy+cimq", "redy lossless array + cimq sparsity+clip"), (composed.Method, composed.Label));
+        Assert.Same(cimq.AdcCalibration, composed.AdcCalibration);
+        Assert.Equal(cimq.Quantization, composed.Quantization);
+        // One row group of 4 inputs, 8 digits: the lossless window is digits 1..6, the zero-digit skip leaves out digits 0, 2, 3, 7.
+        var geometry = LayerGeometry.For(CrossbarConfig.Create(new CrossbarSettings
+        {
+            Rows = 4, Cols = 8, OuRows = 4, OuCols = 8, CellBits = 2, DacBits = 1, AdcBits = 0, WeightBits = 8, ActivationBits = 8,
+            WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding.Offset,
+        }), 4, 1);
+        byte[] codes = [0b0100_0010, 0b0001_0000, 0, 0b0010_0010];
+        uint[] masks = [0xFF];
+        composed.DigitPolicy!.SelectDigits(0, codes, geometry, masks);
+        Assert.Equal(0b0111_0010u, masks[0]);
+
+        var round = ReDyScheme.FromOptions("max", 4, null, "array", round: true);
+        var e = Assert.Throws<ArgumentException>(() => SchemeCatalog.Compose(round, ReDyScheme.FromOptions("stats", 1, 3, "array", round: true)));
+        Assert.Contains("both rewrite the input codes", e.Message);
+        var clip = Assert.Throws<ArgumentException>(() => SchemeCatalog.Compose(cimq, cimq));
+        Assert.Contains("both choose the ADC steps", clip.Message);
     }
 }
