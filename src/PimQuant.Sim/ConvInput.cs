@@ -130,14 +130,24 @@ public sealed class ConvInput
                 ref byte source = ref MemoryMarshal.GetArrayDataReference(padded);
                 ref byte target = ref MemoryMarshal.GetReference(output);
                 int hp = w.PaddedHeight, wp = w.PaddedWidth, kh = w.KernelHeight, kw = w.KernelWidth, dh = w.DilationHeight * wp, dw = w.DilationWidth;
-                int e = 0;
+                // A window row of up to 8 adjacent codes is one 8-byte copy (the source has slack behind it; the bytes written past
+                // the row are overwritten by the next one), except near the end of this image's vectors, which another image's follow.
+                int e = 0, end = output.Length, wide = dw == 1 && kw <= 8 ? end - 8 : -1;
                 for (int oy = 0; oy < w.OutHeight; oy++)
                     for (int ox = 0; ox < w.OutWidth; ox++)
                     {
                         int origin = oy * w.StrideHeight * wp + ox * w.StrideWidth;
                         for (int c = 0; c < w.ChannelsPerGroup; c++)
                             for (int ky = 0, row = c * hp * wp + origin; ky < kh; ky++, row += dh)
+                            {
+                                if (e <= wide)
+                                {
+                                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref target, e), Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref source, row)));
+                                    e += kw;
+                                    continue;
+                                }
                                 for (int kx = 0; kx < kw; kx++) Unsafe.Add(ref target, e++) = Unsafe.Add(ref source, row + kx * dw);
+                            }
                     }
                 return padded;
             }, _ => { });
