@@ -16,7 +16,8 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
 
     internal sealed class Workspace(RunContext run, int block) : PixelBlock(run, block)
     {
-        public readonly double[] Inputs = new double[block * run.Geometry.K];
+        /// <summary>Pixels × K inputs of the float64 product (empty with the byte product).</summary>
+        public readonly double[] Inputs = run.Layer.ExactBytes is not null && ByteProductKernel.Vectorized(run.Configuration) ? [] : new double[block * run.Geometry.K];
         /// <summary>Pixels × K4 masked codes for the byte product (rows past K stay 0).</summary>
         public readonly byte[] Codes = new byte[block * ByteProductKernel.PaddedRows(run.Geometry.K)];
         public readonly byte[] Interleaved = new byte[DigitPlanes.InterleavedLength(run.Geometry.K)];
@@ -37,6 +38,10 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
         var packed = run.Layer.ExactBytes;
         bool bytes = packed is not null && ByteProductKernel.Vectorized(run.Configuration);
         int k4 = ByteProductKernel.PaddedRows(k);
+        // Two's-complement codes in one pass (ProgrammedLayer.SignedInOnePass): the byte product takes pattern ^ 2^(ba−1), the
+        // streamed value plus 2^(ba−1), as an unsigned code.
+        bool signed = run.Options.SignedActivations && bytes;
+        byte flip = signed ? (byte)(1 << (cfg.ActivationBits - 1)) : (byte)0;
         // Events are counted on the masked codes (MaskedCodes) or, for narrow OUs, from interleaved planes: no bit planes here.
         if (counting || masked) ws.Prepare(run, first, count, exactTerms: false, planes: false);
         var activations = run.Activations.Span;
@@ -45,7 +50,11 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
         {
             var row = activations.Slice((first + p) * k, k);
             var codes = bytes ? ws.Codes.AsSpan(p * k4, k) : ws.Masked.AsSpan();
-            if (!counting && !masked) row.CopyTo(codes);
+            if (!counting && !masked)
+            {
+                if (signed) MaskedCodes.Apply(row, codes, 0xFF, flip, cfg.DacBits, cfg.Digits, ws.NonzeroRows, count: false, run.Configuration);
+                else row.CopyTo(codes);
+            }
             else
             {
                 if (interleaved) DigitPlanes.BuildInterleaved(row, ws.Interleaved, run.Configuration);
@@ -53,8 +62,8 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
                 {
                     uint mask = ws.Masks[p * groups + g];
                     int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
-                    byte keep = mask == run.AllDigits ? (byte)0xFF : (byte)DigitBits(mask, cfg.DacBits);
-                    MaskedCodes.Apply(row.Slice(start, rows), codes.Slice(start, rows), keep, cfg.DacBits, cfg.Digits, ws.NonzeroRows,
+                    byte keep = mask == run.AllDigits ? (byte)0xFF : run.KeepBits[mask];
+                    MaskedCodes.Apply(row.Slice(start, rows), codes.Slice(start, rows), keep, flip, cfg.DacBits, cfg.Digits, ws.NonzeroRows,
                         counting && !interleaved, run.Configuration);
                     if (!counting) continue;
                     if (interleaved) ws.RecordPatterns(run, g, mask, DigitPlanes.GroupPatterns(ws.Interleaved, start, rows, mask));
@@ -71,6 +80,10 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
         if (bytes)
         {
             ByteProductKernel.Multiply(ws.Codes, packed, output, count, k4, n);
+            if (!signed) return;
+            var sums = run.Layer.ColumnSums;
+            for (int p = 0; p < count; p++)
+                for (int j = 0; j < n; j++) output[p * n + j] -= (double)flip * sums[j];
             return;
         }
         var weights = run.Layer.ExactWeights;

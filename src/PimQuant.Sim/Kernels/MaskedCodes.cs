@@ -7,33 +7,33 @@ namespace PimQuant.Sim.Kernels;
 
 /// <summary>
 /// The exact path's pass over one (pixel, OU row group): the streamed part of each code, a' = a &amp; keep (keep: the bits of the
-/// streamed digits), written where the product reads it, and per digit the rows driven with a non-zero digit (what
+/// streamed digits), written where the product reads it (xor a flip: the sign bit of two's-complement codes), and per digit the rows driven with a non-zero digit (what
 /// <see cref="PixelBlock.Record"/> books), counted on the masked codes themselves instead of on bit planes: one pass of 512- or
 /// 256-bit vectors, a movemask and a popcount per digit and 64 (32) rows. <see cref="ApplyScalar"/> is its reference.
 /// </summary>
 internal static class MaskedCodes
 {
-    /// <summary>Writes <paramref name="codes"/>[i] = <paramref name="row"/>[i] &amp; <paramref name="keep"/> and, with
-    /// <paramref name="count"/>, sets <paramref name="nonzeroRows"/>[t] to the rows whose masked digit t is non-zero
+    /// <summary>Writes <paramref name="codes"/>[i] = (<paramref name="row"/>[i] &amp; <paramref name="keep"/>) ^ <paramref name="flip"/>
+    /// and, with <paramref name="count"/>, sets <paramref name="nonzeroRows"/>[t] to the rows whose masked digit t is non-zero
     /// (t &lt; <paramref name="digits"/>; digits outside <paramref name="keep"/> count 0).</summary>
-    public static void Apply(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, int dacBits, int digits, Span<int> nonzeroRows, bool count,
+    public static void Apply(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, byte flip, int dacBits, int digits, Span<int> nonzeroRows, bool count,
         SimConfiguration configuration)
     {
-        if (configuration.Use512) Apply512(row, codes, keep, dacBits, digits, nonzeroRows, count);
-        else if (configuration.Use256) Apply256(row, codes, keep, dacBits, digits, nonzeroRows, count);
-        else ApplyScalar(row, codes, keep, dacBits, digits, nonzeroRows, count);
+        if (configuration.Use512) Apply512(row, codes, keep, flip, dacBits, digits, nonzeroRows, count);
+        else if (configuration.Use256) Apply256(row, codes, keep, flip, dacBits, digits, nonzeroRows, count);
+        else ApplyScalar(row, codes, keep, flip, dacBits, digits, nonzeroRows, count);
     }
 
     /// <summary>The plain definition.</summary>
-    public static void ApplyScalar(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, int dacBits, int digits, Span<int> nonzeroRows, bool count)
+    public static void ApplyScalar(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, byte flip, int dacBits, int digits, Span<int> nonzeroRows, bool count)
     {
-        for (int i = 0; i < row.Length; i++) codes[i] = (byte)(row[i] & keep);
+        for (int i = 0; i < row.Length; i++) codes[i] = (byte)((row[i] & keep) ^ flip);
         if (!count) return;
         for (int t = 0; t < digits; t++)
         {
             int digit = DigitMask(t, dacBits), nonzero = 0;
             for (int i = 0; i < row.Length; i++)
-                if ((codes[i] & digit) != 0) nonzero++;
+                if ((row[i] & keep & digit) != 0) nonzero++;
             nonzeroRows[t] = nonzero;
         }
     }
@@ -41,17 +41,18 @@ internal static class MaskedCodes
     /// <summary>Bits [d·t, d·t + d) of a code, cut at its 8 bits.</summary>
     private static byte DigitMask(int t, int dacBits) => (byte)(((1 << dacBits) - 1) << (dacBits * t));
 
-    private static void Apply512(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, int dacBits, int digits, Span<int> nonzeroRows, bool count)
+    private static void Apply512(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, byte flip, int dacBits, int digits, Span<int> nonzeroRows, bool count)
     {
         if (count) nonzeroRows[..digits].Clear();
         var mask = Vector512.Create(keep);
+        var flips = Vector512.Create(flip);
         ref byte source = ref MemoryMarshal.GetReference(row);
         ref byte target = ref MemoryMarshal.GetReference(codes);
         int i = 0;
         for (; i + 64 <= row.Length; i += 64)
         {
             var v = Vector512.LoadUnsafe(ref source, (nuint)i) & mask;
-            v.StoreUnsafe(ref target, (nuint)i);
+            (v ^ flips).StoreUnsafe(ref target, (nuint)i);
             if (count) Count512(v, dacBits, digits, nonzeroRows);
         }
         if (i == row.Length) return;
@@ -60,22 +61,23 @@ internal static class MaskedCodes
         tail.Clear();
         row[i..].CopyTo(tail);
         var last = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(tail)) & mask;
-        last.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+        (last ^ flips).StoreUnsafe(ref MemoryMarshal.GetReference(tail));
         tail[..(row.Length - i)].CopyTo(codes[i..]);
         if (count) Count512(last, dacBits, digits, nonzeroRows);
     }
 
-    private static void Apply256(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, int dacBits, int digits, Span<int> nonzeroRows, bool count)
+    private static void Apply256(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, byte flip, int dacBits, int digits, Span<int> nonzeroRows, bool count)
     {
         if (count) nonzeroRows[..digits].Clear();
         var mask = Vector256.Create(keep);
+        var flips = Vector256.Create(flip);
         ref byte source = ref MemoryMarshal.GetReference(row);
         ref byte target = ref MemoryMarshal.GetReference(codes);
         int i = 0;
         for (; i + 32 <= row.Length; i += 32)
         {
             var v = Vector256.LoadUnsafe(ref source, (nuint)i) & mask;
-            v.StoreUnsafe(ref target, (nuint)i);
+            (v ^ flips).StoreUnsafe(ref target, (nuint)i);
             if (count) Count256(v, dacBits, digits, nonzeroRows);
         }
         if (i == row.Length) return;
@@ -83,7 +85,7 @@ internal static class MaskedCodes
         tail.Clear();
         row[i..].CopyTo(tail);
         var last = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(tail)) & mask;
-        last.StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+        (last ^ flips).StoreUnsafe(ref MemoryMarshal.GetReference(tail));
         tail[..(row.Length - i)].CopyTo(codes[i..]);
         if (count) Count256(last, dacBits, digits, nonzeroRows);
     }
