@@ -12,9 +12,9 @@ namespace PimQuant.Methods.ReDy;
 /// <param name="Squares">Σ code², or 0 when not asked for.</param>
 internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
 {
-    /// <summary>Rows one call may take: every 32-bit lane of the vector sums stays below 2^31 (a lane takes two squares of at
-    /// most 255² per 32 rows).</summary>
-    public const int MaxRows = 1 << 16;
+    /// <summary>Rows the vector pass takes (more go the scalar way): the squares of up to 2^15 codes sum below 2^31, so the 32-bit
+    /// lanes and their total hold them.</summary>
+    public const int MaxRows = 1 << 15;
 
     /// <summary>The moments of <paramref name="codes"/>, with the sums only when <paramref name="sums"/> (the or alone is all the
     /// lossless and max-based rules read). One pass of 512- or 256-bit vectors where the machine has them;
@@ -57,7 +57,7 @@ internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
             squares += Avx512BW.MultiplyAddAdjacent(lo.AsInt16(), lo.AsInt16()) + Avx512BW.MultiplyAddAdjacent(hi.AsInt16(), hi.AsInt16());
         }
         var tail = Tail(codes[i..], sums);
-        return new(OrOfLanes(or) | tail.Or, (long)Vector512.Sum(sum) + tail.Sum, Vector512.Sum(Vector512.WidenLower(squares) + Vector512.WidenUpper(squares)) + tail.Squares);
+        return new(OrOfLanes(or.GetLower() | or.GetUpper()) | tail.Or, (long)Vector512.Sum(sum) + tail.Sum, Vector512.Sum(squares) + tail.Squares);
     }
 
     private static GroupMoments Of256(ReadOnlySpan<byte> codes, bool sums)
@@ -77,17 +77,17 @@ internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
             squares += Avx2.MultiplyAddAdjacent(lo.AsInt16(), lo.AsInt16()) + Avx2.MultiplyAddAdjacent(hi.AsInt16(), hi.AsInt16());
         }
         var tail = Tail(codes[i..], sums);
-        return new(OrOfLanes(or) | tail.Or, (long)Vector256.Sum(sum) + tail.Sum, Vector256.Sum(Vector256.WidenLower(squares) + Vector256.WidenUpper(squares)) + tail.Squares);
+        return new(OrOfLanes(or) | tail.Or, (long)Vector256.Sum(sum) + tail.Sum, Vector256.Sum(squares) + tail.Squares);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static GroupMoments Tail(ReadOnlySpan<byte> codes, bool sums) => codes.IsEmpty ? default : OfScalar(codes, sums);
 
-    private static int OrOfLanes<T>(T lanes) where T : struct
+    private static int OrOfLanes(Vector256<byte> or)
     {
-        ulong or = 0;
-        foreach (ulong lane in MemoryMarshal.Cast<T, ulong>(MemoryMarshal.CreateReadOnlySpan(ref lanes, 1))) or |= lane;
-        or |= or >> 32; or |= or >> 16; or |= or >> 8;
-        return (int)(or & 0xFF);
+        var half = (or.GetLower() | or.GetUpper()).AsUInt64();
+        ulong lanes = half.GetElement(0) | half.GetElement(1);
+        lanes |= lanes >> 32; lanes |= lanes >> 16; lanes |= lanes >> 8;
+        return (int)(lanes & 0xFF);
     }
 }
