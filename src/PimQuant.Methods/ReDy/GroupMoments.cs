@@ -21,7 +21,7 @@ internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
     /// <see cref="OfScalar"/> is the reference.</summary>
     public static GroupMoments Of(ReadOnlySpan<byte> codes, bool sums)
     {
-        if (codes.Length > MaxRows || codes.Length < 32) return OfScalar(codes, sums);
+        if (codes.Length > MaxRows || codes.Length < 16) return OfScalar(codes, sums);
         if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) return Of512(codes, sums);
         if (Vector256.IsHardwareAccelerated && Avx2.IsSupported) return Of256(codes, sums);
         return OfScalar(codes, sums);
@@ -39,8 +39,8 @@ internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
     }
 
     // Sums of absolute differences against zero add 8 bytes into each 64-bit lane; squares: bytes widened to 16 bits, then
-    // vpmaddwd adds the squares of each pair into a 32-bit lane. The tail is the scalar definition.
-    private static GroupMoments Of512(ReadOnlySpan<byte> codes, bool sums)
+    // vpmaddwd adds the squares of each pair into a 32-bit lane. The last rows go the 256-bit way.
+    internal static GroupMoments Of512(ReadOnlySpan<byte> codes, bool sums)
     {
         ref byte c0 = ref MemoryMarshal.GetReference(codes);
         var or = Vector512<byte>.Zero;
@@ -56,11 +56,12 @@ internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
             var (lo, hi) = Vector512.Widen(v);
             squares += Avx512BW.MultiplyAddAdjacent(lo.AsInt16(), lo.AsInt16()) + Avx512BW.MultiplyAddAdjacent(hi.AsInt16(), hi.AsInt16());
         }
-        var tail = Tail(codes[i..], sums);
-        return new(OrOfLanes(or.GetLower() | or.GetUpper()) | tail.Or, (long)Vector512.Sum(sum) + tail.Sum, Vector512.Sum(squares) + tail.Squares);
+        var rest = i < codes.Length ? Of256(codes[i..], sums) : default;
+        return new(OrOfLanes(or.GetLower() | or.GetUpper()) | rest.Or, (long)Vector512.Sum(sum) + rest.Sum, Vector512.Sum(squares) + rest.Squares);
     }
 
-    private static GroupMoments Of256(ReadOnlySpan<byte> codes, bool sums)
+    // 32 rows at a time, then 16, then the scalar definition.
+    internal static GroupMoments Of256(ReadOnlySpan<byte> codes, bool sums)
     {
         ref byte c0 = ref MemoryMarshal.GetReference(codes);
         var or = Vector256<byte>.Zero;
@@ -75,6 +76,18 @@ internal readonly record struct GroupMoments(int Or, long Sum, long Squares)
             sum += Avx2.SumAbsoluteDifferences(v, Vector256<byte>.Zero).AsUInt64();
             var (lo, hi) = Vector256.Widen(v);
             squares += Avx2.MultiplyAddAdjacent(lo.AsInt16(), lo.AsInt16()) + Avx2.MultiplyAddAdjacent(hi.AsInt16(), hi.AsInt16());
+        }
+        if (i + 16 <= codes.Length)
+        {
+            var v = Vector128.LoadUnsafe(ref c0, (nuint)i);
+            or |= Vector256.Create(v, Vector128<byte>.Zero);
+            if (sums)
+            {
+                var (lo, hi) = Vector128.Widen(v);
+                sum += Vector256.Create(Sse2.SumAbsoluteDifferences(v, Vector128<byte>.Zero).AsUInt64(), Vector128<ulong>.Zero);
+                squares += Vector256.Create(Sse2.MultiplyAddAdjacent(lo.AsInt16(), lo.AsInt16()) + Sse2.MultiplyAddAdjacent(hi.AsInt16(), hi.AsInt16()), Vector128<int>.Zero);
+            }
+            i += 16;
         }
         var tail = Tail(codes[i..], sums);
         return new(OrOfLanes(or) | tail.Or, (long)Vector256.Sum(sum) + tail.Sum, Vector256.Sum(squares) + tail.Squares);

@@ -8,8 +8,8 @@ namespace PimQuant.Sim.Kernels;
 /// <summary>
 /// The exact path's pass over one (pixel, OU row group): the streamed part of each code, a' = a &amp; keep (keep: the bits of the
 /// streamed digits), written where the product reads it (xor a flip: the sign bit of two's-complement codes), and per digit the rows driven with a non-zero digit (what
-/// <see cref="PixelBlock.Record"/> books), counted on the masked codes themselves instead of on bit planes: one pass of 512- or
-/// 256-bit vectors, a movemask and a popcount per digit and 64 (32) rows. <see cref="ApplyScalar"/> is its reference.
+/// <see cref="PixelBlock.Record"/> books), counted on the masked codes themselves instead of on bit planes: one pass of 512-bit
+/// (or 256-bit) vectors, a group's last rows by 32 and 16, a movemask and a popcount per digit and vector. <see cref="ApplyScalar"/> is its reference.
 /// </summary>
 internal static class MaskedCodes
 {
@@ -55,39 +55,43 @@ internal static class MaskedCodes
             (v ^ flips).StoreUnsafe(ref target, (nuint)i);
             if (count) Count512(v, dacBits, digits, nonzeroRows);
         }
-        if (i == row.Length) return;
-        // The tail through a zero-filled vector: its padding lanes are zero digits, which count nothing.
-        Span<byte> tail = stackalloc byte[64];
-        tail.Clear();
-        row[i..].CopyTo(tail);
-        var last = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(tail)) & mask;
-        (last ^ flips).StoreUnsafe(ref MemoryMarshal.GetReference(tail));
-        tail[..(row.Length - i)].CopyTo(codes[i..]);
-        if (count) Count512(last, dacBits, digits, nonzeroRows);
+        if (i < row.Length) Tail(row[i..], codes[i..], keep, flip, dacBits, digits, nonzeroRows, count);
     }
 
     private static void Apply256(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, byte flip, int dacBits, int digits, Span<int> nonzeroRows, bool count)
     {
         if (count) nonzeroRows[..digits].Clear();
-        var mask = Vector256.Create(keep);
-        var flips = Vector256.Create(flip);
+        if (row.Length > 0) Tail(row, codes, keep, flip, dacBits, digits, nonzeroRows, count);
+    }
+
+    /// <summary>Rows by 32 and 16, then the rest through a zero-filled 16-byte vector (its padding lanes are zero digits, which
+    /// count nothing); adds to the counts.</summary>
+    private static void Tail(ReadOnlySpan<byte> row, Span<byte> codes, byte keep, byte flip, int dacBits, int digits, Span<int> nonzeroRows, bool count)
+    {
         ref byte source = ref MemoryMarshal.GetReference(row);
         ref byte target = ref MemoryMarshal.GetReference(codes);
         int i = 0;
         for (; i + 32 <= row.Length; i += 32)
         {
-            var v = Vector256.LoadUnsafe(ref source, (nuint)i) & mask;
-            (v ^ flips).StoreUnsafe(ref target, (nuint)i);
-            if (count) Count256(v, dacBits, digits, nonzeroRows);
+            var v = Vector256.LoadUnsafe(ref source, (nuint)i) & Vector256.Create(keep);
+            (v ^ Vector256.Create(flip)).StoreUnsafe(ref target, (nuint)i);
+            if (count) Count(v, dacBits, digits, nonzeroRows);
+        }
+        if (i + 16 <= row.Length)
+        {
+            var v = Vector128.LoadUnsafe(ref source, (nuint)i) & Vector128.Create(keep);
+            (v ^ Vector128.Create(flip)).StoreUnsafe(ref target, (nuint)i);
+            if (count) Count(v, dacBits, digits, nonzeroRows);
+            i += 16;
         }
         if (i == row.Length) return;
-        Span<byte> tail = stackalloc byte[32];
+        Span<byte> tail = stackalloc byte[16];
         tail.Clear();
         row[i..].CopyTo(tail);
-        var last = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(tail)) & mask;
-        (last ^ flips).StoreUnsafe(ref MemoryMarshal.GetReference(tail));
+        var last = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(tail)) & Vector128.Create(keep);
+        (last ^ Vector128.Create(flip)).StoreUnsafe(ref MemoryMarshal.GetReference(tail));
         tail[..(row.Length - i)].CopyTo(codes[i..]);
-        if (count) Count256(last, dacBits, digits, nonzeroRows);
+        if (count) Count(last, dacBits, digits, nonzeroRows);
     }
 
     // 1-bit digits: shifted so digit digits − 1 is the sign bit, each doubling brings the next lower digit there. Wider digits:
@@ -110,7 +114,7 @@ internal static class MaskedCodes
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Count256(Vector256<byte> v, int dacBits, int digits, Span<int> nonzeroRows)
+    private static void Count(Vector256<byte> v, int dacBits, int digits, Span<int> nonzeroRows)
     {
         if (dacBits == 1)
         {
@@ -124,5 +128,22 @@ internal static class MaskedCodes
         }
         for (int t = 0; t < digits; t++)
             nonzeroRows[t] += BitOperations.PopCount((~Vector256.Equals(v & Vector256.Create(DigitMask(t, dacBits)), Vector256<byte>.Zero)).ExtractMostSignificantBits());
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Count(Vector128<byte> v, int dacBits, int digits, Span<int> nonzeroRows)
+    {
+        if (dacBits == 1)
+        {
+            v = Vector128.ShiftLeft(v, 8 - digits);
+            for (int t = digits - 1; t >= 0; t--)
+            {
+                nonzeroRows[t] += BitOperations.PopCount(v.ExtractMostSignificantBits());
+                v += v;
+            }
+            return;
+        }
+        for (int t = 0; t < digits; t++)
+            nonzeroRows[t] += BitOperations.PopCount((~Vector128.Equals(v & Vector128.Create(DigitMask(t, dacBits)), Vector128<byte>.Zero)).ExtractMostSignificantBits());
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using FsCheck;
 using FsCheck.Xunit;
 using PimQuant.Methods.ReDy;
@@ -16,7 +18,13 @@ public class GroupMomentsTests
         int top = rng.Next(3) switch { 0 => 4, 1 => 256, _ => 64 };
         var codes = Enumerable.Range(0, length).Select(_ => rng.Next(5) == 0 ? (byte)255 : (byte)rng.Next(top)).ToArray();
         foreach (bool sums in new[] { true, false })
-            Assert.Equal(GroupMoments.OfScalar(codes, sums), GroupMoments.Of(codes, sums));
+        {
+            var expected = GroupMoments.OfScalar(codes, sums);
+            Assert.Equal(expected, GroupMoments.Of(codes, sums));
+            // Each width where the machine has it (Of takes the widest).
+            if (Vector256.IsHardwareAccelerated && Avx2.IsSupported) Assert.Equal(expected, GroupMoments.Of256(codes, sums));
+            if (Vector512.IsHardwareAccelerated && Avx512BW.IsSupported) Assert.Equal(expected, GroupMoments.Of512(codes, sums));
+        }
     }
 
     [Fact]
