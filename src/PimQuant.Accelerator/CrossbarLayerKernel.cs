@@ -174,11 +174,12 @@ internal sealed class CrossbarLayerKernel : INodeKernel
                 catch (ArgumentException e) { throw new SimulationException($"layer {_layer.Name}: {e.Message}"); }
                 int first = g * _columnsPerGroup;
                 var offset = Enumerable.Range(first, _columnsPerGroup).Select(column => (double)zero * _columnSums[column]).ToArray();
+                var groupScale = scale.AsSpan(first, _columnsPerGroup).ToArray();
+                var groupBias = Enumerable.Range(first, _columnsPerGroup).Select(column => (double)bias[column]).ToArray();
                 Parallel.For(0, batch, Parallelism, n =>
                 {
                     for (long p = (long)n * positions; p < (long)(n + 1) * positions; p++)
-                        for (int j = 0; j < _columnsPerGroup; j++)
-                            output[p * _columns + first + j] = (float)((y[p * _columnsPerGroup + j] - offset[j]) * scale[first + j] + bias[first + j]);
+                        Dequantization.Row(y.AsSpan((int)(p * _columnsPerGroup), _columnsPerGroup), offset, groupScale, groupBias, output + p * _columns + first);
                 });
             }
             Book(events);

@@ -122,6 +122,12 @@ public sealed class ConvInput
         var w = Window;
         int k = w.K, pixels = w.Pixels;
         if (vectors.Length < (long)Pixels * k) throw new ArgumentException($"expected room for {(long)Pixels * k} codes", nameof(vectors));
+        int hp = w.PaddedHeight, wp = w.PaddedWidth, kh = w.KernelHeight, kw = w.KernelWidth, dw = w.DilationWidth;
+        int outHeight = w.OutHeight, outWidth = w.OutWidth, sh = w.StrideHeight * wp, sw = w.StrideWidth;
+        // The padded-image offset of each window row (channel, ky) from the window's origin.
+        var rowOffsets = new int[w.ChannelsPerGroup * kh];
+        for (int c = 0; c < w.ChannelsPerGroup; c++)
+            for (int ky = 0; ky < kh; ky++) rowOffsets[c * kh + ky] = c * hp * wp + ky * w.DilationHeight * wp;
         Parallel.For(0, Count, new ParallelOptions { MaxDegreeOfParallelism = configuration.Threads },
             () => new byte[PaddedBytes + Slack], (n, _, padded) =>
             {
@@ -129,15 +135,23 @@ public sealed class ConvInput
                 var output = vectors.Span.Slice(n * pixels * k, pixels * k);
                 ref byte source = ref MemoryMarshal.GetArrayDataReference(padded);
                 ref byte target = ref MemoryMarshal.GetReference(output);
-                int hp = w.PaddedHeight, wp = w.PaddedWidth, kh = w.KernelHeight, kw = w.KernelWidth, dh = w.DilationHeight * wp, dw = w.DilationWidth;
-                int e = 0;
-                for (int oy = 0; oy < w.OutHeight; oy++)
-                    for (int ox = 0; ox < w.OutWidth; ox++)
+                ref int offsets = ref MemoryMarshal.GetArrayDataReference(rowOffsets);
+                int windowRows = rowOffsets.Length;
+                // A window row of up to 8 adjacent codes is one 8-byte copy (the source has slack behind it; the bytes written past
+                // the row are overwritten by the next one), except near the end of this image's vectors, which another image's follow.
+                int e = 0, wide = dw == 1 && kw <= 8 ? output.Length - 8 : -1;
+                for (int oy = 0; oy < outHeight; oy++)
+                    for (int ox = 0; ox < outWidth; ox++)
                     {
-                        int origin = oy * w.StrideHeight * wp + ox * w.StrideWidth;
-                        for (int c = 0; c < w.ChannelsPerGroup; c++)
-                            for (int ky = 0, row = c * hp * wp + origin; ky < kh; ky++, row += dh)
-                                for (int kx = 0; kx < kw; kx++) Unsafe.Add(ref target, e++) = Unsafe.Add(ref source, row + kx * dw);
+                        ref byte origin = ref Unsafe.Add(ref source, oy * sh + ox * sw);
+                        if (e + k <= wide)
+                        {
+                            for (int r = 0; r < windowRows; r++, e += kw)
+                                Unsafe.WriteUnaligned(ref Unsafe.Add(ref target, e), Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref origin, Unsafe.Add(ref offsets, r))));
+                            continue;
+                        }
+                        for (int r = 0; r < windowRows; r++)
+                            for (int kx = 0; kx < kw; kx++) Unsafe.Add(ref target, e++) = Unsafe.Add(ref origin, Unsafe.Add(ref offsets, r) + kx * dw);
                     }
                 return padded;
             }, _ => { });

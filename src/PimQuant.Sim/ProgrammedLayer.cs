@@ -1,3 +1,4 @@
+using System.Buffers;
 using PimQuant.Sim.Kernels;
 using PimQuant.Hardware.Cost;
 
@@ -20,6 +21,7 @@ public sealed partial class ProgrammedLayer
     private readonly Lazy<int[]> _conductances;
     private readonly Lazy<double[]> _exactWeights;
     private readonly Lazy<sbyte[]?> _exactBytes;
+    private readonly Lazy<long[]> _columnSums;
     private readonly long _tableBudget;
 
     private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
@@ -107,6 +109,8 @@ public sealed partial class ProgrammedLayer
         _conductances = new(BuildConductanceMatrix, LazyThreadSafetyMode.ExecutionAndPublication);
         _exactWeights = new(BuildExactWeights, LazyThreadSafetyMode.ExecutionAndPublication);
         _exactBytes = new(BuildExactBytes, LazyThreadSafetyMode.ExecutionAndPublication);
+        _columnSums = new(() => Enumerable.Range(0, n).Select(j => Enumerable.Range(0, k).Sum(i => (long)Weights[i * n + j])).ToArray(),
+            LazyThreadSafetyMode.ExecutionAndPublication);
         DefaultPath = IsLossless ? SimulationPath.Exact
             : Tables is not null ? SimulationPath.OuTable
             : BitCount is not null ? SimulationPath.BitCount
@@ -218,6 +222,8 @@ public sealed partial class ProgrammedLayer
     /// <summary>The weights packed for <see cref="Kernels.ByteProductKernel"/>, or null when they do not fit signed bytes or are
     /// scaled digitally (the product is then float64).</summary>
     internal sbyte[]? ExactBytes => _exactBytes.Value;
+    /// <summary>Σ_i W[i, j] of the weight codes per logical column.</summary>
+    internal long[] ColumnSums => _columnSums.Value;
 
     /// <summary>Whether <paramref name="path"/> can simulate this layer.</summary>
     public bool Supports(SimulationPath path) => path switch
@@ -262,7 +268,7 @@ public sealed partial class ProgrammedLayer
         }
         // A digit policy examines every input of every pixel once to choose its group's digits.
         long selections = options.DigitPolicy is null ? 0 : (long)pixels * Geometry.K;
-        if (!options.SignedActivations)
+        if (!options.SignedActivations || SignedInOnePass(path, configuration))
         {
             var tally = RunPath(path, new RunContext(this, activations, output, pixels, configuration, options));
             return options.CountEvents ? tally.ToEvents(this, selections) : EventCounts.Zero;
@@ -273,16 +279,28 @@ public sealed partial class ProgrammedLayer
         uint sign = 1u << (Config.Digits - 1);
         var magnitude = RunPath(path, new RunContext(this, activations, output, pixels, configuration,
             options with { DigitPolicy = new DigitSubset(options.DigitPolicy, ~sign) }));
-        var signOutput = new double[pixels * Geometry.N];
-        var signTally = RunPath(path, new RunContext(this, activations, signOutput, pixels, configuration,
-            options with { DigitPolicy = new DigitSubset(options.DigitPolicy, sign) }));
-        var y = output.Span;
-        for (int e = 0; e < signOutput.Length; e++) y[e] -= signOutput[e];
+        int length = pixels * Geometry.N;
+        var signOutput = ArrayPool<double>.Shared.Rent(length);
+        EventTally signTally;
+        try
+        {
+            signTally = RunPath(path, new RunContext(this, activations, signOutput.AsMemory(0, length), pixels, configuration,
+                options with { DigitPolicy = new DigitSubset(options.DigitPolicy, sign) }));
+            var y = output.Span;
+            for (int e = 0; e < length; e++) y[e] -= signOutput[e];
+        }
+        finally { ArrayPool<double>.Shared.Return(signOutput); }
         if (!options.CountEvents) return EventCounts.Zero;
         magnitude.Add(signTally);
         magnitude.RemoveSkipped((long)pixels * Config.Digits);
         return magnitude.ToEvents(this, selections);
     }
+
+    /// <summary>The exact path's byte product takes two's-complement codes in one pass (<see cref="Kernels.ExactKernel"/>): the
+    /// streamed pattern's value plus 2^(ba−1) is an unsigned code, and the constant 2^(ba−1)·Σ_i W[i, j] is subtracted after
+    /// the product. The same integers as the two runs below, and the same events: one run's digits are the two runs' digits.</summary>
+    internal bool SignedInOnePass(SimulationPath path, SimConfiguration configuration) =>
+        path == SimulationPath.Exact && ExactBytes is not null && Kernels.ByteProductKernel.Vectorized(configuration);
 
     /// <summary>The events <see cref="Run"/> counts when every digit of every input vector is streamed (no digit
     /// policy), from the vectors' digit statistics (<see cref="DigitStatistics.Of"/>, <see cref="ConvInput.CountDigits"/>):

@@ -11,8 +11,13 @@ public abstract record ReDyHeuristic
     private protected ReDyHeuristic() { }
 
     /// <summary>The lowest digit to keep, given the lossless window [<paramref name="lowest"/>, <paramref name="highest"/>]
-    /// (the group's lowest and highest digits that are non-zero for some row) and the group's codes.</summary>
-    internal abstract int LowestKept(ReadOnlySpan<byte> codes, int lowest, int highest, int digitBits);
+    /// (the group's lowest and highest digits that are non-zero for some row) and the moments of the group's
+    /// <paramref name="rows"/> codes.</summary>
+    internal abstract int LowestKept(GroupMoments moments, int rows, int lowest, int highest, int digitBits);
+
+    /// <summary>The heuristic reads the group's sums (<see cref="GroupMoments.Sum"/>, <see cref="GroupMoments.Squares"/>),
+    /// not only its or.</summary>
+    internal virtual bool ReadsSums => false;
 
     /// <summary>A short name for result rows and plots, e.g. <c>max:4</c>.</summary>
     public abstract string Name { get; }
@@ -21,7 +26,7 @@ public abstract record ReDyHeuristic
     /// equal static precision; only reads of all-zero digits go.</summary>
     public sealed record Lossless : ReDyHeuristic
     {
-        internal override int LowestKept(ReadOnlySpan<byte> codes, int lowest, int highest, int digitBits) => lowest;
+        internal override int LowestKept(GroupMoments moments, int rows, int lowest, int highest, int digitBits) => lowest;
 
         /// <inheritdoc/>
         public override string Name => "lossless";
@@ -32,7 +37,7 @@ public abstract record ReDyHeuristic
     /// <param name="Digits">Digits kept, ≥ 1 (the threshold).</param>
     public sealed record MaxBased(int Digits) : ReDyHeuristic
     {
-        internal override int LowestKept(ReadOnlySpan<byte> codes, int lowest, int highest, int digitBits) =>
+        internal override int LowestKept(GroupMoments moments, int rows, int lowest, int highest, int digitBits) =>
             Math.Max(lowest, highest - Digits + 1);
 
         /// <inheritdoc/>
@@ -47,12 +52,12 @@ public abstract record ReDyHeuristic
     /// <param name="Digits">Digits kept at and below r's leading digit, ≥ 1.</param>
     public sealed record StatisticsBased(double K, int Digits) : ReDyHeuristic
     {
-        internal override int LowestKept(ReadOnlySpan<byte> codes, int lowest, int highest, int digitBits)
+        internal override bool ReadsSums => true;
+
+        internal override int LowestKept(GroupMoments moments, int rows, int lowest, int highest, int digitBits)
         {
-            // Integer sums are exact (a group of up to 2^15 rows of 8-bit codes fits a long either way) and cheaper than float ones.
-            long sum = 0, squares = 0;
-            foreach (byte code in codes) { sum += code; squares += code * code; }
-            double mean = (double)sum / codes.Length, std = Math.Sqrt(Math.Max(0, (double)squares / codes.Length - mean * mean));
+            // Integer sums (GroupMoments) are exact and cheaper than float ones.
+            double mean = (double)moments.Sum / rows, std = Math.Sqrt(Math.Max(0, (double)moments.Squares / rows - mean * mean));
             int typical = (int)Math.Min(255, Math.Floor(mean + K * std));
             int lead = typical == 0 ? 0 : (31 - int.LeadingZeroCount(typical)) / digitBits;
             return Math.Clamp(lead - Digits + 1, lowest, highest);

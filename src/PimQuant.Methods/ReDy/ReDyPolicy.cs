@@ -111,10 +111,10 @@ public sealed class ReDyPolicy : IInputDigitPolicy
     /// code is 0.</summary>
     private (int Lowest, int Low, int High)? Bounds(ReadOnlySpan<byte> codes, int digitBits, bool lossless = false)
     {
-        int any = 0;
-        foreach (byte code in codes) any |= code;
+        var moments = GroupMoments.Of(codes, sums: !lossless && Heuristic.ReadsSums);
+        int any = moments.Or;
         if (any == 0) return null;
         int highest = (31 - int.LeadingZeroCount(any)) / digitBits, lowest = int.TrailingZeroCount(any) / digitBits;
-        return (lowest, lossless ? lowest : Heuristic.LowestKept(codes, lowest, highest, digitBits), highest);
+        return (lowest, lossless ? lowest : Heuristic.LowestKept(moments, codes.Length, lowest, highest, digitBits), highest);
     }
 }

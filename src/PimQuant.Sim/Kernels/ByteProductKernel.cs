@@ -49,11 +49,16 @@ internal static class ByteProductKernel
     public static void Multiply(ReadOnlySpan<byte> a, ReadOnlySpan<sbyte> w, Span<double> y, int pixels, int k4, int n)
     {
         int groups = k4 / 4;
+        // The loops below address through references: the spans must hold every element they touch.
+        if (a.Length < pixels * k4 || w.Length < (n + 15) / 16 * k4 * 16 || y.Length < pixels * n)
+            throw new ArgumentException("codes, packed weights or outputs shorter than pixels, K4 and N imply");
         ref byte a0 = ref MemoryMarshal.GetReference(a);
         ref sbyte w0 = ref MemoryMarshal.GetReference(w);
-        Span<int> tile = stackalloc int[4 * 16];
+        ref double y0 = ref MemoryMarshal.GetReference(y);
         for (int j = 0; j < n; j += 16)
         {
+            // The panel's columns that exist in each half of its 16.
+            int low = Math.Min(8, n - j), high = Math.Min(8, n - j - 8);
             ref sbyte panel = ref Unsafe.Add(ref w0, (nint)(j / 16) * groups * 64);
             int p = 0;
             for (; p + 4 <= pixels; p += 4)
@@ -74,9 +79,11 @@ internal static class ByteProductKernel
                     x = Broadcast(ref ap, 3 * k4 + g * 4);
                     c30 = AvxVnni.MultiplyWideningAndAdd(c30, x, lo); c31 = AvxVnni.MultiplyWideningAndAdd(c31, x, hi);
                 }
-                c00.CopyTo(tile); c01.CopyTo(tile[8..]); c10.CopyTo(tile[16..]); c11.CopyTo(tile[24..]);
-                c20.CopyTo(tile[32..]); c21.CopyTo(tile[40..]); c30.CopyTo(tile[48..]); c31.CopyTo(tile[56..]);
-                Store(tile, y, p, 4, j, n);
+                ref double yp = ref Unsafe.Add(ref y0, p * n + j);
+                Store(c00, ref yp, low); Store(c01, ref Unsafe.Add(ref yp, 8), high);
+                Store(c10, ref Unsafe.Add(ref yp, n), low); Store(c11, ref Unsafe.Add(ref yp, n + 8), high);
+                Store(c20, ref Unsafe.Add(ref yp, 2 * n), low); Store(c21, ref Unsafe.Add(ref yp, 2 * n + 8), high);
+                Store(c30, ref Unsafe.Add(ref yp, 3 * n), low); Store(c31, ref Unsafe.Add(ref yp, 3 * n + 8), high);
             }
             for (; p < pixels; p++)
             {
@@ -89,8 +96,8 @@ internal static class ByteProductKernel
                     c0 = AvxVnni.MultiplyWideningAndAdd(c0, x, Vector256.LoadUnsafe(ref wr));
                     c1 = AvxVnni.MultiplyWideningAndAdd(c1, x, Vector256.LoadUnsafe(ref wr, 32));
                 }
-                c0.CopyTo(tile); c1.CopyTo(tile[8..]);
-                Store(tile, y, p, 1, j, n);
+                ref double yp = ref Unsafe.Add(ref y0, p * n + j);
+                Store(c0, ref yp, low); Store(c1, ref Unsafe.Add(ref yp, 8), high);
             }
         }
     }
@@ -100,11 +107,21 @@ internal static class ByteProductKernel
     private static Vector256<byte> Broadcast(ref byte source, int offset) =>
         Vector256.Create(Unsafe.ReadUnaligned<int>(ref Unsafe.Add(ref source, offset))).AsByte();
 
-    // The register tile holds 16 columns per pixel; columns past N are padding and are dropped.
-    private static void Store(ReadOnlySpan<int> tile, Span<double> y, int pixel, int pixels, int column, int n)
+    /// <summary>Writes the first <paramref name="columns"/> of 8 int32 sums as float64 (exact); columns past N are padding and are
+    /// dropped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<int> sums, ref double target, int columns)
     {
-        int columns = Math.Min(16, n - column);
-        for (int q = 0; q < pixels; q++)
-            for (int c = 0; c < columns; c++) y[(pixel + q) * n + column + c] = tile[q * 16 + c];
+        if (columns == 8)
+        {
+            if (Avx512F.IsSupported) Avx512F.ConvertToVector512Double(sums).StoreUnsafe(ref target);
+            else
+            {
+                Avx.ConvertToVector256Double(sums.GetLower()).StoreUnsafe(ref target);
+                Avx.ConvertToVector256Double(sums.GetUpper()).StoreUnsafe(ref target, 4);
+            }
+            return;
+        }
+        for (int c = 0; c < columns; c++) Unsafe.Add(ref target, c) = sums.GetElement(c);
     }
 }

@@ -16,10 +16,13 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
 
     internal sealed class Workspace(RunContext run, int block) : PixelBlock(run, block)
     {
-        public readonly double[] Inputs = new double[block * run.Geometry.K];
+        /// <summary>Pixels × K inputs of the float64 product (empty with the byte product).</summary>
+        public readonly double[] Inputs = run.Layer.ExactBytes is not null && ByteProductKernel.Vectorized(run.Configuration) ? [] : new double[block * run.Geometry.K];
         /// <summary>Pixels × K4 masked codes for the byte product (rows past K stay 0).</summary>
         public readonly byte[] Codes = new byte[block * ByteProductKernel.PaddedRows(run.Geometry.K)];
         public readonly byte[] Interleaved = new byte[DigitPlanes.InterleavedLength(run.Geometry.K)];
+        /// <summary>One pixel's masked codes when the product is float64.</summary>
+        public readonly byte[] Masked = new byte[run.Geometry.K];
     }
 
     public Workspace CreateWorkspace() => new(run, BlockPixels);
@@ -35,41 +38,52 @@ internal readonly struct ExactKernel(RunContext run) : IBlockKernel<ExactKernel.
         var packed = run.Layer.ExactBytes;
         bool bytes = packed is not null && ByteProductKernel.Vectorized(run.Configuration);
         int k4 = ByteProductKernel.PaddedRows(k);
-        if (counting || masked) ws.Prepare(run, first, count, exactTerms: false, planes: counting && !interleaved);
+        // Two's-complement codes in one pass (ProgrammedLayer.SignedInOnePass): the byte product takes pattern ^ 2^(ba−1), the
+        // streamed value plus 2^(ba−1), as an unsigned code.
+        bool signed = run.Options.SignedActivations && bytes;
+        byte flip = signed ? (byte)(1 << (cfg.ActivationBits - 1)) : (byte)0;
+        // Events are counted on the masked codes (MaskedCodes) or, for narrow OUs, from interleaved planes: no bit planes here.
+        if (counting || masked) ws.Prepare(run, first, count, exactTerms: false, planes: false);
         var activations = run.Activations.Span;
+        int groups = geometry.RowGroupCount;
         for (int p = 0; p < count; p++)
         {
             var row = activations.Slice((first + p) * k, k);
-            var inputs = ws.Inputs.AsSpan(p * k, k);
-            var codes = ws.Codes.AsSpan(p * k4, k);
-            if (bytes) row.CopyTo(codes);
-            else for (int i = 0; i < k; i++) inputs[i] = row[i];
-            if (!counting && !masked) continue;
-            if (interleaved) DigitPlanes.BuildInterleaved(row, ws.Interleaved, run.Configuration);
-            for (int g = 0; g < geometry.RowGroupCount; g++)
+            var codes = bytes ? ws.Codes.AsSpan(p * k4, k) : ws.Masked.AsSpan();
+            if (!counting && !masked)
             {
-                uint mask = ws.Masks[p * geometry.RowGroupCount + g];
-                int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
-                if (mask != run.AllDigits)
+                if (signed) MaskedCodes.Apply(row, codes, 0xFF, flip, cfg.DacBits, cfg.Digits, ws.NonzeroRows, count: false, run.Configuration);
+                else row.CopyTo(codes);
+            }
+            else
+            {
+                if (interleaved) DigitPlanes.BuildInterleaved(row, ws.Interleaved, run.Configuration);
+                for (int g = 0; g < groups; g++)
                 {
-                    int keep = DigitBits(mask, cfg.DacBits);
-                    if (bytes) for (int i = start; i < start + rows; i++) codes[i] = (byte)(row[i] & keep);
-                    else for (int i = start; i < start + rows; i++) inputs[i] = row[i] & keep;
+                    uint mask = ws.Masks[p * groups + g];
+                    int start = geometry.GroupStart[g], rows = geometry.GroupRows[g];
+                    byte keep = mask == run.AllDigits ? (byte)0xFF : run.KeepBits[mask];
+                    MaskedCodes.Apply(row.Slice(start, rows), codes.Slice(start, rows), keep, flip, cfg.DacBits, cfg.Digits, ws.NonzeroRows,
+                        counting && !interleaved, run.Configuration);
+                    if (!counting) continue;
+                    if (interleaved) ws.RecordPatterns(run, g, mask, DigitPlanes.GroupPatterns(ws.Interleaved, start, rows, mask));
+                    else ws.Record(run, g, mask, ws.NonzeroRows);
                 }
-                if (!counting) continue;
-                if (interleaved)
-                {
-                    ws.RecordPatterns(run, g, mask, DigitPlanes.GroupPatterns(ws.Interleaved, start, rows, mask));
-                    continue;
-                }
-                DigitPlanes.NonzeroRows(ref ws.PixelPlanes(p), run.PlaneStride, cfg.ActivationBits, cfg.DacBits, cfg.Digits, start, rows, ws.NonzeroRows);
-                ws.Record(run, g, mask, ws.NonzeroRows);
+            }
+            if (!bytes)
+            {
+                var inputs = ws.Inputs.AsSpan(p * k, k);
+                for (int i = 0; i < k; i++) inputs[i] = codes[i];
             }
         }
         var output = run.Output.Span.Slice(first * n, count * n);
         if (bytes)
         {
             ByteProductKernel.Multiply(ws.Codes, packed, output, count, k4, n);
+            if (!signed) return;
+            var sums = run.Layer.ColumnSums;
+            for (int p = 0; p < count; p++)
+                for (int j = 0; j < n; j++) output[p * n + j] -= (double)flip * sums[j];
             return;
         }
         var weights = run.Layer.ExactWeights;

@@ -19,6 +19,8 @@ internal sealed class RunContext(ProgrammedLayer layer, ReadOnlyMemory<byte> act
     public RunOptions Options { get; } = options;
     public int PlaneStride { get; } = DigitPlanes.Stride(layer.Geometry.K);
     public uint AllDigits { get; } = (1u << layer.Config.Digits) - 1;
+    /// <summary>Per digit mask (at most 8 digits), the code bits its digits cover (<see cref="ExactKernel.DigitBits"/>).</summary>
+    public byte[] KeepBits { get; } = Enumerable.Range(0, 1 << layer.Config.Digits).Select(m => (byte)ExactKernel.DigitBits((uint)m, layer.Config.DacBits)).ToArray();
 
     /// <summary>Pixels per work item: the configured block, smaller when per-column accumulators of a
     /// wide layer would no longer fit in the L2 cache.</summary>
