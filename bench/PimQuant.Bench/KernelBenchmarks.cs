@@ -1,5 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using PimQuant.Hardware.Cost;
 using PimQuant.Sim;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 using PimQuant.Tests.Sim;
 
 namespace PimQuant.Bench;
@@ -43,5 +45,5 @@ public class KernelBenchmarks
     public double[] Reference() => CrossbarReference.Run(_config, _weights, K, N, _activations, Pixels).Output;
 
     [Benchmark]
-    public LayerEvents Optimized() => _layer.Run(_activations, _output, Pixels, new SimConfiguration { SimdWidth = Width, MaxDegreeOfParallelism = 1 });
+    public EventCounts Optimized() => _layer.Run(_activations, _output, Pixels, new SimConfiguration { SimdWidth = Width, MaxDegreeOfParallelism = 1 });
 }

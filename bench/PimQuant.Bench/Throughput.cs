@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.Intrinsics;
+using PimQuant.Hardware.Cost;
 using PimQuant.Sim;
+using VariationKind = PimQuant.Hardware.Spec.VariationKind;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 
 namespace PimQuant.Bench;
 
@@ -46,10 +49,10 @@ public static class Throughput
         var inputs = c.Network.Select(shape => Workloads.RandomActivations(rng, shape.K * shape.PixelsPerImage * c.Batch, config.ActivationBits)).ToArray();
         var outputs = c.Network.Select(shape => new double[shape.N * shape.PixelsPerImage * c.Batch]).ToArray();
         var perLayer = new double[layers.Length];
-        var events = new LayerEvents();
+        var events = EventCounts.Zero;
         RunBatch(c, layers, inputs, outputs, configuration, perLayer, ref events); // warm-up: JIT, table builds
         Array.Clear(perLayer);
-        events = default;
+        events = EventCounts.Zero;
         var process = Process.GetCurrentProcess();
         var cpuBefore = process.TotalProcessorTime;
         var total = Stopwatch.StartNew();
@@ -69,7 +72,7 @@ public static class Throughput
         Console.WriteLine("    " + string.Join("  ", c.Network.Select((s, i) => $"{s.Name} {1000 * perLayer[i] / c.Images:F2}")) + "  (ms/image)");
     }
 
-    private static void RunBatch(Case c, ProgrammedLayer[] layers, byte[][] inputs, double[][] outputs, SimConfiguration configuration, double[] perLayer, ref LayerEvents events)
+    private static void RunBatch(Case c, ProgrammedLayer[] layers, byte[][] inputs, double[][] outputs, SimConfiguration configuration, double[] perLayer, ref EventCounts events)
     {
         for (int l = 0; l < layers.Length; l++)
         {

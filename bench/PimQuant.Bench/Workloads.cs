@@ -1,4 +1,5 @@
 using PimQuant.Sim;
+using WeightEncoding = PimQuant.Hardware.Spec.WeightEncoding;
 
 namespace PimQuant.Bench;
 
