@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 namespace PimQuant.Methods.Cimq;
 
 /// <summary>How CIMQ's clipping is learned (docs/methods/cimq.md).</summary>
-/// <param name="Pixels">Input vectors of the calibration sample (evenly spaced) that the partial sums are computed from.</param>
+/// <param name="Pixels">Input vectors of the calibration sample (evenly spaced) that the partial sums are computed from; fewer
+/// on a layer whose reads of that many would exceed <see cref="LearnedAdcClipping.ReadBudget"/> partial sums.</param>
 /// <param name="Iterations">Adam steps on the clip parameters.</param>
 /// <param name="LearningRate">Adam's learning rate on θ.</param>
 /// <param name="StepMantissaBits">A learned step is rounded to this many significant bits, as the reference ladder of an ADC
@@ -39,6 +40,10 @@ public sealed class LearnedAdcClipping(ClipLearning learning) : IAdcStepCalibrat
 {
     private readonly ClipLearning _learning = learning.Validated();
 
+    /// <summary>Partial sums the model of one layer holds at most (a float64 and a float32 copy: about 200 MB): vgg8's widest
+    /// layers on isaac read 36 row groups × 8 digits × 2,048 bitlines per pixel, so they learn from fewer pixels.</summary>
+    public const long ReadBudget = 1L << 24;
+
     /// <summary>With the default <see cref="ClipLearning"/>.</summary>
     public LearnedAdcClipping() : this(new ClipLearning()) { }
 
@@ -52,7 +57,10 @@ public sealed class LearnedAdcClipping(ClipLearning learning) : IAdcStepCalibrat
         var peaks = layer.PeakPartialSums(vectors, pixels, configuration);
         var initial = PeakAdcCalibration.FromPeaks(peaks, layer.Config.AdcCodeMax, perArray);
         if (layer.Config.IsAdcIdeal || _learning.Iterations == 0) return initial;
-        var (sample, count) = Sample(vectors.Span, pixels, layer.Geometry.K, _learning.Pixels);
+        var geometry = layer.Geometry;
+        long readsPerPixel = (long)geometry.RowGroupCount * geometry.Digits * geometry.PhysicalColumns;
+        int wanted = (int)Math.Clamp(ReadBudget / readsPerPixel, 16, _learning.Pixels);
+        var (sample, count) = Sample(vectors.Span, pixels, geometry.K, wanted);
         using var scope = NewDisposeScope();
         using var model = new PartialSumModel(layer.Layout(), sample, count, signed, perArray);
         var learned = model.Learn(initial, _learning);
