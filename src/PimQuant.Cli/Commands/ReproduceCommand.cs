@@ -5,6 +5,9 @@ using PimQuant.Experiments;
 using PimQuant.Experiments.Results;
 using PimQuant.Hardware.Presets;
 using PimQuant.Hardware.Spec;
+using System.Globalization;
+using PimQuant.Experiments.Report;
+using PimQuant.Methods.Cimq;
 using PimQuant.Methods.ReDy;
 using Spectre.Console;
 
@@ -19,7 +22,100 @@ public static class ReproduceCommand
     {
         var command = new Command("reproduce", "A method's published comparison, measured on PimQuant's simulator and cost model");
         command.Subcommands.Add(Redy());
+        command.Subcommands.Add(Cimq());
         return command;
+    }
+
+    private static Command Cimq()
+    {
+        var json = CommonOptions.Json();
+        var threads = CommonOptions.Threads();
+        var seed = CommonOptions.Seed();
+        var model = new Option<string>("--model") { Description = "The ONNX model (default: the embedded ResNet-20 on Fashion-MNIST)" };
+        var hw = new Option<string>("--hw") { Description = "Comma-separated presets or spec files, the first the baseline's", DefaultValueFactory = _ => "isaac,neurosim-rram" };
+        var adcBits = new Option<string>("--adc-bits") { Description = "Comma-separated ADC resolutions", DefaultValueFactory = _ => string.Join(",", CimqReproduction.DefaultAdcBits) };
+        var widths = new Option<string>("--widths") { Description = "Comma-separated weight/activation widths as wWaA, the first the baseline's", DefaultValueFactory = _ => "w8a8,w4a4" };
+        var variants = new Option<string>("--variants")
+        {
+            Description = $"Comma-separated rows per resolution: {string.Join(", ", CimqReproduction.VariantNames)} (cimq: all four parts; the others: conventional, or one part alone)",
+            DefaultValueFactory = _ => string.Join(",", CimqReproduction.VariantNames),
+        };
+        var data = new DataFlags();
+        var batch = CommonOptions.BatchSize(256);
+        var calibrationImages = CommonOptions.CalibrationImages();
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Save the rows done to FILE (atomically) after each scheme; an existing checkpoint of the same run is resumed" };
+        var plot = new Option<string>("--plot") { Description = "Write the accuracy against ADC bits plot to FILE (PNG)", DefaultValueFactory = _ => "cimq.png" };
+        var db = ResultsCommand.DbOption();
+        var command = new Command("cimq", "CIMQ: conventional quantization against CIMQ and each of its parts across ADC resolutions, widths and hardware; docs/methods/cimq.md")
+        {
+            model, hw, adcBits, widths, variants,
+        };
+        data.AddTo(command);
+        foreach (var option in new Option[] { batch, calibrationImages, checkpoint, plot, db, seed, threads, json }) command.Options.Add(option);
+        command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
+        {
+            var specs = parse.GetValue(hw)!.Split(',', StringSplitOptions.TrimEntries).Select(HardwareSpecLoader.Load).ToList();
+            var bits = parse.GetValue(adcBits)!.Split(',', StringSplitOptions.TrimEntries)
+                .Select(b => int.TryParse(b, CultureInfo.InvariantCulture, out int v) && v is >= 1 and <= 16 ? v : throw new UserError($"--adc-bits: '{b}' is not a resolution of 1..16 bits", ExitCodes.Usage)).ToList();
+            var pairs = parse.GetValue(widths)!.Split(',', StringSplitOptions.TrimEntries).Select(Widths).ToList();
+            string modelPath = parse.GetValue(model) ?? Workspace.DefaultModel;
+            string plotPath = parse.GetValue(plot)!;
+            foreach (var (flag, file) in new[] { ("--plot", plotPath), ("--checkpoint", parse.GetValue(checkpoint)) })
+                if (file is not null && Path.GetDirectoryName(Path.GetFullPath(file)) is { } folder && !Directory.Exists(folder))
+                    throw new UserError($"{flag} {file}: no folder {folder}", ExitCodes.Usage);
+            string dbPath = parse.GetValue(db)!;
+            ResultsStore.CheckWritable(dbPath);
+            var request = new CimqReproductionRequest(modelPath, data.Read(parse), parse.GetValue(data.Images), parse.GetValue(calibrationImages),
+                parse.GetValue(seed), parse.GetValue(batch), parse.GetValue(threads), specs, bits, pairs,
+                parse.GetValue(variants)!.Split(',', StringSplitOptions.TrimEntries), parse.GetValue(checkpoint));
+            ComparisonReport comparison;
+            try { comparison = CimqReproduction.Run(request, new ConsoleProgress(output), cancel); }
+            catch (ArgumentException e) { throw new UserError(e.Message, ExitCodes.Usage); }
+            var report = comparison.Results;
+            CimqReproduction.SavePlot(report, plotPath, $"CIMQ: {Path.GetFileName(modelPath)}, {report.Context.TestImages:N0} images");
+
+            var table = new Table().Title($"CIMQ, {report.Context.TestImages:N0} {report.Context.Dataset} test images")
+                .AddColumns("scheme", "ADC", "accuracy", "OU reads", "energy per image", "TOPS/W", "area mm²", "TOPS/W/mm² ×");
+            double? reference = CimqReproduction.Efficiency(report.Rows[0]);
+            foreach (var row in report.Rows)
+                table.AddRow(Markup.Escape(row.Scheme), $"{row.AdcBits}", $"{row.Accuracy:P2}", $"{row.OuReads:N0}", row.EnergyJ is { } e ? $"{e * 1e6:F2} µJ" : "n/a",
+                    row.TopsPerW is { } t ? $"{t:F2}" : "n/a", row.AreaMm2 is { } a ? $"{a:F1}" : "n/a",
+                    CimqReproduction.Efficiency(row) is { } x && reference is { } r ? $"{x / r:F2}" : "n/a");
+            output.Err.Write(table);
+            foreach (var note in report.Context.Notes) output.Err.WriteLine(note);
+            var key = Comparison.RunKey(new ComparisonRequest(modelPath, CimqReproduction.Schemes(request), request.Data,
+                request.Images, request.CalibrationImages, request.Seed, request.BatchSize, request.Threads, Command: CimqReproduction.Command));
+            output.Result(Stored(report, key, dbPath, plotPath, parse), string.Join("; ", report.Context.Notes.Take(2)) + $"; plot {plotPath}");
+            return ExitCodes.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>Appends <paramref name="report"/>'s rows to the results database under <paramref name="key"/> and returns the
+    /// command's JSON: the report, the plot written and where the rows were stored.</summary>
+    private static JsonObject Stored(ResultReport report, IReadOnlyList<KeyValuePair<string, string>> key, string dbPath, string plotPath, ParseResult parse)
+    {
+        (long runId, IReadOnlyList<long> ids) stored;
+        using (var store = ResultsStore.OpenOrCreate(dbPath))
+            stored = store.Append(report, RunProvenance.Now(key, ["pimq", .. parse.Tokens.Select(t => t.Value)]));
+        var result = ResultJson.Report(report);
+        result["ok"] = true;
+        result["plot"] = Path.GetFullPath(plotPath);
+        result["stored"] = new JsonObject
+        {
+            ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]),
+        };
+        return result;
+    }
+
+    /// <summary>A width pair written as wWaA (w8a8).</summary>
+    private static (int, int) Widths(string word)
+    {
+        var parts = word.TrimStart('w').Split('a');
+        if (word.StartsWith('w') && parts.Length == 2 && int.TryParse(parts[0], CultureInfo.InvariantCulture, out int w) && int.TryParse(parts[1], CultureInfo.InvariantCulture, out int a)
+            && w is >= 2 and <= 16 && a is >= 1 and <= 8)
+            return (w, a);
+        throw new UserError($"--widths: '{word}' is not a width pair such as w8a8 (weights 2..16, activations 1..8 bits)", ExitCodes.Usage);
     }
 
     private static Command Redy()
@@ -69,17 +165,7 @@ public static class ReproduceCommand
                 table.AddRow(Markup.Escape(row.Scheme), $"{row.Accuracy:P2}", $"{row.OuReads:N0}", row.EnergyJ is { } e ? $"{e * 1e6:F2} µJ" : "n/a",
                     row.EnergySaving is { } s ? $"{TradeOffPlot.SavingPercent(s):F1} %" : "n/a");
             output.Err.Write(table);
-            (long runId, IReadOnlyList<long> ids) stored;
-            using (var store = ResultsStore.OpenOrCreate(dbPath))
-                stored = store.Append(report, RunProvenance.Now(ReDyReproduction.RunKey(request), ["pimq", .. parse.Tokens.Select(t => t.Value)]));
-            var result = ResultJson.Report(report);
-            result["ok"] = true;
-            result["plot"] = Path.GetFullPath(plotPath);
-            result["stored"] = new JsonObject
-            {
-                ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]),
-            };
-            output.Result(result, string.Join("; ", report.Context.Notes.Take(1)) + $"; plot {plotPath}");
+            output.Result(Stored(report, ReDyReproduction.RunKey(request), dbPath, plotPath, parse), string.Join("; ", report.Context.Notes.Take(1)) + $"; plot {plotPath}");
             return ExitCodes.Ok;
         }));
         return command;

@@ -14,11 +14,6 @@ public class ComparisonTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private sealed class Progress : IExperimentProgress
-    {
-        public void Log(string message) { }
-        public T Step<T>(string title, Func<Action<StepProgress>, T> body) => body(_ => { });
-    }
 
     private ComparisonRequest Request(int images) => new(Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"),
         SchemeCatalog.Parse("baseline,redy", null, PresetCatalog.Load), new DataOptions(), images, CalibrationImages: 32, Seed: 0, BatchSize: 16, Threads: 2,
@@ -30,7 +25,7 @@ public class ComparisonTests : IDisposable
         // The resume itself is run end to end by CompareCommandTests.
         var request = Request(16);
         RowCheckpoint.Save(request.Checkpoint!, Comparison.RunKey(request), [ReportFixture.Report.Results.Rows[0]]);
-        var other = Assert.Throws<ExperimentException>(() => Comparison.Run(Request(8), new Progress(), CancellationToken.None));
+        var other = Assert.Throws<ExperimentException>(() => Comparison.Run(Request(8), new QuietProgress(), CancellationToken.None));
         Assert.Contains("checkpoint.json", other.Message);
         Assert.Contains("images", other.Message);
     }
@@ -39,7 +34,7 @@ public class ComparisonTests : IDisposable
     public void Two_schemes_reported_under_one_label_are_refused_before_any_work()
     {
         var request = Request(16) with { Schemes = SchemeCatalog.Parse("redy,redy@isaac", null, PresetCatalog.Load) };
-        var e = Assert.Throws<ExperimentException>(() => Comparison.Run(request, new Progress(), CancellationToken.None));
+        var e = Assert.Throws<ExperimentException>(() => Comparison.Run(request, new QuietProgress(), CancellationToken.None));
         Assert.Equal("redy and redy@isaac are the same scheme on hardware of the same name: give it once", e.Message);
         Assert.False(File.Exists(request.Checkpoint));
     }

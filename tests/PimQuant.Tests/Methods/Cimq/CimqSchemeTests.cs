@@ -1,6 +1,4 @@
-using PimQuant.Engine.Passes;
 using PimQuant.Experiments;
-using PimQuant.Models;
 using PimQuant.Hardware.Presets;
 using PimQuant.Hardware.Spec;
 using PimQuant.Methods.Cimq;
@@ -15,12 +13,6 @@ public class CimqSchemeTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("pimq-cimq-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private sealed class Quiet : IExperimentProgress
-    {
-        public void Log(string message) { }
-        public T Step<T>(string title, Func<Action<StepProgress>, T> body) => body(_ => { });
-    }
 
     [Theory]
     [InlineData("sparsity")]
@@ -65,16 +57,7 @@ public class CimqSchemeTests : IDisposable
         Assert.Equal(new ScaleGranularity.PerArray(128, 64), ArrayWiseWeights.Tile(isaac, 4));
     }
 
-    private string LeNet()
-    {
-        Torch.Ensure();
-        string model = Path.Combine(_dir, "lenet.onnx");
-        if (File.Exists(model)) return model;
-        using var graph = ModelZoo.Build("lenet5", new ModelInput(1, 28), seed: 3);
-        ShapeInference.Run(graph);
-        ModelFiles.Save(graph, model, "test");
-        return model;
-    }
+    private string LeNet() => TestModels.LeNet(_dir);
 
     [Fact]
     public void Quantize_applies_the_quantization_parts_for_the_hardware_it_names()
@@ -82,9 +65,9 @@ public class CimqSchemeTests : IDisposable
         var isaac = PresetCatalog.Load("isaac");
         PostTrainingRequest Request(HardwareSpec? hw) => new(LeNet(), Quantization.Config(8, 8), new DataOptions(), CalibrationImages: 32, Seed: 0, BatchSize: 32,
             Hardware: hw, Images: 32, Method: CimqScheme.Parts(CimqOptions.Only(["array", "clip"])));
-        var refused = Assert.Throws<ExperimentException>(() => PostTraining.Run(Request(null), new Quiet(), CancellationToken.None));
+        var refused = Assert.Throws<ExperimentException>(() => PostTraining.Run(Request(null), new QuietProgress(), CancellationToken.None));
         Assert.Equal("cimq array+clip quantizes for a crossbar's arrays: give --hw", refused.Message);
-        using var result = PostTraining.Run(Request(isaac), new Quiet(), CancellationToken.None);
+        using var result = PostTraining.Run(Request(isaac), new QuietProgress(), CancellationToken.None);
         Assert.All(result.Model.Layers, l => Assert.Equal(new ScaleGranularity.PerArray(128, 32), l.Weight!.Spec.Granularity));
         Assert.Contains(result.Notes, n => n.StartsWith("cimq array+clip: its digit skipping and ADC steps act on the crossbars' reads", StringComparison.Ordinal));
     }
@@ -96,8 +79,8 @@ public class CimqSchemeTests : IDisposable
         var spec = PresetCatalog.Load("isaac") with { Adc = new AdcSpec(4, AdcStepMode.Calibrated, AdcCalibration.Layer) };
         SimulationRequest Request(MethodParts? method) => new(model, spec, 8, 8, null,
             new DataOptions(), Images: 16, CalibrationImages: 32, Seed: 0, BatchSize: 16, Threads: 2, Path: null, Method: method);
-        var conventional = Simulation.Run(Request(null), new Quiet(), CancellationToken.None);
-        var none = Simulation.Run(Request(CimqScheme.Parts(CimqOptions.None)), new Quiet(), CancellationToken.None);
+        var conventional = Simulation.Run(Request(null), new QuietProgress(), CancellationToken.None);
+        var none = Simulation.Run(Request(CimqScheme.Parts(CimqOptions.None)), new QuietProgress(), CancellationToken.None);
         Assert.Equal(conventional.Simulated.Correct, none.Simulated.Correct);
         Assert.Equal(conventional.Events, none.Events);
         Assert.Equal(conventional.Layers.Select(l => l.Groups[0].Steps.ToArray()), none.Layers.Select(l => l.Groups[0].Steps.ToArray()));
