@@ -37,7 +37,7 @@ public static class RowCheckpoint
         try { json = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new CheckpointException($"{file}: not a pimq checkpoint (not a JSON object)"); }
         catch (JsonException e) { throw new CheckpointException($"{file}: truncated or corrupt checkpoint (the JSON breaks off at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1})"); }
         if ((json["format"] as JsonValue)?.TryGetValue(out string? format) is not true || format != Format)
-            throw new CheckpointException($"{file}: not a pimq reproduce checkpoint (\"format\" is not \"{Format}\")");
+            throw new CheckpointException($"{file}: not a checkpoint of pimq reproduce or compare (\"format\" is not \"{Format}\")");
         if ((json["version"] as JsonValue)?.TryGetValue(out int version) is not true || version != FormatVersion)
             throw new CheckpointException($"{file}: checkpoint format {json["version"]}, expected {FormatVersion}");
         try
