@@ -10,6 +10,8 @@ namespace PimQuant.Experiments;
 /// A change a method makes to the quantized model before it is programmed (CIMQ's array-wise weight scales, QDrop's
 /// reconstruction, bit-sparse activation scales): the config it quantizes with, the post-training quantization it
 /// calibrates with, and an adjustment of the calibrated model. Each member defaults to leaving things as they are.
+/// A part's <see cref="object.ToString"/> says all its values (a record's does; a stateless class's type name does):
+/// a comparison shares one quantized model between schemes whose parts print alike.
 /// </summary>
 public interface IQuantizationPart
 {

@@ -68,10 +68,11 @@ public static class Comparison
         using var scope = NewDisposeScope();
         SimulationSession? session = null;
         // Schemes share a quantized model when they quantize alike: the same widths and no method's quantization parts, or the
-        // same parts for the same crossbars (a spec that differs only in its ADC: the parts read the arrays, cells and DAC).
+        // same parts (by their values, whatever else the methods do) for the same crossbars (a spec that differs only in its
+        // ADC: the parts read the arrays, cells and DAC).
         (int, int, string?, HardwareSpec?)? quantized = null;
         static (int, int, string?, HardwareSpec?) Quantized(ComparedScheme s) => s.Parts is { Quantization.Count: > 0 } p
-            ? (s.WeightBits, s.ActivationBits, p.Label, s.Spec with { Name = "", Adc = new AdcSpec(0, AdcStepMode.Unit, null) })
+            ? (s.WeightBits, s.ActivationBits, string.Join(" → ", p.Quantization), s.Spec with { Name = "", Adc = new AdcSpec(0, AdcStepMode.Unit, null) })
             : (s.WeightBits, s.ActivationBits, null, null);
         var rows = new List<ResultRow>();
         var details = new List<SchemeDetail>();
