@@ -7,6 +7,7 @@ using PimQuant.Quant.Granularity;
 using PimQuant.Quant.Model;
 using PimQuant.Quant.Ptq;
 using PimQuant.Quant.Quantizers;
+using PimQuant.Quant.Statistics;
 using PimQuant.Sim;
 using static TorchSharp.torch;
 
@@ -119,11 +120,9 @@ public sealed record BitSparseActivations(double SqnrBudgetDb = 3, int Images = 
                 using var inner = NewDisposeScope();
                 var codes = (x / scale).round().clamp(format.QMin, format.QMax);
                 double noise = (x - codes * scale).square().mean().item<double>();
-                var pattern = codes.to_type(ScalarType.Int64).remainder(1L << format.Bits); // two's complement for signed codes
-                double nonzero = 0;
-                for (int t = 0; t * d < format.Bits; t++)
-                    nonzero += pattern.div(1L << (d * t), rounding_mode: TorchSharp.torch.RoundingMode.floor).remainder(1L << d).ne(0).to_type(ScalarType.Float64).mean().item<double>();
-                return (noise > 0 ? 10 * Math.Log10(signal / noise) : double.PositiveInfinity, nonzero);
+                var digits = new ActivationStatistics(format, d);
+                digits.Add(codes);
+                return (noise > 0 ? 10 * Math.Log10(signal / noise) : double.PositiveInfinity, (1 - digits.ZeroDigitFraction) * digits.DigitsPerCode);
             }
             var baseline = Measure(scale0);
             double chosen = 1;

@@ -54,12 +54,21 @@ public static class CimqReproduction
         return bits == spec.Adc.Bits ? spec : spec with { Name = $"{spec.Name} adc{bits}", Adc = new AdcSpec(bits, AdcStepMode.Calibrated, AdcCalibration.Array) };
     }
 
+    /// <summary>One row of the grid: a variant at an ADC resolution, widths and hardware; <see cref="Name"/> is its scheme's name.</summary>
+    private sealed record GridPoint(string Variant, int Bits, int Weight, int Activation, string Hw)
+    {
+        public string Name => $"{Variant} adc{Bits} w{Weight}a{Activation} {Hw}";
+    }
+
     /// <summary>The schemes of <paramref name="request"/>: first the baseline (conventional, the first hardware at an 8-bit ADC, the
     /// first widths), then per hardware, widths, variant and ADC bits, each once. Where the ADC's step is not calibrated (a spec
     /// as shipped with a unit step) the learned clipping has nothing to set and is left out; a variant left with no part is the
     /// conventional row.</summary>
     /// <exception cref="ArgumentException">An unknown variant, or an empty list.</exception>
-    public static IReadOnlyList<ComparedScheme> Schemes(CimqReproductionRequest request)
+    public static IReadOnlyList<ComparedScheme> Schemes(CimqReproductionRequest request) => [.. Grid(request).Select(g => g.Scheme)];
+
+    /// <summary><see cref="Schemes"/>, each with its grid point.</summary>
+    private static List<(GridPoint Point, ComparedScheme Scheme)> Grid(CimqReproductionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Hardware.Count == 0 || request.AdcBits.Count == 0 || request.Widths.Count == 0 || request.Variants.Count == 0)
@@ -67,18 +76,20 @@ public static class CimqReproduction
         foreach (var v in request.Variants)
             if (!VariantNames.Contains(v)) throw new ArgumentException($"CIMQ variant '{v}': expected {string.Join(", ", VariantNames)}");
         var (w0, a0) = request.Widths[0];
-        var schemes = new List<ComparedScheme> { new($"conventional adc8 w{w0}a{a0} {request.Hardware[0].Name}", AtAdc(request.Hardware[0], 8), w0, a0, null, null) };
+        var baseline = new GridPoint("conventional", 8, w0, a0, request.Hardware[0].Name);
+        var grid = new List<(GridPoint Point, ComparedScheme Scheme)> { (baseline, new(baseline.Name, AtAdc(request.Hardware[0], 8), w0, a0, null, null)) };
         foreach (var hw in request.Hardware)
             foreach (var (w, a) in request.Widths)
                 foreach (var variant in VariantNames.Where(request.Variants.Contains))
                     foreach (int bits in request.AdcBits)
                     {
+                        var point = new GridPoint(variant, bits, w, a, hw.Name);
                         var spec = AtAdc(hw, bits);
                         var parts = Parts(variant, spec);
-                        var scheme = new ComparedScheme($"{variant} adc{bits} w{w}a{a} {hw.Name}", spec, w, a, parts, parts is null ? null : CimqDefaults.Paper);
-                        if (!schemes.Any(s => (s.Spec.Name, s.WeightBits, s.ActivationBits, s.Parts?.Label) == (spec.Name, w, a, parts?.Label))) schemes.Add(scheme);
+                        if (!grid.Any(g => (g.Scheme.Spec.Name, g.Scheme.WeightBits, g.Scheme.ActivationBits, g.Scheme.Parts?.Label) == (spec.Name, w, a, parts?.Label)))
+                            grid.Add((point, new ComparedScheme(point.Name, spec, w, a, parts, parts is null ? null : CimqDefaults.Paper)));
                     }
-        return schemes;
+        return grid;
     }
 
     /// <summary>The parts of <paramref name="variant"/> on <paramref name="spec"/>; null for the conventional scheme.</summary>
@@ -95,11 +106,11 @@ public static class CimqReproduction
     public static ComparisonReport Run(CimqReproductionRequest request, IExperimentProgress progress, CancellationToken cancel)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var schemes = Schemes(request);
-        var report = Comparison.Run(new ComparisonRequest(request.Model, schemes, request.Data, request.Images, request.CalibrationImages, request.Seed,
+        var grid = Grid(request);
+        var report = Comparison.Run(new ComparisonRequest(request.Model, [.. grid.Select(g => g.Scheme)], request.Data, request.Images, request.CalibrationImages, request.Seed,
             request.BatchSize, request.Threads, request.Checkpoint, Command), progress, cancel);
         var context = report.Results.Context;
-        return report with { Results = report.Results with { Context = context with { Paper = CimqDefaults.Paper, Notes = [.. context.Notes, .. Notes(report.Results.Rows, schemes)] } } };
+        return report with { Results = report.Results with { Context = context with { Paper = CimqDefaults.Paper, Notes = [.. context.Notes, .. Notes(report.Results.Rows, [.. grid.Select(g => g.Point)])] } } };
     }
 
     /// <summary>TOPS/W per mm² of the tiles used (the paper's "hardware efficiency"); null without a price.</summary>
@@ -108,18 +119,17 @@ public static class CimqReproduction
     /// <summary>Per hardware, widths and variant with parts: the gain over conventional quantization at a 4-bit ADC, and the
     /// lowest ADC of 5 bits or fewer within a point of the 8-bit conventional row with its efficiency against that row's (the
     /// issue's bars are for <c>cimq</c>, all four parts); then the paper's figures.</summary>
-    private static IEnumerable<string> Notes(IReadOnlyList<ResultRow> rows, IReadOnlyList<ComparedScheme> schemes)
+    private static IEnumerable<string> Notes(IReadOnlyList<ResultRow> rows, IReadOnlyList<GridPoint> points)
     {
-        var byName = schemes.Zip(rows).ToDictionary(p => p.First.Name, p => p.Second);
-        var names = schemes.Skip(1).Select(s => s.Name.Split(' ')).Select(w => (Variant: w[0], Bits: int.Parse(w[1][3..], CultureInfo.InvariantCulture), Widths: w[2], Hw: string.Join(' ', w[3..])));
-        foreach (var group in names.GroupBy(n => (n.Widths, n.Hw, n.Variant)).Where(g => g.Key.Variant != "conventional"))
+        var byPoint = points.Zip(rows).ToDictionary(p => p.First, p => p.Second);
+        foreach (var group in points.Skip(1).GroupBy(n => (n.Weight, n.Activation, n.Hw, n.Variant)).Where(g => g.Key.Variant != "conventional"))
         {
-            var (widths, hw, variant) = group.Key;
-            string where = $"{variant} {widths} on {hw}";
-            ResultRow? Row(string v, int bits) => byName.GetValueOrDefault($"{v} adc{bits} {widths} {hw}");
+            var (weight, activation, hw, variant) = group.Key;
+            string where = $"{variant} w{weight}a{activation} on {hw}";
+            ResultRow? Row(string v, int bits) => byPoint.GetValueOrDefault(new GridPoint(v, bits, weight, activation, hw));
             if (Row(variant, 4) is { } m4 && Row("conventional", 4) is { } c4)
                 yield return string.Create(CultureInfo.InvariantCulture, $"{where}: at a 4-bit ADC {100 * m4.Accuracy:0.00} % against conventional {100 * c4.Accuracy:0.00} % ({100 * (m4.Accuracy - c4.Accuracy):+0.00;-0.00} points; the issue asks >= +5 for cimq)");
-            // The baseline is named as the variants are, so its hardware's and widths' 8-bit row is found the same way.
+            // The baseline is a grid point as the variants are, so its hardware's and widths' 8-bit row is found the same way.
             if (Row("conventional", 8) is not { } reference) continue;
             var sufficient = group.Where(n => n.Bits <= 5).Select(n => Row(variant, n.Bits)!)
                 .Where(r => reference.Accuracy - r.Accuracy <= AllowedLoss).OrderBy(r => r.AdcBits).FirstOrDefault();
