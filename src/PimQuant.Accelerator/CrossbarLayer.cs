@@ -9,8 +9,9 @@ namespace PimQuant.Accelerator;
 /// each convolution group, and the events counted while it ran.</summary>
 public sealed class CrossbarLayer
 {
-    internal CrossbarLayer(QuantizableLayer layer, LayerShape shape, CrossbarConfig config, LayerMapping mapping, ProgrammedLayer[] groups)
+    internal CrossbarLayer(QuantizableLayer layer, LayerShape shape, CrossbarConfig config, LayerMapping mapping, ProgrammedLayer[] groups, double meanWeightBits)
     {
+        MeanWeightBits = meanWeightBits;
         Layer = layer;
         Shape = shape;
         Config = config;
@@ -33,6 +34,10 @@ public sealed class CrossbarLayer
     /// <summary>Where the spec's mapping strategy puts the layer's integer weights: the instance the cost model prices
     /// (<see cref="CrossbarCost"/>), and with the precision-aware mapping also the OUs and arrays the simulator reads.</summary>
     public LayerMapping Mapping { get; }
+
+    /// <summary>Weight bits averaged over the layer's weights, sign included: the precision map's mean where the quantizer has one
+    /// (BWQ's block precision; a pruned block's weights count 0), else the weight format's bits.</summary>
+    public double MeanWeightBits { get; }
 
     /// <summary>The programmed crossbars of each convolution group (each group's K × Cout/groups matrix on
     /// crossbars of its own).</summary>

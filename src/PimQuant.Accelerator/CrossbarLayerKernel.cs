@@ -102,7 +102,8 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             if (mapping.Strategy == Hardware.Spec.MappingNames.PrecisionAware) _placements[g] = placement;
             else MappedPlacement.RequireTiling(placement, geometry, mapping);
         }
-        Crossbar = new CrossbarLayer(layer.Plan.Layer, shape, config, mapping, Enumerable.Range(0, groups).Select(g => ProgramGroup(g, null)).ToArray());
+        Crossbar = new CrossbarLayer(layer.Plan.Layer, shape, config, mapping, Enumerable.Range(0, groups).Select(g => ProgramGroup(g, null)).ToArray(),
+            integers.Precision?.MeanBits(integers.Lowering) ?? config.WeightBits);
 
         var format = (IntegerFormat)layer.Activation.Spec.Format;
         long largestInput = format.QMax - format.QMin; // |a − z| with a and the zero point z inside the range

@@ -32,7 +32,9 @@ public sealed class Trainer(ModelGraph graph, TrainingOptions options, ITraining
 {
     private readonly IReadOnlyList<ITrainingHook> _hooks = hooks ?? [];
 
-    private readonly IReadOnlyList<(string Name, Tensor Value)> _extra = (extraParameters ?? []).Select(p => (p.Name, (Tensor)p.Value)).ToList();
+    /// <summary>What checkpoints hold beside the graph: the extra trained tensors, then the hooks' state.</summary>
+    private readonly IReadOnlyList<(string Name, Tensor Value)> _extra = (extraParameters ?? []).Select(p => (p.Name, (Tensor)p.Value))
+        .Concat((hooks ?? []).SelectMany(h => h.State)).ToList();
 
     private readonly TrainingOptions _options = options.Validated();
 

@@ -15,8 +15,8 @@ public readonly record struct TrainingStep(int Epoch, int Batch, int Batches)
 /// <summary>
 /// What a method adds to training without a copy of the loop: extra loss terms (e.g. BWQ's group lasso over weight
 /// blocks), and actions after each optimizer step and each epoch (e.g. periodic re-quantization). A resumed run calls
-/// the hooks from the checkpoint's epoch on, so a hook's effect must be a function of the step and the trained tensors
-/// (whatever state it keeps beyond them is not checkpointed).
+/// the hooks from the checkpoint's epoch on, so a hook's effect must be a function of the step, the trained tensors and
+/// the tensors it declares as <see cref="State"/> (checkpointed with the run); nothing else it keeps is.
 /// </summary>
 public interface ITrainingHook
 {
@@ -29,4 +29,8 @@ public interface ITrainingHook
 
     /// <summary>After epoch <paramref name="epoch"/> (from 0), before its test evaluation and checkpoint.</summary>
     void AfterEpoch(int epoch) { }
+
+    /// <summary>Tensors the hook keeps and changes that are not trained (e.g. BWQ's bit masks), by name, distinct from the
+    /// graph's and the trained extra tensors' names: saved in every checkpoint and restored in place on resume.</summary>
+    IReadOnlyList<(string Name, Tensor Value)> State => [];
 }

@@ -51,7 +51,7 @@ public static class SimulationReport
             double layerWeights = (double)shape.Groups * shape.RowsPerGroup * shape.ColumnsPerGroup;
             double layerStreamed = (double)shape.OutputPixels * shape.Groups * shape.RowsPerGroup;
             weights += layerWeights;
-            weightBits += layerWeights * layer.Config.WeightBits;
+            weightBits += layerWeights * layer.MeanWeightBits;
             streamed += layerStreamed;
             activationBits += layerStreamed * layer.Config.ActivationBits;
         }
