@@ -12,7 +12,8 @@ public sealed record SimulationCost(CostReport? Report, string? Unavailable);
 
 /// <summary>
 /// Prices what the simulator counted (docs/hardware.md §0): per layer, the crossbar events of one image —
-/// OU reads, cell reads, DAC drives, ADC conversions, shift-adds, digit sums and the busiest array's reads,
+/// OU reads, cell reads, DAC drives, ADC conversions, shift-adds, digit sums, precision-table reads, a digit policy's
+/// selections and the busiest array's reads,
 /// each the mean over the images run (exact for counts that do not depend on the data) — and the
 /// data-independent buffer and router traffic of the mapping, through the spec's <see cref="CostModel"/>. Each layer is
 /// priced on the mapping it was programmed with (<see cref="CrossbarLayer.Mapping"/>).
@@ -53,6 +54,8 @@ public static class CrossbarCost
             NonzeroDacDrives = Mean(events.NonzeroDacDrives),
             DigitSkippedReads = Mean(events.DigitSkippedReads),
             OuSkippedReads = Mean(events.OuSkippedReads),
+            IndexReadBits = Mean(events.IndexReadBits),
+            DigitSelections = Mean(events.DigitSelections),
         };
     }
 }

@@ -34,6 +34,9 @@ internal sealed class CrossbarLayerKernel : INodeKernel
     /// <summary>Per convolution group, the OUs and arrays the mapping gives its crossbars; null where the mapping is the
     /// simulator's own tiling (dense, checked).</summary>
     private readonly OuPlacement?[] _placements;
+    /// <summary>The mapping's per-block precision table as the simulator counts its reads (the same for every convolution
+    /// group, whose block rows it lists alike); null for a mapping without one.</summary>
+    private readonly PrecisionIndex? _index;
     private readonly CrossbarPlan _plan;
     /// <summary>Per output column, the scale applied after the simulator: s_w[n], or 1 where the simulator applies digital scales.</summary>
     private readonly double[] _weightScale;
@@ -102,6 +105,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             if (mapping.Strategy == Hardware.Spec.MappingNames.PrecisionAware) _placements[g] = placement;
             else MappedPlacement.RequireTiling(placement, geometry, mapping);
         }
+        _index = MappedPlacement.Index(mapping, geometry);
         Crossbar = new CrossbarLayer(layer.Plan.Layer, shape, config, mapping, Enumerable.Range(0, groups).Select(g => ProgramGroup(g, null)).ToArray(),
             integers.Precision?.MeanBits(integers.Lowering) ?? config.WeightBits);
 
@@ -294,6 +298,7 @@ internal sealed class CrossbarLayerKernel : INodeKernel
             Name = _groupCodes.Length == 1 ? _layer.Name : $"{_layer.Name}#g{group}",
             Seed = unchecked((ulong)_model.Spec.NonIdealities.Seed),
             Placement = _placements[group],
+            PrecisionIndex = _index,
             AdcSteps = adcSteps ?? _plan.AdcSteps,
             ReferenceAdcSteps = referenceSteps,
             DigitalScales = _digitalScales?[group],

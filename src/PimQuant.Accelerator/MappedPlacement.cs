@@ -42,6 +42,21 @@ internal static class MappedPlacement
         return new OuPlacement(arrays, arrayOf);
     }
 
+    /// <summary>The per-block precision table of one convolution group (every group's lists its block rows alike) as the
+    /// simulator counts its reads, or null when the mapping keeps none: the simulator's OU row groups are the table's block
+    /// rows (whole-OU row tiles), each round of one reading the entries of its block row.</summary>
+    public static PrecisionIndex? Index(LayerMapping mapping, LayerGeometry geometry)
+    {
+        if (mapping.Table is not { } table) return null;
+        var blocks = table.Blocks;
+        if (geometry.RowGroupCount != blocks.RowBlocks)
+            throw Mismatch(mapping, $"{geometry.RowGroupCount} OU row groups, the precision table has {blocks.RowBlocks} block rows");
+        for (int g = 0; g < geometry.RowGroupCount; g++)
+            if (geometry.GroupStart[g] != g * blocks.BlockRows)
+                throw Mismatch(mapping, $"OU row group {g} starts at row {geometry.GroupStart[g]}, block row {g} of the precision table at {g * blocks.BlockRows}");
+        return new PrecisionIndex(table.EntryBits, Enumerable.Repeat(table.EntriesPerBlockRow, geometry.RowGroupCount).ToArray());
+    }
+
     /// <summary>Checks that a dense mapping's placement is the simulator's own tiling: every OU it reads is placed, in the array of
     /// its row tile × column tile, so the simulator (which then indexes per-array ADC steps by that tiling) reads the mapping.</summary>
     public static void RequireTiling(OuPlacement placement, LayerGeometry geometry, LayerMapping mapping)

@@ -16,6 +16,10 @@ public sealed record ProgramOptions
     /// row tile × column tile arrays.</summary>
     public OuPlacement? Placement { get; init; }
 
+    /// <summary>The per-block precision table whose reads are counted (<see cref="PimQuant.Hardware.Cost.EventCounts.IndexReadBits"/>),
+    /// or null for none (a dense mapping keeps no table).</summary>
+    public PrecisionIndex? PrecisionIndex { get; init; }
+
     /// <summary>ADC steps overriding the config's: one value for the layer, or one per array
     /// (row tile × column tile, row-major; one value only with a <see cref="Placement"/>); null keeps the config's step.</summary>
     public IReadOnlyList<double>? AdcSteps { get; init; }

@@ -25,7 +25,7 @@ public sealed partial class ProgrammedLayer
     private readonly long _tableBudget;
 
     private ProgrammedLayer(CrossbarConfig config, LayerGeometry geometry, string name, ulong seed, ReadOnlySpan<int> weights,
-        IOuSkipPolicy? ouSkip, OuPlacement? placement, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps,
+        IOuSkipPolicy? ouSkip, OuPlacement? placement, PrecisionIndex? index, IReadOnlyList<double>? adcSteps, IReadOnlyList<double>? referenceSteps,
         IReadOnlyList<double>? digitalScales, SimConfiguration configuration)
     {
         Config = config; Geometry = geometry; Name = name; Seed = seed; LayerKey = SimRandom.LayerKey(name);
@@ -38,6 +38,9 @@ public sealed partial class ProgrammedLayer
         WriteIntendedLevels(weights);
         if (placement is not null && placement.ArrayOf.Count != (long)groups * OuIds)
             throw new ArgumentException($"OU placement of {placement.ArrayOf.Count} entries; the layer has {groups} row groups × {OuIds} OU ids");
+        if (index is not null && index.EntriesPerRowGroup.Count != groups)
+            throw new ArgumentException($"precision table of {index.EntriesPerRowGroup.Count} row groups; the layer has {groups}");
+        IndexBitsPerGroup = index is null ? new long[groups] : index.EntriesPerRowGroup.Select(e => (long)e * index.EntryBits).ToArray();
         var skipped = ResolveOuSkips(ouSkip, placement, out bool skipsLossless);
         Flipped = new bool[(long)groups * c];
         if (config.ColumnFlip) FlipColumns();
@@ -141,7 +144,7 @@ public sealed partial class ProgrammedLayer
             if (w < min || w > max)
                 throw new ArgumentException($"weight code {w} lies outside [{min}, {max}] ({config.WeightBits}-bit, {config.WeightEncoding} encoding)", nameof(weights));
         return new ProgrammedLayer(config, new LayerGeometry(config, k, n), options.Name, options.Seed, weights, options.OuSkip, options.Placement,
-            options.AdcSteps, options.ReferenceAdcSteps, options.DigitalScales, configuration);
+            options.PrecisionIndex, options.AdcSteps, options.ReferenceAdcSteps, options.DigitalScales, configuration);
     }
 
     /// <summary>The crossbar.</summary>
@@ -186,6 +189,8 @@ public sealed partial class ProgrammedLayer
     internal int[] SkippedOusPerGroup { get; }
     /// <summary>Row groups × column tiles: the OUs of the group read in that column tile (the ADC steps' arrays).</summary>
     internal int[] ReadsPerGroupTile { get; }
+    /// <summary>Per row group, the precision-table bits one of its OU-read rounds reads (0 without a table).</summary>
+    internal long[] IndexBitsPerGroup { get; }
     /// <summary>Arrays events are counted over: the placement's, or row tiles × column tiles.</summary>
     internal int EventArrays { get; }
     /// <summary>Row groups × <see cref="EventArrays"/>: the OUs of the group read in that array.</summary>

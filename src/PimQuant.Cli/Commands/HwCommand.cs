@@ -172,7 +172,7 @@ public static class HwCommand
                 var table = EnergyTable.From(s);
                 var perEvent = new JsonObject();
                 foreach (var e in System.Enum.GetValues<EventKind>().Except(table.Unpriced))
-                    perEvent[EnergyTable.Snake(e) + (e is EventKind.BufferRead or EventKind.BufferWrite or EventKind.RouterTransfer ? "_per_bit" : "")] =
+                    perEvent[EnergyTable.Snake(e) + (e is EventKind.BufferRead or EventKind.BufferWrite or EventKind.RouterTransfer or EventKind.IndexRead ? "_per_bit" : "")] =
                         table.PerEventPj(e, s.Adc.IsIdeal ? null : s.Adc.Bits);
                 derived["energy_pj"] = perEvent;
                 derived["unpriced_events"] = new JsonArray(table.Unpriced.Select(e => (JsonNode)EnergyTable.Snake(e)).ToArray());

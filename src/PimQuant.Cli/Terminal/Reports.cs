@@ -52,6 +52,7 @@ public static class Reports
             ["tiles_used"] = t.TilesUsed,
             ["fits_on_chip"] = t.Fits,
             ["utilisation"] = t.Utilisation,
+            ["index_bits"] = t.IndexBits,
             ["energy_breakdown_j"] = new JsonObject(t.EnergyByComponentJ.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
             ["counts"] = CountsJson(t.Counts),
             ["layers"] = new JsonArray(r.Layers.Select(l => (JsonNode)new JsonObject
@@ -60,7 +61,7 @@ public static class Reports
                 ["geometry"] = l.Geometry,
                 ["arrays"] = l.Arrays, ["replication"] = l.Replication, ["imas"] = l.Imas, ["adc_bits"] = l.AdcBits,
                 ["utilisation"] = l.Utilisation,
-                ["programmed_cells"] = l.ProgrammedCells, ["allocated_cells"] = l.AllocatedCells,
+                ["programmed_cells"] = l.ProgrammedCells, ["allocated_cells"] = l.AllocatedCells, ["index_bits"] = l.IndexBits,
                 ["area_mm2"] = l.AreaMm2,
                 ["energy_j"] = l.EnergyJ,
                 ["dynamic_energy_j"] = l.DynamicEnergyJ,
@@ -76,7 +77,7 @@ public static class Reports
         ["macs"] = c.Macs, ["ou_reads"] = c.OuReads, ["cell_reads"] = c.CellReads, ["dac_drives"] = c.DacDrives,
         ["adc_conversions"] = c.AdcConversions, ["shift_adds"] = c.ShiftAdds, ["digit_sums"] = c.DigitSums,
         ["buffer_read_bytes"] = c.BufferReadBytes, ["buffer_write_bytes"] = c.BufferWriteBytes, ["router_bytes"] = c.RouterBytes,
-        ["critical_path_ou_reads"] = c.CriticalPathOuReads,
+        ["index_read_bits"] = c.IndexReadBits, ["critical_path_ou_reads"] = c.CriticalPathOuReads,
     };
 
     /// <summary>One-line cost summary for the table.</summary>

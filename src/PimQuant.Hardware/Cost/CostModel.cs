@@ -22,7 +22,9 @@ public sealed record LayerWork(LayerMapping Mapping, EventCounts Counts, int? Ad
 /// tiles, so tile-level parts are charged pro rata (IMAs / imas_per_tile) per layer.</item>
 /// <item>Energy = Σ events × per-event energy (<see cref="EnergyTable"/>) + leakage of the layer's
 /// IMAs and tile share × period (chip-level leakage in the total only).</item>
-/// <item>Area of a layer = its IMAs and tile share; the total is whole tiles used.</item>
+/// <item>Area of a layer = its IMAs and tile share; the total is whole tiles used. A precision-aware layer's per-block
+/// precision table is reported as storage bits (<see cref="LayerCost.IndexBits"/>) and its reads priced as
+/// <c>index_read</c>; its area is not modelled (no spec gives a storage density).</item>
 /// <item>Operations = 2 · MACs; TOPS/W = ops / energy; TOPS = ops / period (a layer: ops /
 /// its latency); TOPS/mm² = TOPS / area.</item>
 /// </list>
@@ -67,6 +69,9 @@ public sealed class CostModel
             var (mapping, counts) = (layers[i].Mapping, layers[i].Counts);
             if (!ReferenceEquals(mapping.Spec, Spec) && mapping.Spec.Origin != Spec.Origin)
                 throw new ArgumentException($"layer '{mapping.Layer.Name}' is mapped on {mapping.Spec.Origin}, not {Spec.Origin}");
+            if (mapping.Table is not null && Energy.Unpriced.Contains(EventKind.IndexRead))
+                throw HardwareSpecException.Missing(Spec.Origin, "components[].events",
+                    $"layer '{mapping.Layer.Name}' is mapped with a per-block precision table ({mapping.Strategy}); a component must price 'index_read' (energy_pj per bits read)");
             int adcBits = layers[i].AdcBits ?? Spec.Adc.Bits;
             var byComponent = new Dictionary<string, double>();
             double dynamicPj = Energy.Charge(counts, adcBits, byComponent);
@@ -86,7 +91,7 @@ public sealed class CostModel
             }
             double area = imas * ima.AreaMm2 + tileShare * tileLevel.AreaMm2;
             result.Add(new LayerCost(mapping.Layer.Name, mapping.Geometry.Name, counts, adcBits, mapping.Arrays.Count, replication[i], imas,
-                mapping.ProgrammedCells, mapping.AllocatedCells, latencies[i], dynamicPj * 1e-12, staticPj * 1e-12,
+                mapping.ProgrammedCells, mapping.AllocatedCells, mapping.IndexBits, latencies[i], dynamicPj * 1e-12, staticPj * 1e-12,
                 ToJoules(byComponent), area));
         }
 
@@ -115,7 +120,7 @@ public sealed class CostModel
         var total = new CostTotal(
             result.Aggregate(EventCounts.Zero, (sum, l) => sum + l.Counts),
             result.Sum(l => l.Arrays), result.Sum(l => l.Imas), tilesUsed, fits,
-            result.Sum(l => l.ProgrammedCells), result.Sum(l => l.AllocatedCells),
+            result.Sum(l => l.ProgrammedCells), result.Sum(l => l.AllocatedCells), result.Sum(l => l.IndexBits),
             latency, period, bottleneck < 0 ? null : result[bottleneck].Name,
             result.Sum(l => l.DynamicEnergyJ), result.Sum(l => l.StaticEnergyJ) + chipStaticJ,
             Order(totalByComponent), tilesArea, ComponentTotals.Chip(Spec).AreaMm2);

@@ -19,6 +19,7 @@ public sealed record CostReport(string Spec, PipelineMode Pipeline, IReadOnlyLis
 /// <param name="Imas">IMAs allocated: ceil(arrays · copies / arrays_per_ima).</param>
 /// <param name="ProgrammedCells">Cells holding a weight bit (one copy).</param>
 /// <param name="AllocatedCells">Cells of its arrays (one copy).</param>
+/// <param name="IndexBits">Bits of its per-block precision table (precision-aware mappings; one copy; 0 without a table).</param>
 /// <param name="LatencySeconds">One image through the layer: critical-path OU reads × read time, over its copies.</param>
 /// <param name="DynamicEnergyJ">Σ events × per-event energy.</param>
 /// <param name="StaticEnergyJ">Leakage of its IMAs and tile share over the period.</param>
@@ -26,7 +27,7 @@ public sealed record CostReport(string Spec, PipelineMode Pipeline, IReadOnlyLis
 /// <param name="AreaMm2">Its IMAs plus its share of tile-level parts.</param>
 public sealed record LayerCost(
     string Name, string Geometry, EventCounts Counts, int AdcBits, int Arrays, int Replication, int Imas,
-    long ProgrammedCells, long AllocatedCells, double LatencySeconds, double DynamicEnergyJ, double StaticEnergyJ,
+    long ProgrammedCells, long AllocatedCells, long IndexBits, double LatencySeconds, double DynamicEnergyJ, double StaticEnergyJ,
     IReadOnlyDictionary<string, double> EnergyByComponentJ, double AreaMm2)
 {
     /// <summary>Programmed / allocated cells.</summary>
@@ -59,6 +60,7 @@ public sealed record LayerCost(
 /// <param name="Fits">True when no geometry needs more tiles than the chip has.</param>
 /// <param name="ProgrammedCells">Cells holding a weight bit.</param>
 /// <param name="AllocatedCells">Cells of all allocated arrays.</param>
+/// <param name="IndexBits">Bits of the layers' per-block precision tables.</param>
 /// <param name="LatencySeconds">One image through all layers (single-image latency): Σ layer latencies.</param>
 /// <param name="PeriodSeconds">Time per image in steady state (longest layer with the layer pipeline).</param>
 /// <param name="BottleneckLayer">The layer whose latency sets the period with the layer pipeline (the longest); null without layers.</param>
@@ -68,7 +70,7 @@ public sealed record LayerCost(
 /// <param name="AreaMm2">Area of the tiles used.</param>
 /// <param name="ChipAreaMm2">Area of the whole chip the spec describes.</param>
 public sealed record CostTotal(
-    EventCounts Counts, int Arrays, int Imas, int TilesUsed, bool Fits, long ProgrammedCells, long AllocatedCells,
+    EventCounts Counts, int Arrays, int Imas, int TilesUsed, bool Fits, long ProgrammedCells, long AllocatedCells, long IndexBits,
     double LatencySeconds, double PeriodSeconds, string? BottleneckLayer, double DynamicEnergyJ, double StaticEnergyJ,
     IReadOnlyDictionary<string, double> EnergyByComponentJ, double AreaMm2, double ChipAreaMm2)
 {

@@ -5,7 +5,8 @@ namespace PimQuant.Hardware.Cost;
 /// <summary>
 /// Event counts of the dense case, analytically from a mapping: every OU block of the mapping is
 /// read for every one of the T = ceil(activation bits / DAC bits) digits of every output pixel,
-/// every row driven, every column converted, nothing skipped. The functional simulator with
+/// every row driven, every column converted, nothing skipped; with a precision table, every entry is read before each of
+/// its block's OU-read rounds (one per digit and pixel), pruned blocks' entries included. The functional simulator with
 /// <see cref="AllDigits"/>, no zero-digit skipping and this mapping must count exactly the same.
 /// </summary>
 public static class DenseEventCounts
@@ -55,6 +56,7 @@ public static class DenseEventCounts
             BufferReadBits = p * lowered.InputRows * (long)activationBits,
             BufferWriteBits = p * lowered.Columns * (long)outBits,
             RouterBits = p * lowered.Columns * (long)outBits,
+            IndexReadBits = reads * mapping.IndexBits,
             CriticalPathOuReads = reads * busiest,
         };
     }

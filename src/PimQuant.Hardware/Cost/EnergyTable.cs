@@ -110,6 +110,7 @@ public sealed class EnergyTable
         EventKind.BufferWrite => "buffer_write",
         EventKind.RouterTransfer => "router_transfer",
         EventKind.DigitSelection => "digit_selection",
+        EventKind.IndexRead => "index_read",
         _ => kind.ToString(),
     };
 }

@@ -30,6 +30,10 @@ namespace PimQuant.Hardware.Cost;
 /// <item><b>Digit selection</b>: one input of one output pixel examined by the logic that chooses at run time which of its
 /// group's digits are streamed (a digit policy such as ReDy's: comparators, leading-one detection, statistics); once per
 /// input and pixel, however the inputs are grouped. 0 without a digit policy.</item>
+/// <item><b>Index read bits</b>: with a precision-aware mapping, the bits of the per-block precision table
+/// (<see cref="Mapping.PrecisionTable"/>) the controller reads: before each OU-read round of a weight block (one per
+/// streamed input digit of an output pixel) it reads the block's entry to know how many OUs to read, pruned blocks
+/// included (their entry reads 0 and triggers no OU read). 0 for dense mappings, which keep no table.</item>
 /// <item><b>Critical-path OU reads</b>: the most OU reads any one array of the layer performs
 /// (arrays read in parallel, an array's OUs one after another); latency = this × read cycle.</item>
 /// </list>
@@ -69,6 +73,9 @@ public sealed record EventCounts
     /// <summary>Bits sent through the on-chip network.</summary>
     public long RouterBits { get; init; }
 
+    /// <summary>Bits of the per-block precision table read by the controller (0 without a table).</summary>
+    public long IndexReadBits { get; init; }
+
     /// <summary>OU reads of the busiest array (summed over layers in a total).</summary>
     public long CriticalPathOuReads { get; init; }
 
@@ -100,7 +107,7 @@ public sealed record EventCounts
     [JsonIgnore] // derived from the bits, which are what a serialized record holds
     public double RouterBytes => RouterBits / 8.0;
 
-    /// <summary>The count an event is priced on (bits for buffer and router events).</summary>
+    /// <summary>The count an event is priced on (bits for buffer, router and index events).</summary>
     public long Of(EventKind kind) => kind switch
     {
         EventKind.OuRead => OuReads,
@@ -113,6 +120,7 @@ public sealed record EventCounts
         EventKind.BufferWrite => BufferWriteBits,
         EventKind.RouterTransfer => RouterBits,
         EventKind.DigitSelection => DigitSelections,
+        EventKind.IndexRead => IndexReadBits,
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -129,6 +137,7 @@ public sealed record EventCounts
         BufferReadBits = a.BufferReadBits + b.BufferReadBits,
         BufferWriteBits = a.BufferWriteBits + b.BufferWriteBits,
         RouterBits = a.RouterBits + b.RouterBits,
+        IndexReadBits = a.IndexReadBits + b.IndexReadBits,
         CriticalPathOuReads = a.CriticalPathOuReads + b.CriticalPathOuReads,
         ZeroInputReads = a.ZeroInputReads + b.ZeroInputReads,
         NonzeroDacDrives = a.NonzeroDacDrives + b.NonzeroDacDrives,

@@ -84,9 +84,14 @@ public sealed record MappedArray(int Index, ArrayGeometry Geometry, IReadOnlyLis
 /// </summary>
 public sealed class LayerMapping
 {
-    /// <summary>Assembles a mapping and counts its cells; <paramref name="arrays"/>' blocks must cover exactly the mapped cells.</summary>
-    public LayerMapping(string strategy, LayerShape layer, HardwareSpec spec, ArrayGeometry geometry, int weightBits, IReadOnlyList<MappedArray> arrays)
+    /// <summary>Assembles a mapping and counts its cells; <paramref name="arrays"/>' blocks must cover exactly the mapped cells;
+    /// <paramref name="table"/> is the per-block precision table a precision-aware mapping keeps (null: none).</summary>
+    public LayerMapping(string strategy, LayerShape layer, HardwareSpec spec, ArrayGeometry geometry, int weightBits, IReadOnlyList<MappedArray> arrays,
+        PrecisionTable? table = null)
     {
+        if (table is not null && table.Blocks.Lowered != layer.Lowering)
+            throw new ArgumentException($"layer '{layer.Name}': the precision table cuts another lowering than the layer's", nameof(table));
+        Table = table;
         Strategy = strategy;
         Layer = layer;
         Lowered = layer.Lowering;
@@ -136,6 +141,12 @@ public sealed class LayerMapping
 
     /// <summary>Cells of all allocated arrays.</summary>
     public long AllocatedCells { get; }
+
+    /// <summary>The per-block precision table the controller reads (precision-aware mappings), or null (dense: no table).</summary>
+    public PrecisionTable? Table { get; }
+
+    /// <summary>Bits of <see cref="Table"/>: 0 without one.</summary>
+    public long IndexBits => Table?.Bits ?? 0;
 
     /// <summary>ProgrammedCells / AllocatedCells (docs/hardware.md §0).</summary>
     public double Utilisation => AllocatedCells == 0 ? 0 : (double)ProgrammedCells / AllocatedCells;

@@ -24,7 +24,8 @@ namespace PimQuant.Hardware.Mapping;
 /// </list>
 /// With a precision map (<see cref="MappingRequest.Precision"/>) every block takes the given precision;
 /// without one, the precision the integer weights need (<see cref="BlockPrecision.Of"/>), or with neither
-/// every block at the full stored width.
+/// every block at the full stored width. The mapping carries the per-block precision table the controller reads
+/// (<see cref="PrecisionTable"/>).
 /// </summary>
 public sealed class PrecisionAwareMapping : IMappingStrategy
 {
@@ -94,7 +95,9 @@ public sealed class PrecisionAwareMapping : IMappingStrategy
                     arrays.Add(new MappedArray(arrays.Count, geometry, ordered.AsReadOnly(), ordered.Sum(b => (long)b.Rows * b.Cols)));
                 }
             }
-        return new LayerMapping(Name, layer, spec, geometry, request.WeightBits, arrays.AsReadOnly());
+        // The table holds every block, pruned ones as 0, each entry wide enough for the layer's stored bits.
+        return new LayerMapping(Name, layer, spec, geometry, request.WeightBits, arrays.AsReadOnly(),
+            new PrecisionTable(precision, PrecisionTable.EntryBitsFor(stored)));
     }
 
     private static void Validate(LayerShape layer, WeightLowering lowered, ArrayGeometry geometry, BlockPrecision precision, int stored, LoweredWeights? weights)

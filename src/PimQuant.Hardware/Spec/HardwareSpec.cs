@@ -312,13 +312,16 @@ public enum EventKind
     RouterTransfer,
     /// <summary>One input examined by a digit selector that chooses at run time which digits its group streams (ReDy).</summary>
     DigitSelection,
+    /// <summary>Bits of a precision-aware mapping's per-block precision table read by the controller (BWQ-H), priced per
+    /// <see cref="ComponentEvent.Bits"/> bits.</summary>
+    IndexRead,
 }
 
 /// <summary>One priced event of a component.</summary>
 /// <param name="Event">Which event.</param>
 /// <param name="EnergyPj">Energy per event in pJ (per <see cref="Bits"/> bits for bit events); null when priced by ADC resolution.</param>
 /// <param name="EnergyPjByBits">ADC conversion energy by resolution (adc_conversion only), else null.</param>
-/// <param name="Bits">For buffer and router events: the bits one priced access moves; else 1.</param>
+/// <param name="Bits">For buffer, router and index events: the bits one priced access moves; else 1.</param>
 public sealed record ComponentEvent(EventKind Event, double? EnergyPj, IReadOnlyDictionary<int, double>? EnergyPjByBits, int Bits);
 
 /// <summary>

@@ -50,6 +50,11 @@ internal sealed class SpecBuilder
         if (components.Count > 0 && basis is null)
             throw HardwareSpecException.Missing(_file, "component_basis",
                 "must give the design the component table was published for (rows, cols, arrays_per_ima, adcs_per_ima, adc_bits, adc_rate_gsps): every geometry and ADC scales from it");
+        // The precision-aware mapping's controller reads a per-block precision table before every OU-read round of a block
+        // (docs/hardware.md §4): a priced spec must say what that costs rather than have it counted free.
+        if (mapping == MappingNames.PrecisionAware && components.Count > 0 && components.All(c => c.Events.All(e => e.Event != EventKind.IndexRead)))
+            throw HardwareSpecException.Missing(_file, "components[].events",
+                "mapping 'precision_aware' reads a per-block precision table before each OU-read round of a block; a component must price 'index_read' (energy_pj per bits read)");
         var nonIdeal = BuildNonIdealities(d.NonIdealities, cell);
 
         return new HardwareSpec(HardwareSpec.CurrentVersion, name, description, source, _file, tech, clock,
@@ -141,9 +146,9 @@ internal sealed class SpecBuilder
     }
 
     private static readonly string[] EventNames =
-        ["ou_read", "cell_read", "dac_drive", "adc_conversion", "shift_add", "digit_sum", "buffer_read", "buffer_write", "router_transfer", "digit_selection"];
+        ["ou_read", "cell_read", "dac_drive", "adc_conversion", "shift_add", "digit_sum", "buffer_read", "buffer_write", "router_transfer", "digit_selection", "index_read"];
 
-    private static bool IsBitEvent(EventKind e) => e is EventKind.BufferRead or EventKind.BufferWrite or EventKind.RouterTransfer;
+    private static bool IsBitEvent(EventKind e) => e is EventKind.BufferRead or EventKind.BufferWrite or EventKind.RouterTransfer or EventKind.IndexRead;
 
     private IReadOnlyList<ComponentSpec> BuildComponents(ListDto<ComponentDto>? list, ComponentBasis? basis)
     {
@@ -172,7 +177,7 @@ internal sealed class SpecBuilder
                 if (IsBitEvent(kind))
                     bits = Integer(Need(e.Bits, Join(e.Path, "bits"), $"must be an integer from 1 to 65536 (the bits one priced {e.Event!.Text} moves)"), 1, 65536);
                 else if (e.Bits is not null)
-                    throw HardwareSpecException.Invalid(_file, e.Bits.Path, e.Bits.Text, "only allowed for buffer_read, buffer_write and router_transfer");
+                    throw HardwareSpecException.Invalid(_file, e.Bits.Path, e.Bits.Text, "only allowed for buffer_read, buffer_write, router_transfer and index_read");
                 double? energy = null;
                 Dictionary<int, double>? byBits = null;
                 if (e.EnergyPjByBits is not null)

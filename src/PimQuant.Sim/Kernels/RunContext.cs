@@ -68,7 +68,7 @@ internal sealed class EventTally(int groups)
     {
         var geometry = layer.Geometry;
         int arrays = layer.EventArrays;
-        long reads = 0, zero = 0, conversions = 0, drives = 0, nonzero = 0, digitSkipped = 0, ouSkipped = 0, cells = 0, digitSums = 0;
+        long reads = 0, zero = 0, conversions = 0, drives = 0, nonzero = 0, digitSkipped = 0, ouSkipped = 0, cells = 0, digitSums = 0, indexBits = 0;
         var arrayReads = new long[Math.Max(1, arrays)];
         bool needsDigitSums = layer.Config.WeightEncoding == WeightEncoding.Offset || layer.Config.ColumnFlip;
         for (int g = 0; g < _streamed.Length; g++)
@@ -83,6 +83,8 @@ internal sealed class EventTally(int groups)
             nonzero += _nonzero[g] * perDigit;
             digitSkipped += _skipped[g] * perDigit;
             ouSkipped += _streamed[g] * layer.SkippedOusPerGroup[g];
+            // Each streamed round of the group reads its blocks' precision entries, pruned blocks' too.
+            indexBits += _streamed[g] * layer.IndexBitsPerGroup[g];
             for (int a = 0; a < arrays; a++)
             {
                 int ous = layer.ReadsPerGroupArray[(long)g * arrays + a];
@@ -96,6 +98,7 @@ internal sealed class EventTally(int groups)
             OuReads = reads, ZeroInputReads = zero, AdcConversions = conversions, ShiftAdds = conversions, DacDrives = drives,
             NonzeroDacDrives = nonzero, DigitSkippedReads = digitSkipped, OuSkippedReads = ouSkipped,
             CellReads = cells, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(), DigitSelections = digitSelections,
+            IndexReadBits = indexBits,
         };
     }
 }

@@ -32,6 +32,7 @@ public class MappedPlacementTests
             arrays += placement.Arrays;
         }
         Assert.Equal(mapping.Arrays.Count, arrays);
+        Assert.Null(MappedPlacement.Index(mapping, geometry)); // a dense mapping keeps no precision table
     }
 
     [Property(MaxTest = 40, Replay = "(4321,765)")]
@@ -50,6 +51,10 @@ public class MappedPlacementTests
         for (int g = 0; g < groups; g++)
             placed += MappedPlacement.Of(mapping, g, geometry, config).ArrayOf.Count(a => a >= 0);
         Assert.Equal(mapping.Blocks.Count, placed);
+        // Every row group of every convolution group reads its block row's entries: together, the whole table.
+        var index = MappedPlacement.Index(mapping, geometry)!;
+        Assert.Equal(mapping.Table!.Entries, groups * index.EntriesPerRowGroup.Sum(e => (long)e));
+        Assert.Equal(3, index.EntryBits); // 8-bit weights: 7 stored bits, precisions 0..7
     }
 
     [Fact]

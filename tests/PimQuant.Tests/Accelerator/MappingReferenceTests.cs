@@ -2,6 +2,7 @@ using System.Globalization;
 using FsCheck;
 using FsCheck.Xunit;
 using PimQuant.Accelerator;
+using PimQuant.Hardware.Cost;
 using PimQuant.Hardware.Mapping;
 using PimQuant.Hardware.Spec;
 using PimQuant.Sim;
@@ -17,7 +18,7 @@ namespace PimQuant.Tests.Accelerator;
 /// column's bit and the digit, signed by its polarity and scaled by the block's digital scale. Random layers, both
 /// strategies, random precision maps with all-zero blocks, per-OU-block digital scales (powers of two, so every sum is
 /// exact in any order) and a heterogeneous pool: the simulator, programmed as the accelerator programs it, equals it
-/// exactly, and reads exactly the mapping's OUs.
+/// exactly, reads exactly the mapping's OUs, and reads its precision table as the cost model counts it.
 /// </summary>
 public class MappingReferenceTests
 {
@@ -89,7 +90,10 @@ public class MappingReferenceTests
             { WeightBits = weightBits, ActivationBits = activationBits, Array = geometry.Name, WholeOuRowTiles = true }));
         var simGeometry = LayerGeometry.For(config, K, N);
         var actual = new double[pixels * lowered.Columns];
-        long simulatedReads = 0;
+        long simulatedReads = 0, simulatedIndexBits = 0;
+        // The precision-aware mapping's table, read by the simulator as the accelerator programs it (none for dense).
+        var index = MappedPlacement.Index(mapping, simGeometry);
+        Assert.Equal(precisionAware, index is not null);
         for (int g = 0; g < groups; g++)
         {
             var placement = MappedPlacement.Of(mapping, g, simGeometry, config);
@@ -103,14 +107,14 @@ public class MappingReferenceTests
                     scales[k * N + j] = ScaleOf(g * K + k, g * N + j);
                 }
             var programmed = ProgrammedLayer.Program(config, codes, K, N, new ProgramOptions
-                { Name = $"g{g}", Placement = precisionAware ? placement : null, DigitalScales = scales });
+                { Name = $"g{g}", Placement = precisionAware ? placement : null, PrecisionIndex = index, DigitalScales = scales });
             var inputs = new byte[pixels * K];
             for (int m = 0; m < pixels; m++) activations.AsSpan(m * lowered.InputRows + g * K, K).CopyTo(inputs.AsSpan(m * K, K));
             var y = new double[pixels * N];
             foreach (var path in SimCases.AllPaths.Where(programmed.Supports))
             {
                 var events = programmed.Run(inputs, y, pixels, SimConfiguration.Default, new RunOptions { Path = path });
-                if (path == SimulationPath.Conductance) simulatedReads += events.OuReads;
+                if (path == SimulationPath.Conductance) (simulatedReads, simulatedIndexBits) = (simulatedReads + events.OuReads, simulatedIndexBits + events.IndexReadBits);
                 for (int m = 0; m < pixels; m++)
                     for (int j = 0; j < N; j++)
                         Assert.True(expected[m * lowered.Columns + g * N + j] == y[m * N + j],
@@ -118,6 +122,8 @@ public class MappingReferenceTests
             }
         }
         Assert.Equal(reads, simulatedReads);
+        // The simulator's precision-table reads are the cost model's analytic count of the same mapping (0 for dense).
+        Assert.Equal(DenseEventCounts.Compute(mapping, activationBits, pixels: pixels).IndexReadBits, simulatedIndexBits);
     }
 
     /// <summary>Outputs (pixels × columns) and OU reads from the mapping's blocks alone.</summary>

@@ -162,7 +162,7 @@ internal static class CrossbarReference
         double gain = reference ? (double)((long)levelMax << fraction) / (((long)levelMax << fraction) - leak) : 1.0;
 
         var output = new double[pixels * n];
-        long reads = 0, zeroReads = 0, conversions = 0, drives = 0, nonzeroDrives = 0, digitSkipped = 0, ouSkipped = 0, cellReads = 0, digitSums = 0;
+        long reads = 0, zeroReads = 0, conversions = 0, drives = 0, nonzeroDrives = 0, digitSkipped = 0, ouSkipped = 0, cellReads = 0, digitSums = 0, indexBits = 0;
         var arrayReads = new long[Math.Max(1, arrayCount)];
         LayerGeometry? geometry = digitPolicy is null ? null : ProgrammedLayer.Program(cfg, weights, k, n, program).Geometry;
         for (int m = 0; m < pixels; m++)
@@ -256,6 +256,8 @@ internal static class CrossbarReference
                 {
                     int nonzero = 0;
                     for (int i = groupStart[g]; i < groupStart[g] + groupRows[g]; i++) if (Digit(i, t) != 0) nonzero++;
+                    // A streamed round of the group reads every entry of its block row of the precision table (pruned blocks' too).
+                    if (Streamed(g, t) && program.PrecisionIndex is { } index) indexBits += (long)index.EntriesPerRowGroup[g] * index.EntryBits;
                     var arraysRead = new HashSet<int>();
                     for (int ou = 0; ou < columnTiles * ousPerTile; ou++)
                     {
@@ -282,6 +284,7 @@ internal static class CrossbarReference
             CellReads = cellReads, DigitSums = digitSums, CriticalPathOuReads = arrayReads.Max(),
             // A digit policy's selector examines each of a pixel's K inputs once (docs/hardware.md §4).
             DigitSelections = digitPolicy is null ? 0 : (long)pixels * k,
+            IndexReadBits = indexBits,
         };
         return new Result(output, events);
     }

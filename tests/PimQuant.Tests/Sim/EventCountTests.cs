@@ -65,6 +65,24 @@ public class EventCountTests
     }
 
     [Fact]
+    public void Precision_table_reads_are_counted_per_streamed_round_of_a_row_group()
+    {
+        // A table of 3-bit entries, 2 in row group 0 and 1 in row group 1 (e.g. a pruned block's entry among them: entries are
+        // read whatever they say). One pixel, 2 digits: g0 2 rounds × 2 × 3 = 12 bits, g1 2 × 1 × 3 = 6: 18 bits.
+        var options = new ProgramOptions { OuSkip = OuSkip.AllZero, PrecisionIndex = new PrecisionIndex(3, [2, 1]) };
+        var layer = ProgrammedLayer.Program(Layer().Config, Weights, 5, 2, options);
+        var y = new double[2];
+        var events = layer.Run(Activations, y, 1, SimConfiguration.Default);
+        Assert.Equal(18, events.IndexReadBits);
+        Assert.Equal(Layer().Run(Activations, new double[2], 1) with { IndexReadBits = 18 }, events);
+        // A digit the policy does not stream reads no entry: g0 skips digit 1, 6 bits fewer.
+        Assert.Equal(12, layer.Run(Activations, y, 1, SimConfiguration.Default, new RunOptions { DigitPolicy = new SkipDigit(group: 0, digit: 1) }).IndexReadBits);
+        // The lossless count from digit statistics (every digit streamed) reads the same table.
+        Assert.Equal(18, layer.EventsOfAllDigits(DigitStatistics.Of(Activations, 1, layer)).IndexReadBits);
+        Assert.Throws<ArgumentException>(() => ProgrammedLayer.Program(Layer().Config, Weights, 5, 2, options with { PrecisionIndex = new PrecisionIndex(3, [2]) }));
+    }
+
+    [Fact]
     public void Counting_can_be_turned_off()
     {
         var y = new double[2];

@@ -151,7 +151,7 @@ public class SimulatorExactnessTests
     }
 
     /// <summary>A mapping's OU placement (the precision-aware mapping's): OUs left out are never read, events count the
-    /// placement's arrays; every path equals the reference, which reads the placement as plainly.</summary>
+    /// placement's arrays and the precision table's reads; every path equals the reference, which reads the placement as plainly.</summary>
     [Property(MaxTest = 40, Replay = "(4242,77)")]
     public void Ou_placements_equal_reference(DoNotSize<int> seed)
     {
@@ -162,7 +162,9 @@ public class SimulatorExactnessTests
         int ouIds = geometry.ColumnTileCount * geometry.OusPerColumnTile, arrays = 1 + rng.Next(4);
         var arrayOf = Enumerable.Range(0, geometry.RowGroupCount * ouIds).Select(_ => rng.Next(-1, arrays)).ToArray();
         var steps = c.Program.AdcSteps is { Count: > 1 } many ? [many[0]] : c.Program.AdcSteps;
-        c = c with { Program = c.Program with { Placement = new OuPlacement(arrays, arrayOf), AdcSteps = steps, ReferenceAdcSteps = null } };
+        // A precision table of random entries per row group: its reads are counted per streamed round, as the reference counts them.
+        var index = new PrecisionIndex(1 + rng.Next(4), Enumerable.Range(0, geometry.RowGroupCount).Select(_ => rng.Next(5)).ToArray());
+        c = c with { Program = c.Program with { Placement = new OuPlacement(arrays, arrayOf), PrecisionIndex = index, AdcSteps = steps, ReferenceAdcSteps = null } };
         var paths = AssertMatchesReference(c, seed.Item % 3 == 0 ? new HashedDigitPolicy() : null);
         Assert.Contains(SimulationPath.Conductance, paths);
         if (bitCount) Assert.Contains(SimulationPath.BitCount, paths);
