@@ -2,6 +2,7 @@ using PimQuant.Experiments;
 using PimQuant.Experiments.Report;
 using PimQuant.Experiments.Results;
 using PimQuant.Hardware.Spec;
+using PimQuant.Methods.Bwq;
 using PimQuant.Methods.Cimq;
 using PimQuant.Methods.ReDy;
 using PimQuant.Sim;
@@ -22,8 +23,11 @@ namespace PimQuant.Methods;
 /// leaves the spec as loaded.</param>
 /// <param name="ByDefault">Whether <c>pimq compare</c> without <c>--schemes</c>, and <c>pimq demo</c>, run it: false for a scheme
 /// whose preparation takes minutes (CIMQ's reconstruction and clip learning), which the demo's 10-minute budget cannot hold.</param>
+/// <param name="Model">The model file the scheme simulates, given the comparison's model (BWQ: the block-precision model trained from
+/// it, <see cref="BwqScheme.ModelFor"/>); null: the comparison's model.</param>
 public sealed record SchemeEntry(string Name, string Description, string Hardware, bool HardwareBound, int WeightBits, int ActivationBits,
-    Func<MethodParts>? Parts, PaperFigures? Paper = null, Func<HardwareSpec, HardwareSpec>? Setup = null, bool ByDefault = true);
+    Func<MethodParts>? Parts, PaperFigures? Paper = null, Func<HardwareSpec, HardwareSpec>? Setup = null, bool ByDefault = true,
+    Func<string, string>? Model = null);
 
 /// <summary>
 /// The schemes <c>pimq compare --schemes</c> knows, each the parts of one method (<see cref="MethodParts"/>), the quantization it
@@ -44,6 +48,8 @@ public static class SchemeCatalog
             () => ReDyScheme.FromOptions("lossless", null, null, "array"), ReDyReproduction.Paper),
         new("cimq", $"CIMQ's four parts on ISAAC with a {CimqDefaults.AdcBits}-bit ADC whose steps are learned per array (bit-sparse activations, array-wise weights, learned clipping, QDrop)",
             "isaac", false, 8, 8, () => CimqScheme.Parts(CimqOptions.All), CimqDefaults.Paper, CimqDefaults.LowResolutionAdc, ByDefault: false),
+        new("bwq", "BWQ on BWQ-H: the block-precision model BWQ-A trained from the comparison's model (MODEL-bwq.onnx beside it), precision-aware mapping on 9x8 OUs",
+            "bwq-h", true, BwqScheme.WeightBits, 8, () => BwqScheme.Parts, BwqReproduction.Paper, Model: BwqScheme.ModelFor),
     ];
 
     /// <summary>The names of <see cref="Entries"/>, in order.</summary>
@@ -52,6 +58,24 @@ public static class SchemeCatalog
     /// <summary>The names of the entries run when no list is given (<see cref="SchemeEntry.ByDefault"/>), in order.</summary>
     public static IReadOnlyList<string> DefaultNames => [.. Entries.Where(e => e.ByDefault).Select(e => e.Name)];
 
+    /// <summary>The default schemes a comparison of <paramref name="model"/> can run: <see cref="DefaultNames"/> without a scheme whose own
+    /// model is not there (BWQ's before BWQ-A has trained it), each left out told to <paramref name="leftOut"/> with how to get it.</summary>
+    public static IReadOnlyList<string> DefaultNamesFor(string model, Action<string> leftOut)
+    {
+        ArgumentNullException.ThrowIfNull(leftOut);
+        var names = new List<string>();
+        foreach (var entry in Entries.Where(e => e.ByDefault))
+        {
+            if (entry.Model?.Invoke(model) is { } own && !File.Exists(own))
+            {
+                leftOut($"{entry.Name} is left out: it simulates {own}, not there; pimq reproduce bwq --model {model} -o {own} trains it");
+                continue;
+            }
+            names.Add(entry.Name);
+        }
+        return names;
+    }
+
     /// <summary>
     /// The schemes of a <c>--schemes</c> list (comma-separated names, <c>a+b</c> combinations, <c>NAME@HW</c>), the baseline first
     /// (added when absent), each with the hardware it runs on: <paramref name="hw"/> for every scheme when given, else its <c>@HW</c>,
@@ -59,15 +83,19 @@ public static class SchemeCatalog
     /// </summary>
     /// <exception cref="ArgumentException">An unknown name (the message lists the known ones), an empty or repeated entry, or a
     /// combination whose parts conflict; one line each.</exception>
-    public static IReadOnlyList<ComparedScheme> Parse(string list, string? hw, Func<string, HardwareSpec> loadSpec)
+    /// <param name="list">The <c>--schemes</c> list.</param>
+    /// <param name="hw">The hardware every scheme runs on, or null.</param>
+    /// <param name="loadSpec">Reads a preset name or spec file.</param>
+    /// <param name="model">The comparison's model, from which a scheme with a model of its own finds it (<see cref="SchemeEntry.Model"/>).</param>
+    public static IReadOnlyList<ComparedScheme> Parse(string list, string? hw, Func<string, HardwareSpec> loadSpec, string model)
     {
         ArgumentNullException.ThrowIfNull(list);
         ArgumentNullException.ThrowIfNull(loadSpec);
         var words = list.Split(',', StringSplitOptions.TrimEntries);
         if (words.Any(w => w.Length == 0)) throw new ArgumentException($"--schemes '{list}': an empty scheme name; give names separated by commas ({string.Join(", ", Names)})");
         if (words.GroupBy(w => w).FirstOrDefault(g => g.Count() > 1) is { } twice) throw new ArgumentException($"--schemes: '{twice.Key}' is given twice");
-        var schemes = words.Select(w => Resolve(w, hw, loadSpec)).ToList();
-        if (!schemes.Any(s => s.Name == Baseline)) schemes.Insert(0, Resolve(Baseline, hw, loadSpec));
+        var schemes = words.Select(w => Resolve(w, hw, loadSpec, model)).ToList();
+        if (!schemes.Any(s => s.Name == Baseline)) schemes.Insert(0, Resolve(Baseline, hw, loadSpec, model));
         var baseline = schemes.First(s => s.Name == Baseline);
         schemes.Remove(baseline);
         schemes.Insert(0, baseline);
@@ -75,7 +103,7 @@ public static class SchemeCatalog
     }
 
     /// <summary>One scheme: a name, <c>a+b</c>, optionally <c>@HW</c>.</summary>
-    private static ComparedScheme Resolve(string word, string? hw, Func<string, HardwareSpec> loadSpec)
+    private static ComparedScheme Resolve(string word, string? hw, Func<string, HardwareSpec> loadSpec, string model)
     {
         string name = word, at = "";
         if (word.IndexOf('@') is var sign and >= 0)
@@ -91,8 +119,10 @@ public static class SchemeCatalog
         var bound = entries.Where(e => e.HardwareBound).Select(e => e.Hardware).Distinct().ToList();
         if (bound.Count > 1)
             throw new ArgumentException($"scheme '{name}': its parts need different hardware ({string.Join(" and ", entries.Where(e => e.HardwareBound).Select(e => $"{e.Name} {e.Hardware}"))})");
+        // A method with a model of its own (BWQ's QDQ file) brings its quantization: the others' widths do not apply.
+        var widths = entries.FirstOrDefault(e => e.Model is not null) ?? entries[0];
         foreach (var (what, values) in new[] { ("weight bits", entries.Select(e => e.WeightBits)), ("activation bits", entries.Select(e => e.ActivationBits)) })
-            if (values.Distinct().Count() > 1)
+            if (widths.Model is null && values.Distinct().Count() > 1)
                 throw new ArgumentException($"scheme '{name}': its parts quantize to different {what} ({string.Join(", ", entries.Zip(values, (e, v) => $"{e.Name} {v}"))})");
 
         MethodParts? parts = null;
@@ -100,8 +130,12 @@ public static class SchemeCatalog
         string hardware = hw ?? (at.Length > 0 ? at : bound.FirstOrDefault() ?? entries[0].Hardware);
         var papers = entries.Where(e => e.Paper is not null).ToList();
         var spec = entries.Where(e => e.Setup is not null).Aggregate(loadSpec(hardware), (current, e) => e.Setup!(current));
-        return new ComparedScheme(word, spec, entries[0].WeightBits, entries[0].ActivationBits, parts,
-            papers.Count == 1 && entries.Count == 1 ? papers[0].Paper : null);
+        // At most one method brings a model of its own (the check above refuses two hardware-bound ones; BWQ's is bound).
+        string? own = entries.FirstOrDefault(e => e.Model is not null)?.Model!(model);
+        if (own is not null && !File.Exists(own))
+            throw new ArgumentException($"scheme '{word}' simulates the BWQ model trained from {model}, expected at {own}: train it with pimq reproduce bwq --model {model} -o {own}");
+        return new ComparedScheme(word, spec, widths.WeightBits, widths.ActivationBits, parts,
+            papers.Count == 1 && entries.Count == 1 ? papers[0].Paper : null, own);
     }
 
     /// <summary>The entry named <paramref name="name"/>.</summary>

@@ -55,8 +55,8 @@ public static class CompareCommand
         var schemes = new Option<string>("--schemes")
         {
             Description = $"Comma-separated schemes ({string.Join(", ", SchemeCatalog.Names)}); a+b combines two methods, NAME@HW runs one on another " +
-                          $"preset or spec file; the baseline runs first even when not listed",
-            DefaultValueFactory = _ => string.Join(",", SchemeCatalog.DefaultNames),
+                          $"preset or spec file; the baseline runs first even when not listed (default: {string.Join(",", SchemeCatalog.DefaultNames)}, " +
+                          "bwq only where the model's BWQ model, MODEL-bwq.onnx, is beside it)",
         };
         var hw = new Option<string>("--hw") { Description = "Run every scheme on this preset or spec file instead of the hardware each was designed for" };
         var data = new DataFlags();
@@ -77,17 +77,18 @@ public static class CompareCommand
         flags.AddTo(command);
         command.SetAction(parse => CommandRunner.Run(parse, flags.Json, flags.Threads, flags.Seed, (output, cancel) =>
         {
-            var parsed = ParseSchemes(parse.GetValue(schemes)!, parse.GetValue(hw));
             string path = parse.GetValue(model)!;
+            string list = parse.GetValue(schemes) ?? string.Join(",", SchemeCatalog.DefaultNamesFor(path, note => output.Err.WriteLine(note)));
+            var parsed = ParseSchemes(list, parse.GetValue(hw), path);
             return Execute(parse, flags, output, cancel, path, Path.GetFileNameWithoutExtension(path), parsed, data.Read(parse), parse.GetValue(data.Images));
         }));
         return command;
     }
 
     /// <summary>The schemes of a <c>--schemes</c> list; a name the catalogue does not know, or a conflicting combination, is a usage error.</summary>
-    internal static IReadOnlyList<ComparedScheme> ParseSchemes(string list, string? hw)
+    internal static IReadOnlyList<ComparedScheme> ParseSchemes(string list, string? hw, string model)
     {
-        try { return SchemeCatalog.Parse(list, hw, HardwareSpecLoader.Load); }
+        try { return SchemeCatalog.Parse(list, hw, HardwareSpecLoader.Load, model); }
         catch (ArgumentException e) { throw new UserError($"--schemes: {e.Message}", ExitCodes.Usage); }
     }
 

@@ -29,7 +29,7 @@ public static class DemoCommand
             string path = Workspace.DefaultModel;
             if (!File.Exists(path))
                 throw new UserError($"{path}: the embedded default model is missing; run pimq from a PimQuant checkout");
-            return CompareCommand.Execute(parse, flags, output, cancel, path, "demo", CompareCommand.ParseSchemes(Schemes, null),
+            return CompareCommand.Execute(parse, flags, output, cancel, path, "demo", CompareCommand.ParseSchemes(Schemes, null, path),
                 new DataOptions("fashion-mnist"), parse.GetValue(images), "demo");
         }));
         return command;

@@ -16,7 +16,10 @@ namespace PimQuant.Experiments.Report;
 /// <param name="ActivationBits">Activation bits of the quantized model.</param>
 /// <param name="Parts">The method's parts; null for the conventional scheme.</param>
 /// <param name="Paper">The method's published figures against its baseline; null when none.</param>
-public sealed record ComparedScheme(string Name, HardwareSpec Spec, int WeightBits, int ActivationBits, MethodParts? Parts, PaperFigures? Paper);
+/// <param name="Model">The model file the scheme simulates instead of the comparison's (BWQ: the block-precision model trained from
+/// it, a QDQ file that keeps its own quantization); null: the comparison's model.</param>
+public sealed record ComparedScheme(string Name, HardwareSpec Spec, int WeightBits, int ActivationBits, MethodParts? Parts, PaperFigures? Paper,
+    string? Model = null);
 
 /// <summary>What <c>pimq compare</c> runs: every scheme on the same model, data and simulator, the first one the baseline.</summary>
 /// <param name="Model">The ONNX model.</param>
@@ -70,10 +73,10 @@ public static class Comparison
         // Schemes share a quantized model when they quantize alike: the same widths and no method's quantization parts, or the
         // same parts (by their values, whatever else the methods do) for the same crossbars (a spec that differs only in its
         // ADC: the parts read the arrays, cells and DAC).
-        (int, int, string?, HardwareSpec?)? quantized = null;
-        static (int, int, string?, HardwareSpec?) Quantized(ComparedScheme s) => s.Parts is { Quantization.Count: > 0 } p
-            ? (s.WeightBits, s.ActivationBits, string.Join(" → ", p.Quantization), s.Spec with { Name = "", Adc = new AdcSpec(0, AdcStepMode.Unit, null) })
-            : (s.WeightBits, s.ActivationBits, null, null);
+        (string?, int, int, string?, HardwareSpec?)? quantized = null;
+        static (string?, int, int, string?, HardwareSpec?) Quantized(ComparedScheme s) => s.Parts is { Quantization.Count: > 0 } p
+            ? (s.Model, s.WeightBits, s.ActivationBits, string.Join(" → ", p.Quantization), s.Spec with { Name = "", Adc = new AdcSpec(0, AdcStepMode.Unit, null) })
+            : (s.Model, s.WeightBits, s.ActivationBits, null, null);
         var rows = new List<ResultRow>();
         var details = new List<SchemeDetail>();
         string dataset = "";
@@ -88,7 +91,7 @@ public static class Comparison
                     session = null;
                     quantized = Quantized(scheme);
                     var specs = request.Schemes.Where(s => Quantized(s) == quantized).Select(s => s.Spec).Prepend(scheme.Spec).Distinct().ToList();
-                    session = SimulationSession.Open(request.Model, request.Data, request.Images, Quantization.Config(scheme.WeightBits, scheme.ActivationBits),
+                    session = SimulationSession.Open(scheme.Model ?? request.Model, request.Data, request.Images, Quantization.Config(scheme.WeightBits, scheme.ActivationBits),
                         specs, request.CalibrationImages, request.Seed, request.BatchSize, progress, cancel, scheme.Parts is { Quantization.Count: > 0 } ? scheme.Parts : null);
                     (dataset, testImages) = (session.DatasetName, session.Test.Count);
                 }
@@ -104,6 +107,9 @@ public static class Comparison
                 var result = session.Simulate(scheme.Spec, scheme.Parts, request.Threads, null, progress, cancel);
                 var row = SimulationReport.Row(scheme.Spec, scheme.Parts, result);
                 if (index == 0) row = row with { Method = "baseline" };
+                // A scheme on a model of its own (BWQ's, trained from the comparison's model) keeps the FP32 accuracy of the model it was
+                // trained from: its own "FP32" is its dequantized weights.
+                else if (scheme.Model is not null) row = row with { Fp32Accuracy = rows[0].Fp32Accuracy };
                 rows.Add(row);
                 details.Add(SchemeDetail.Of(row, scheme.Paper, result, session.Model));
                 if (request.Checkpoint is { } path)
@@ -148,12 +154,13 @@ public static class Comparison
 
     /// <summary>The simulate run key of <paramref name="scheme"/> in <paramref name="request"/>.</summary>
     private static IReadOnlyList<KeyValuePair<string, string>> SimulateKey(ComparisonRequest request, ComparedScheme scheme) =>
-        SimulationCheckpoint.RunKey(new SimulationRequest(request.Model, scheme.Spec, scheme.WeightBits, scheme.ActivationBits, null, request.Data,
+        SimulationCheckpoint.RunKey(new SimulationRequest(scheme.Model ?? request.Model, scheme.Spec, scheme.WeightBits, scheme.ActivationBits, null, request.Data,
             request.Images, request.CalibrationImages, request.Seed, request.BatchSize, request.Threads, null, Method: scheme.Parts));
 
-    /// <summary>What makes a scheme's run differ from another's in the same comparison: its widths, method and spec.</summary>
+    /// <summary>What makes a scheme's run differ from another's in the same comparison: its widths, method and spec, and the model
+    /// it simulates where that is its own.</summary>
     private static string Identity(ComparisonRequest request, ComparedScheme scheme) =>
-        string.Join(", ", SimulateKey(request, scheme).Where(kv => PerScheme.Contains(kv.Key)).Select(kv => kv.Value));
+        string.Join(", ", SimulateKey(request, scheme).Where(kv => PerScheme.Contains(kv.Key) || (scheme.Model is not null && kv.Key == "model")).Select(kv => kv.Value));
 
     /// <summary>The rows and details saved by a stopped run of <paramref name="key"/>; none without a checkpoint.</summary>
     private static (IReadOnlyList<ResultRow>, IReadOnlyList<SchemeDetail>) Resume(ComparisonRequest request, IReadOnlyList<KeyValuePair<string, string>> key,

@@ -103,7 +103,7 @@ public partial class CompareCommandTests : IDisposable
         }
 
         // Stopped after the baseline: the same command line finds the unfinished folder, runs ReDy only, and ends with the same report.
-        var request = new ComparisonRequest(Model, SchemeCatalog.Parse("baseline,redy", null, HardwareSpecLoader.Load), new DataOptions(), 16, 32, 0, 16, 1);
+        var request = new ComparisonRequest(Model, SchemeCatalog.Parse("baseline,redy", null, HardwareSpecLoader.Load, Model), new DataOptions(), 16, 32, 0, 16, 1);
         string checkpoint = Path.Combine(folder, CompareCommand.CheckpointFile);
         File.WriteAllText(Comparison.DetailsPath(checkpoint), ReportJson.Details([details[0]]).ToJsonString());
         RowCheckpoint.Save(checkpoint, Comparison.RunKey(request), [rows[0]]);

@@ -11,7 +11,7 @@ namespace PimQuant.Tests.Methods;
 public class SchemeCatalogTests
 {
     private static IReadOnlyList<PimQuant.Experiments.Report.ComparedScheme> Parse(string list, string? hw = null) =>
-        SchemeCatalog.Parse(list, hw, PresetCatalog.Load);
+        SchemeCatalog.Parse(list, hw, PresetCatalog.Load, "model.onnx");
 
     [Fact]
     public void The_baseline_runs_first_whether_listed_or_not_and_each_scheme_on_its_own_hardware()
@@ -27,7 +27,7 @@ public class SchemeCatalogTests
     }
 
     [Theory]
-    [InlineData("nope", "unknown scheme 'nope'; known schemes: baseline, redy")]
+    [InlineData("nope", "unknown scheme 'nope'; known schemes: baseline, redy, cimq, bwq")]
     [InlineData("baseline,,redy", "an empty scheme name")]
     [InlineData("redy,redy", "'redy' is given twice")]
     [InlineData("baseline+redy", "baseline is the conventional scheme itself")]
@@ -66,5 +66,35 @@ public class SchemeCatalogTests
         Assert.Contains("both rewrite the input codes", e.Message);
         var clip = Assert.Throws<ArgumentException>(() => SchemeCatalog.Compose(cimq, cimq));
         Assert.Contains("both choose the ADC steps", clip.Message);
+    }
+
+    [Fact]
+    public void Bwq_runs_its_own_model_on_bwq_h_alone_or_with_redy_and_is_left_out_by_default_until_that_model_exists()
+    {
+        string folder = Directory.CreateTempSubdirectory("pimq-bwq-scheme").FullName;
+        try
+        {
+            string model = Path.Combine(folder, "net.onnx");
+            string own = Path.Combine(folder, "net-bwq.onnx");
+            var missing = Assert.Throws<ArgumentException>(() => SchemeCatalog.Parse("bwq", null, PresetCatalog.Load, model));
+            Assert.Contains($"expected at {own}: train it with pimq reproduce bwq --model {model} -o {own}", missing.Message);
+            var notes = new List<string>();
+            Assert.DoesNotContain("bwq", SchemeCatalog.DefaultNamesFor(model, notes.Add));
+            Assert.Contains(notes, n => n.StartsWith("bwq is left out", StringComparison.Ordinal));
+
+            File.WriteAllText(own, "");
+            Assert.Contains("bwq", SchemeCatalog.DefaultNamesFor(model, _ => { }));
+            var schemes = SchemeCatalog.Parse("bwq,redy+bwq", null, PresetCatalog.Load, model);
+            Assert.Equal([null, own, own], schemes.Select(s => s.Model));
+            // BWQ is bound to its hardware: a combination runs there, with the other method's digit policy.
+            Assert.Equal(["isaac", "bwq-h", "bwq-h"], schemes.Select(s => s.Spec.Name));
+            Assert.Equal("redy+bwq", schemes[2].Parts!.Method);
+            Assert.NotNull(schemes[2].Parts!.DigitPolicy);
+            Assert.NotNull(schemes[1].Paper);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

@@ -16,7 +16,7 @@ public class ComparisonTests : IDisposable
 
 
     private ComparisonRequest Request(int images) => new(Path.Combine(TestPaths.Root, "models", "resnet20-fmnist.onnx"),
-        SchemeCatalog.Parse("baseline,redy", null, PresetCatalog.Load), new DataOptions(), images, CalibrationImages: 32, Seed: 0, BatchSize: 16, Threads: 2,
+        SchemeCatalog.Parse("baseline,redy", null, PresetCatalog.Load, "model.onnx"), new DataOptions(), images, CalibrationImages: 32, Seed: 0, BatchSize: 16, Threads: 2,
         Checkpoint: Path.Combine(_dir, "checkpoint.json"));
 
     [Fact]
@@ -33,7 +33,7 @@ public class ComparisonTests : IDisposable
     [Fact]
     public void Two_schemes_reported_under_one_label_are_refused_before_any_work()
     {
-        var request = Request(16) with { Schemes = SchemeCatalog.Parse("redy,redy@isaac", null, PresetCatalog.Load) };
+        var request = Request(16) with { Schemes = SchemeCatalog.Parse("redy,redy@isaac", null, PresetCatalog.Load, "model.onnx") };
         var e = Assert.Throws<ExperimentException>(() => Comparison.Run(request, new QuietProgress(), CancellationToken.None));
         Assert.Equal("redy and redy@isaac are the same scheme on hardware of the same name: give it once", e.Message);
         Assert.False(File.Exists(request.Checkpoint));
