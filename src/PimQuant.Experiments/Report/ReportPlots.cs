@@ -34,7 +34,47 @@ public static class ReportPlots
         plots.Add(PerLayer(report, "layer-weight-bits.png", "Weight bits per layer", "weight bits (mean over the layer's weights)", l => l.WeightBits));
         plots.Add(PerLayer(report, "layer-utilisation.png", "Utilisation per layer", "utilisation (programmed / allocated cells, %)", l => 100 * l.Utilisation));
         plots.Add(PerLayer(report, "layer-ou-reads.png", "OU reads per layer and image", "OU reads per image", l => l.OuReads));
+        for (int s = 0, n = 0; s < report.Details.Count; s++)
+            if (report.Details[s].Layers.Any(l => l.Precision is not null))
+                plots.Add(PrecisionHeatmap(report.Results.Rows[s].Scheme, report.Details[s], $"block-precision-{++n}.png"));
         return plots;
+    }
+
+    /// <summary>
+    /// A scheme's precision maps as one heatmap (BWQ's block precisions): each layer a strip of its lowered matrix's groups, block
+    /// rows down and block columns across (convolution groups side by side), the layers left to right in execution order with a
+    /// blank column between them; a layer of one width is drawn at that width, a pruned group at 0.
+    /// </summary>
+    private static ReportPlot PrecisionHeatmap(string scheme, SchemeDetail detail, string file)
+    {
+        var strips = detail.Layers.Select(l => l.Precision is { } p
+            ? (l.Name, Rows: p.RowBlocks, Columns: p.ConvolutionGroups * p.ColumnBlocks, Bits: (Func<int, int, double>)((r, c) =>
+                p.Bits[((c / p.ColumnBlocks) * p.RowBlocks + r) * p.ColumnBlocks + c % p.ColumnBlocks]))
+            : (l.Name, Rows: 1, Columns: 1, Bits: (Func<int, int, double>)((_, _) => l.WeightBits))).ToList();
+        int height = strips.Max(s => s.Rows), width = strips.Sum(s => s.Columns + 1) - 1;
+        var grid = new double[height, width];
+        for (int r = 0; r < height; r++)
+            for (int c = 0; c < width; c++) grid[r, c] = double.NaN;
+        var ticks = new List<(double Position, string Label)>();
+        int at = 0;
+        foreach (var strip in strips)
+        {
+            for (int r = 0; r < strip.Rows; r++)
+                for (int c = 0; c < strip.Columns; c++) grid[r, at + c] = strip.Bits(r, c);
+            ticks.Add((at + strip.Columns / 2.0, strip.Name));
+            at += strip.Columns + 1;
+        }
+        var plot = new Plot();
+        plot.Title($"Block precision of {scheme} (bits per weight block, sign included; 0: pruned)");
+        var map = plot.Add.Heatmap(grid);
+        map.Colormap = new ScottPlot.Colormaps.Viridis();
+        map.NaNCellColor = Colors.White;
+        plot.Add.ColorBar(map);
+        plot.Axes.Bottom.SetTicks([.. ticks.Select(t => t.Position)], [.. ticks.Select(t => t.Label)]);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.YLabel("block row (from the top of each layer's lowered matrix)");
+        return new ReportPlot($"Block precision of {scheme}, layer by layer", file, plot.GetImageBytes(Width, Height + 120, ImageFormat.Png));
     }
 
     /// <summary>

@@ -30,10 +30,10 @@ public sealed record BwqOptions
     public int MagnitudeBits { get; init; } = 8;
 
     /// <summary>α of the first step of the outer loop.</summary>
-    public double Alpha { get; init; } = 0.05;
+    public double Alpha { get; init; } = 0.01;
 
     /// <summary>Factor α grows by from one step to the next.</summary>
-    public double AlphaGrowth { get; init; } = 2;
+    public double AlphaGrowth { get; init; } = 3;
 
     /// <summary>Steps of the α phase at most (the phase ends earlier at the first step over the allowed loss).</summary>
     public int AlphaSteps { get; init; } = 4;

@@ -38,7 +38,8 @@ public class ReportBuilderTests
         var cheaper = rows[0] with { Scheme = "cheap", EnergyJ = 1e-5, Accuracy = 0.5 };
         Assert.Equal(["cheap", "isaac w8a8 redy lossless array"], ReportPlots.ParetoFront([.. rows, worse, cheaper]).Select(r => r.Scheme));
         var plots = ReportPlots.All(ReportFixture.Report);
-        Assert.Equal(["accuracy-energy.png", "energy-breakdown.png", "layer-weight-bits.png", "layer-utilisation.png", "layer-ou-reads.png"], plots.Select(p => p.File));
+        // Both of the fixture's schemes have a precision map (a BWQ-like fc layer): a heatmap each, last.
+        Assert.Equal(["accuracy-energy.png", "energy-breakdown.png", "layer-weight-bits.png", "layer-utilisation.png", "layer-ou-reads.png", "block-precision-1.png", "block-precision-2.png"], plots.Select(p => p.File));
         Assert.All(plots, p => Assert.Equal([137, 80, 78, 71], p.Png.Take(4)));
     }
 }
