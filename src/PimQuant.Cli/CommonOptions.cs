@@ -15,7 +15,12 @@ namespace PimQuant.Cli;
 /// </summary>
 public static class CommonOptions
 {
-    /// <summary>--json.</summary>
+    /// <summary>A command's help text: <paramref name="description"/>, then an Examples section with one command line per entry (every command
+    /// shows how it is called).</summary>
+    public static string Help(string description, params string[] examples) =>
+        description + "\n\nExamples:\n" + string.Join("\n", examples.Select(e => "  " + e));
+
+    /// <summary>The <c>--json</c> flag.</summary>
     public static Option<bool> Json() => new("--json") { Description = "Print exactly one JSON object on stdout (progress and logs stay on stderr)" };
 
     /// <summary>--threads, default all cores.</summary>

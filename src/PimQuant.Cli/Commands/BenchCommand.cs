@@ -26,7 +26,8 @@ public static class BenchCommand
         {
             Description = "Time by the calling thread's CPU time, not the wall clock: with --threads 1 both engines compute on that thread, so other processes on the machine do not bias the ratio",
         };
-        var command = new Command("infer", "Images/s of PimQuant's FP32 inference and of ONNX Runtime on the same model, batch and threads")
+        var command = new Command("infer", CommonOptions.Help("Images/s of PimQuant's FP32 inference and of ONNX Runtime on the same model, batch and threads",
+            "pimq bench infer models/resnet20-fmnist.onnx", "pimq bench infer my.onnx --batch-size 64 --threads 1 --json"))
         {
             modelPath, batch, passes,
         };

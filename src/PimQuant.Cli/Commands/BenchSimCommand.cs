@@ -23,7 +23,8 @@ public static class BenchSimCommand
         var data = new DataFlags("10,000 for resnet20, 200 for vgg8");
         var calibrationImages = CommonOptions.CalibrationImages(SimulationBenchmark.DefaultCalibrationImages);
         var scheme = new SchemeFlags();
-        var command = new Command("sim", "Images/s of the crossbar simulation on presets beside PimQuant's FP32 inference of the same model and images")
+        var command = new Command("sim", CommonOptions.Help("Images/s of the crossbar simulation on presets beside PimQuant's FP32 inference of the same model and images",
+            "pimq bench sim", "pimq bench sim --hw isaac --scheme redy --redy-heuristic stats --json", "pimq bench sim --model vgg8 --images 500"))
         {
             model, hw, batch, calibrationImages,
         };

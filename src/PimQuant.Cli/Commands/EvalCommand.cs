@@ -21,7 +21,8 @@ public static class EvalCommand
         limit.Aliases.Add("--limit");
         var logits = new Option<string>("--logits") { Description = "Also write every evaluated image's logits to FILE (CSV: one line per image, its logits comma-separated)" };
 
-        var command = new Command("eval", "Top-1 accuracy of an ONNX model on a dataset's test split") { modelPath };
+        var command = new Command("eval", CommonOptions.Help("Top-1 accuracy of an ONNX model on a dataset's test split",
+            "pimq eval models/resnet20-fmnist.onnx", "pimq eval my.onnx --dataset cifar10 --data ~/cifar10 --mean 0.49,0.48,0.45 --std 0.25,0.24,0.26")) { modelPath };
         data.AddTo(command);
         foreach (var option in new Option[] { batch, logits, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, null, (output, cancel) =>

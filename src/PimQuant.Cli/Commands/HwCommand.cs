@@ -24,7 +24,8 @@ public static class HwCommand
     private static Command List()
     {
         var json = CommonOptions.Json();
-        var command = new Command("list", "List the hardware presets with one-line descriptions") { json };
+        var command = new Command("list", CommonOptions.Help("List the hardware presets with one-line descriptions",
+            "pimq hw list", "pimq hw list --json")) { json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             var presets = PresetCatalog.List();
@@ -47,7 +48,8 @@ public static class HwCommand
         var spec = new Argument<string>("spec") { Description = $"A preset ({string.Join(", ", PresetCatalog.Names)}) or a hardware spec YAML file" };
         var wbits = CommonOptions.OptionalInteger("--wbits", "Weight bits of the peak figures (default: the spec's defaults.weight_bits)", 2, 16);
         var abits = CommonOptions.OptionalInteger("--abits", "Activation bits of the peak figures (default: the spec's defaults.activation_bits)", 1, 16);
-        var command = new Command("show", "Validate a preset or spec file and print it resolved, with the component table scaled to its geometry, tile power, area, peak efficiency and per-event energies") { spec, wbits, abits, json };
+        var command = new Command("show", CommonOptions.Help("Validate a preset or spec file and print it resolved, with the component table scaled to its geometry, tile power, area, peak efficiency and per-event energies",
+            "pimq hw show bwq-h", "pimq hw show my-chip.yaml --wbits 4 --abits 4 --json")) { spec, wbits, abits, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             var s = HardwareSpecLoader.Load(parse.GetValue(spec)!);

@@ -15,7 +15,8 @@ public static class InfoCommand
     {
         var json = CommonOptions.Json();
         var modelPath = new Argument<string>("model") { Description = "The ONNX model" };
-        var command = new Command("info", "List a model's layers, shapes, parameters and MACs") { modelPath, json };
+        var command = new Command("info", CommonOptions.Help("List a model's layers, shapes, parameters and MACs",
+            "pimq info models/resnet20-fmnist.onnx", "pimq info my.onnx --json")) { modelPath, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             string path = parse.GetValue(modelPath)!;

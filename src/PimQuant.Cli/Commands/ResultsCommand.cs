@@ -29,7 +29,8 @@ public static class ResultsCommand
     {
         var json = CommonOptions.Json();
         var db = DbOption();
-        var command = new Command("list", "One line per stored result: id, run, time, scheme, accuracy and cost") { db, json };
+        var command = new Command("list", CommonOptions.Help("One line per stored result: id, run, time, scheme, accuracy and cost",
+            "pimq results list", "pimq results list --db runs/demo/results.db --json")) { db, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             string path = parse.GetValue(db)!;
@@ -73,7 +74,8 @@ public static class ResultsCommand
                 return 0;
             },
         };
-        var command = new Command("show", "Every field of one stored result, with its run key, command line, version and time") { id, db, json };
+        var command = new Command("show", CommonOptions.Help("Every field of one stored result, with its run key, command line, version and time",
+            "pimq results show 12", "pimq results show 12 --json")) { id, db, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             string path = parse.GetValue(db)!;
@@ -96,7 +98,8 @@ public static class ResultsCommand
         var json = CommonOptions.Json();
         var db = DbOption();
         var csv = new Option<bool>("--csv") { Description = "Print every stored result as CSV (a header, one line per result) on stdout" };
-        var command = new Command("export", "Every stored result with every field: --csv as CSV, --json as one JSON object; the columns are the same") { db, csv, json };
+        var command = new Command("export", CommonOptions.Help("Every stored result with every field: --csv as CSV, --json as one JSON object; the columns are the same",
+            "pimq results export --csv > results.csv", "pimq results export --json --db runs/demo/results.db")) { db, csv, json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             bool asCsv = parse.GetValue(csv);

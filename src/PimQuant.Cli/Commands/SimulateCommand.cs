@@ -51,7 +51,8 @@ public static class SimulateCommand
         var report = new Option<string>("--output", "-o") { Description = "Also write the JSON result to FILE (atomically)" };
         var db = ResultsCommand.DbOption();
 
-        var command = new Command("simulate", "Accuracy (FP32, ideal integer model, simulated crossbars) and cost (energy, latency, area) of a model on a crossbar accelerator")
+        var command = new Command("simulate", CommonOptions.Help("Accuracy (FP32, ideal integer model, simulated crossbars) and cost (energy, latency, area) of a model on a crossbar accelerator",
+            "pimq simulate models/resnet20-fmnist.onnx --hw isaac", "pimq simulate my.onnx --hw neurosim-rram --wbits 4 --abits 4 --adc-bits 5 --variation 0.05", "pimq simulate models/resnet20-fmnist.onnx --hw isaac --scheme redy --redy-heuristic max --redy-threshold 6", "pimq simulate models/resnet20-fmnist-bwq.onnx --hw bwq-h --json"))
         {
             modelPath, hw, wbits, abits, config, adcBits, adcStep, adcCalibration, variation, onOff, sa0, sa1, readNoise, calibrationImages, path,
         };

@@ -30,7 +30,8 @@ public static class TrainCommand
 
         var training = new TrainingFlags(defaultEpochs: 30, sgdLearningRate: 0.1, adamWLearningRate: 1e-3);
 
-        var command = new Command("train", "Train a zoo model on a dataset and write it as ONNX") { model, dataset, data, images };
+        var command = new Command("train", CommonOptions.Help("Train a zoo model on a dataset and write it as ONNX",
+            "pimq train --model resnet20 --dataset fashion-mnist --epochs 30 -o resnet20.onnx", "pimq train --model vgg8 --epochs 4 -o vgg8.onnx --checkpoint vgg8.ckpt --resume")) { model, dataset, data, images };
         training.AddTo(command);
         foreach (var option in new Option[] { outputPath, seed, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>

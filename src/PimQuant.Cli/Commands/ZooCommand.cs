@@ -18,7 +18,8 @@ public static class ZooCommand
     private static Command List()
     {
         var json = CommonOptions.Json();
-        var command = new Command("list", "List the zoo's models with their parameters and MACs at 1×28×28 and 3×32×32") { json };
+        var command = new Command("list", CommonOptions.Help("List the zoo's models with their parameters and MACs at 1×28×28 and 3×32×32",
+            "pimq zoo list", "pimq zoo list --json")) { json };
         command.SetAction(parse => CommandRunner.Run(parse, json, null, null, (output, _) =>
         {
             var table = new Table().AddColumns("model", "input", "parameters", "MACs / image");
@@ -47,7 +48,8 @@ public static class ZooCommand
         model.AcceptOnlyFromAmong([.. ModelZoo.Names]);
         var dataset = new DataFlags().Dataset;
         var outputPath = new Option<string>("--output", "-o") { Description = "Where to write the ONNX model", Required = true };
-        var command = new Command("export", "Write a freshly initialised (untrained) zoo model as ONNX, shaped for a dataset")
+        var command = new Command("export", CommonOptions.Help("Write a freshly initialised (untrained) zoo model as ONNX, shaped for a dataset",
+            "pimq zoo export vgg8 -o vgg8.onnx", "pimq zoo export resnet20 --dataset cifar10 -o resnet20-cifar.onnx"))
         {
             model, dataset, outputPath, seed, json,
         };
