@@ -1,5 +1,6 @@
 using System.CommandLine;
 using PimQuant.Experiments;
+using PimQuant.Methods.Bwq;
 using PimQuant.Methods.Cimq;
 using PimQuant.Methods.ReDy;
 
@@ -52,8 +53,9 @@ public sealed class SchemeFlags
 
     private readonly string[] _schemes;
 
-    /// <summary>The flags of every method's scheme, or of those named (<c>redy</c>, <c>cimq</c>): a command whose work a
-    /// method cannot change (ReDy's run-time digits do not change a quantized model) does not offer it.</summary>
+    /// <summary>The flags of every simulated method's scheme, or of those named (<c>redy</c>, <c>cimq</c>, <c>bwq</c>): a command whose
+    /// work a method cannot change (ReDy's run-time digits do not change a quantized model) does not offer it. BWQ, whose model
+    /// carries its own precision, is named by the commands that make that model.</summary>
     public SchemeFlags(params string[] schemes)
     {
         _schemes = schemes.Length == 0 ? ["redy", "cimq"] : schemes;
@@ -61,6 +63,7 @@ public sealed class SchemeFlags
         Scheme.Description = "The method applied: conventional (none)" + string.Concat(_schemes.Select(m => m switch
         {
             "redy" => ", redy (dynamic activation precision on the crossbars, docs/methods/redy.md)",
+            "bwq" => ", bwq (bit-plane weights with a precision per 9x8 block, for bwq-h; docs/methods/bwq.md)",
             _ => ", cimq (bit-sparse activations, array-wise weights, learned ADC clipping, QDrop; docs/methods/cimq.md)",
         }));
         RedyHeuristic.AcceptOnlyFromAmong([.. ReDyScheme.HeuristicNames]);
@@ -90,6 +93,7 @@ public sealed class SchemeFlags
             {
                 "redy" => ReDyScheme.FromOptions(parse.GetValue(RedyHeuristic)!, parse.GetValue(RedyThreshold), parse.GetValue(RedyDigits), parse.GetValue(RedyGroup)!, parse.GetValue(RedyRound)),
                 "cimq" => CimqScheme.Parts(CimqOptions.Only(parse.GetValue(CimqParts)!.Split(','))),
+                "bwq" => BwqScheme.Parts,
                 _ => null,
             };
         }

@@ -3,7 +3,9 @@ using System.Text.Json.Nodes;
 using PimQuant.Cli.Terminal;
 using PimQuant.Experiments;
 using PimQuant.Hardware.Spec;
+using PimQuant.Methods.Bwq;
 using PimQuant.Quant.Ptq;
+using PimQuant.Training;
 
 namespace PimQuant.Cli.Commands;
 
@@ -42,7 +44,7 @@ public static class QuantizeCommand
         var verify = new Option<bool>("--verify") { Description = "Run the written QDQ model in ONNX Runtime on the test split and report its accuracy" };
         var batch = CommonOptions.BatchSize(256);
         var hw = new Option<string>("--hw") { Description = "Check the config against a hardware preset or spec YAML before any work (what its crossbars can hold); the crossbars --scheme cimq quantizes for" };
-        var scheme = new SchemeFlags("cimq");
+        var scheme = new SchemeFlags("cimq", "bwq");
 
         var command = new Command("quantize", "Post-training quantization from --wbits/--abits or a YAML config; reports FP32 and quantized accuracy and bit statistics, writes ONNX QDQ")
         {
@@ -54,6 +56,12 @@ public static class QuantizeCommand
             command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output, cancel) =>
         {
+            if (parse.GetValue(scheme.Scheme) == "bwq")
+            {
+                BwqFlags.Refuse(parse, "--scheme bwq", "its model is 8-bit bit planes with each 9x8 block's own precision and 8-bit calibrated activations",
+                    config, wbits, abits, reconstruct, dropProbability, iterations, biasCorrection, verify, batch, hw);
+                return Bwq(parse, output, cancel);
+            }
             if (parse.GetResult(dropProbability) is { Implicit: false } && !parse.GetValue(reconstruct))
                 throw new UserError("--drop-prob applies to block reconstruction: add --reconstruct", ExitCodes.Usage);
             if (parse.GetResult(iterations) is { Implicit: false } && !parse.GetValue(reconstruct))
@@ -123,5 +131,43 @@ public static class QuantizeCommand
             return ExitCodes.Ok;
         }));
         return command;
+
+        // BWQ without training: BWQ-A's start (each block's precision the bit length of its largest magnitude, 8-bit activations
+        // calibrated), with no step to take.
+        int Bwq(ParseResult parse, Output output, CancellationToken cancel)
+        {
+            scheme.Read(parse);
+            string path = parse.GetValue(modelPath)!;
+            string outPath = parse.GetValue(outputPath) ?? throw new UserError("--scheme bwq writes its model: give -o FILE", ExitCodes.Usage);
+            BwqFlags.CheckOutputFolder(outPath);
+            long seedValue = parse.GetValue(seed);
+            var options = new BwqOptions { AlphaSteps = 0, MinActivationBits = 8 };
+            var request = new BwqRequest(path, data.Read(parse), options, new TrainingOptions { Seed = seedValue }, parse.GetValue(calibrationImages), outPath,
+                Checkpoints: outPath + ".steps", Command: "pimq " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)), Images: parse.GetValue(images));
+            var result = BwqTraining.Run(request, new ConsoleProgress(output), null, cancel);
+            output.Err.Write(BwqFlags.Table(result));
+            output.Result(new JsonObject
+            {
+                ["ok"] = true,
+                ["model"] = Path.GetFullPath(path),
+                ["scheme"] = "bwq",
+                ["dataset"] = result.DatasetName,
+                ["calibration_images"] = request.CalibrationImages,
+                ["seed"] = seedValue,
+                ["threads"] = parse.GetValue(threads),
+                ["fp32_accuracy"] = result.Fp32Accuracy,
+                ["quantized_accuracy"] = result.Accuracy,
+                ["accuracy_drop_points"] = (result.Fp32Accuracy - result.Accuracy) * 100,
+                ["test_images"] = result.TestImages,
+                ["mean_weight_bits"] = result.MeanWeightBits,
+                ["activation_bits"] = result.ActivationBits,
+                ["blocks"] = result.Blocks,
+                ["pruned_blocks"] = result.PrunedBlocks,
+                ["output"] = result.Output,
+                ["seconds"] = result.Seconds,
+            }, $"FP32 {result.Fp32Accuracy:P2}, bwq {result.Accuracy:P2} ({Reports.Change(result.Fp32Accuracy, result.Accuracy)}) on {result.DatasetName} test, "
+               + $"{result.MeanWeightBits:F2} bits per weight, {result.PrunedBlocks:N0} of {result.Blocks:N0} blocks pruned; wrote {outPath}");
+            return ExitCodes.Ok;
+        }
     }
 }

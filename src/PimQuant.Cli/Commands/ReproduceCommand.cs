@@ -33,50 +33,32 @@ public static class ReproduceCommand
         var json = CommonOptions.Json();
         var threads = CommonOptions.Threads();
         var seed = CommonOptions.Seed();
-        var defaults = new BwqOptions();
         var model = new Option<string>("--model") { Description = "The trained ONNX model (default: the embedded ResNet-20 on Fashion-MNIST)" };
         var output = new Option<string>("--output", "-o") { Description = "Where BWQ-A writes its model (ONNX QDQ; default MODEL-bwq.onnx in the current folder)" };
         var trained = new Option<bool>("--trained") { Description = "Skip BWQ-A: simulate the BWQ model --output names (e.g. models/resnet20-fmnist-bwq.onnx)" };
-        var steps = new Option<string>("--steps") { Description = "Folder of BWQ-A's step checkpoints (default OUTPUT.steps)" };
-        var alpha = CommonOptions.Real("--alpha", "Group-lasso strength of BWQ-A's first step", double.MinValue, double.MaxValue, defaults.Alpha);
-        var growth = CommonOptions.Real("--alpha-growth", "Factor alpha grows by per step", double.MinValue, double.MaxValue, defaults.AlphaGrowth);
-        var alphaSteps = CommonOptions.Integer("--alpha-steps", "Steps of the alpha phase at most", int.MinValue, fallback: defaults.AlphaSteps);
-        var minAbits = CommonOptions.Integer("--min-abits", "The activation phase stops at this width", int.MinValue, fallback: defaults.MinActivationBits);
-        var allowed = CommonOptions.Real("--allowed-loss", "Accuracy loss against FP32 a step may have, in points", double.MinValue, double.MaxValue, defaults.AllowedLoss * 100);
-        var requantize = CommonOptions.Integer("--requantize-every", "Optimizer steps between re-quantizations (0: after each epoch only)", int.MinValue, fallback: defaults.RequantizeEvery);
-        var training = new TrainingFlags(defaultEpochs: defaults.EpochsPerStep, sgdLearningRate: 0.01, adamWLearningRate: 1e-4);
+        var bwq = new BwqFlags();
         var data = new DataFlags();
         var calibrationImages = CommonOptions.CalibrationImages();
         var db = ResultsCommand.DbOption();
         var command = new Command("bwq", "BWQ: BWQ-A (bit planes, block group lasso, alpha and activation-bit search) on the model, then FP32, isaac and isaac-ou " +
             "W8A8 and BWQ on bwq-h, against isaac-ou; docs/methods/bwq.md. --epochs is per step; the weight decay defaults to 0 (the lasso regularises)")
         {
-            model, output, trained, steps, alpha, growth, alphaSteps, minAbits, allowed, requantize,
+            model, output, trained,
         };
-        foreach (var option in new Option[] { training.Epochs, training.Batch, training.Optimizer, training.Lr, training.Momentum, training.NoNesterov,
-                     training.WeightDecay, training.Schedule, training.StepEpochs, training.StepGamma, training.Warmup, training.Smoothing, training.CropPadding,
-                     training.NoFlip, training.Resume })
-            command.Options.Add(option);
+        bwq.AddTo(command);
         data.AddTo(command);
         foreach (var option in new Option[] { calibrationImages, db, seed, threads, json }) command.Options.Add(option);
         command.SetAction(parse => CommandRunner.Run(parse, json, threads, seed, (output2, cancel) =>
         {
             string modelPath = parse.GetValue(model) ?? Workspace.DefaultModel;
             string outPath = parse.GetValue(output) ?? Path.GetFileNameWithoutExtension(modelPath) + "-bwq.onnx";
-            if (Path.GetDirectoryName(Path.GetFullPath(outPath)) is { } folder && !Directory.Exists(folder))
-                throw new UserError($"--output {outPath}: no folder {folder}", ExitCodes.Usage);
+            BwqFlags.CheckOutputFolder(outPath);
             string dbPath = parse.GetValue(db)!;
             ResultsStore.CheckWritable(dbPath);
-            var options = new BwqOptions
-            {
-                Alpha = parse.GetValue(alpha), AlphaGrowth = parse.GetValue(growth), AlphaSteps = parse.GetValue(alphaSteps),
-                MinActivationBits = parse.GetValue(minAbits), AllowedLoss = parse.GetValue(allowed) / 100, RequantizeEvery = parse.GetValue(requantize),
-                EpochsPerStep = parse.GetValue(training.Epochs),
-            };
-            var trainingOptions = training.Read(parse, parse.GetValue(seed)) with { WeightDecay = parse.GetValue(training.WeightDecay) ?? 0 };
+            var (options, trainingOptions) = bwq.Read(parse, parse.GetValue(seed));
             var request = new BwqReproductionRequest(modelPath, data.Read(parse), parse.GetValue(data.Images), parse.GetValue(calibrationImages),
-                parse.GetValue(seed), 256, parse.GetValue(threads), options, trainingOptions, outPath, parse.GetValue(steps) ?? outPath + ".steps",
-                parse.GetValue(training.Resume), parse.GetValue(trained), string.Join(' ', ["pimq", .. parse.Tokens.Select(t => t.Value)]));
+                parse.GetValue(seed), 256, parse.GetValue(threads), options, trainingOptions, outPath, bwq.StepsPath(parse, outPath),
+                parse.GetValue(bwq.TrainingFlags.Resume), parse.GetValue(trained), string.Join(' ', ["pimq", .. parse.Tokens.Select(t => t.Value)]));
             var result = BwqReproduction.Run(request, new ConsoleProgress(output2), null, cancel);
             var report = result.Report;
 
@@ -100,17 +82,7 @@ public static class ReproduceCommand
             var json2 = ResultJson.Report(report);
             json2["ok"] = true;
             json2["bwq_model"] = Path.GetFullPath(outPath);
-            if (result.Training is { } t)
-                json2["bwq_a"] = new JsonObject
-                {
-                    ["fp32_accuracy"] = t.Fp32Accuracy, ["accuracy"] = t.Accuracy, ["mean_weight_bits"] = t.MeanWeightBits, ["activation_bits"] = t.ActivationBits,
-                    ["alpha"] = t.Alpha, ["blocks"] = t.Blocks, ["pruned_blocks"] = t.PrunedBlocks, ["seconds"] = t.Seconds,
-                    ["steps"] = new JsonArray([.. t.Steps.Select(s => (JsonNode)new JsonObject
-                    {
-                        ["step"] = s.Index, ["phase"] = s.Phase, ["alpha"] = s.Alpha, ["activation_bits"] = s.ActivationBits, ["accuracy"] = s.Accuracy,
-                        ["mean_weight_bits"] = s.MeanWeightBits, ["kept"] = s.Kept, ["seconds"] = s.Seconds,
-                    })]),
-                };
+            if (result.Training is { } t) json2["bwq_a"] = BwqFlags.Log(t);
             json2["stored"] = new JsonObject { ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]) };
             output2.Result(json2, string.Join("; ", report.Context.Notes.Skip(1).Take(2)));
             return ExitCodes.Ok;

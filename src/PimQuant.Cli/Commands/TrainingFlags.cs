@@ -10,7 +10,7 @@ namespace PimQuant.Cli.Commands;
 /// </summary>
 internal sealed class TrainingFlags
 {
-    private readonly double _sgdLearningRate, _adamWLearningRate;
+    private readonly TrainingDefaults _defaults;
 
     /// <summary>The flags, with the command's own defaults.</summary>
     /// <param name="defaultEpochs">Epochs when --epochs is absent; null makes --epochs required.</param>
@@ -18,8 +18,7 @@ internal sealed class TrainingFlags
     /// <param name="adamWLearningRate">Peak learning rate for AdamW when --lr is absent.</param>
     public TrainingFlags(int? defaultEpochs, double sgdLearningRate, double adamWLearningRate)
     {
-        _sgdLearningRate = sgdLearningRate;
-        _adamWLearningRate = adamWLearningRate;
+        _defaults = new TrainingDefaults(defaultEpochs ?? 0, sgdLearningRate, adamWLearningRate);
         // Numbers are parsed here and range-checked by TrainingOptions.Validated, which names the field.
         Epochs = CommonOptions.Integer("--epochs", "Training epochs", int.MinValue, fallback: defaultEpochs ?? 0);
         Epochs.Required = defaultEpochs is null;
@@ -54,20 +53,25 @@ internal sealed class TrainingFlags
     }
 
     /// <summary>The validated options; an invalid value is a usage error naming the field.</summary>
-    public TrainingOptions Read(ParseResult parse, long seed)
+    public TrainingOptions Read(ParseResult parse, long seed) => Read(parse, seed, _defaults);
+
+    /// <summary>The validated options, <paramref name="defaults"/> standing for the flags not given (a mode of the command with
+    /// defaults of its own, as <c>finetune --scheme bwq</c>); an invalid value is a usage error naming the field.</summary>
+    public TrainingOptions Read(ParseResult parse, long seed, TrainingDefaults defaults)
     {
+        ArgumentNullException.ThrowIfNull(defaults);
         bool adamW = parse.GetValue(Optimizer) == "adamw";
         try
         {
             return new TrainingOptions
             {
-                Epochs = parse.GetValue(Epochs),
+                Epochs = parse.GetResult(Epochs) is { Implicit: false } ? parse.GetValue(Epochs) : defaults.Epochs,
                 BatchSize = parse.GetValue(Batch),
                 Optimizer = adamW ? OptimizerKind.AdamW : OptimizerKind.Sgd,
-                LearningRate = parse.GetValue(Lr) ?? (adamW ? _adamWLearningRate : _sgdLearningRate),
+                LearningRate = parse.GetValue(Lr) ?? (adamW ? defaults.AdamWLearningRate : defaults.SgdLearningRate),
                 Momentum = parse.GetValue(Momentum),
                 Nesterov = !parse.GetValue(NoNesterov),
-                WeightDecay = parse.GetValue(WeightDecay) ?? (adamW ? 0.01 : 5e-4),
+                WeightDecay = parse.GetValue(WeightDecay) ?? defaults.WeightDecay ?? (adamW ? 0.01 : 5e-4),
                 Schedule = Enum.Parse<ScheduleKind>(parse.GetValue(Schedule)!, ignoreCase: true),
                 StepEpochs = parse.GetValue(StepEpochs),
                 StepGamma = parse.GetValue(StepGamma),
@@ -87,3 +91,10 @@ internal sealed class TrainingFlags
     /// <summary>--checkpoint, or the output path with <c>.ckpt</c> appended.</summary>
     public string CheckpointPath(ParseResult parse, string outputPath) => parse.GetValue(Checkpoint) ?? outputPath + ".ckpt";
 }
+
+/// <summary>What the training flags not given stand for.</summary>
+/// <param name="Epochs">Epochs without --epochs.</param>
+/// <param name="SgdLearningRate">Peak learning rate for SGD without --lr.</param>
+/// <param name="AdamWLearningRate">Peak learning rate for AdamW without --lr.</param>
+/// <param name="WeightDecay">Weight decay without --weight-decay; null: the optimizer's (5e-4 for SGD, 0.01 for AdamW).</param>
+internal sealed record TrainingDefaults(int Epochs, double SgdLearningRate, double AdamWLearningRate, double? WeightDecay = null);

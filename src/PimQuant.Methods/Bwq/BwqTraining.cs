@@ -150,7 +150,6 @@ public static class BwqTraining
         try
         {
             foreach (var layer in layers) layer.Requantize();
-            Directory.CreateDirectory(request.Checkpoints);
             using var calibration = Quantization.CalibrationImages(train, data.Normalization, request.CalibrationImages, request.Training.Seed);
             string baseKey = string.Join('|', "bwq", FileDigest(request.Model), data.DatasetName, train.Count, data.Test.Count, request.CalibrationImages,
                 options, request.Training with { Epochs = options.EpochsPerStep });
@@ -299,6 +298,8 @@ public static class BwqTraining
         string key = string.Create(CultureInfo.InvariantCulture, $"{baseKey}|step={index}|alpha={alpha:R}|a{bits}");
         var policy = new Trainer.CheckpointPolicy(Path.Combine(request.Checkpoints, $"step-{index}.ckpt"), Resume: true, key);
         var options = request.Training with { Epochs = request.Options.EpochsPerStep };
+        // Made by the first step, so a run of no step (pimq quantize --scheme bwq) leaves no empty folder.
+        Directory.CreateDirectory(request.Checkpoints);
         return TrainingObserver.Run(progress, string.Create(CultureInfo.InvariantCulture, $"BWQ step {index}: alpha {alpha:G3}, a{bits}"),
             observer => new Trainer(graph, options, observer, Overrides, parameters, [hook]).Run(train, data.Test, data.Normalization, policy, cancel));
     }
