@@ -41,8 +41,9 @@ public static class FinetuneCommand
         var scheme = new SchemeFlags("bwq");
         var bwq = new BwqFlags(training);
 
-        var command = new Command("finetune", "Quantization-aware training (straight-through fake quantization, LSQ, PACT) from a YAML config, " +
-            "or BWQ-A with --scheme bwq (bit planes, block group lasso, alpha and activation-bit search; the weight decay defaults to 0); writes ONNX QDQ")
+        var command = new Command("finetune", CommonOptions.Help("Quantization-aware training (straight-through fake quantization, LSQ, PACT) from a YAML config, " +
+            "or BWQ-A with --scheme bwq (bit planes, block group lasso, alpha and activation-bit search; the weight decay defaults to 0); writes ONNX QDQ",
+            "pimq finetune models/resnet20-fmnist.onnx --config configs/w4a4-lsq.yaml --epochs 5 --lsq --pact -o r20-w4a4.onnx", "pimq finetune models/resnet20-fmnist.onnx --scheme bwq --alpha 0.01 --alpha-steps 4 -o models/resnet20-fmnist-bwq.onnx --resume"))
         {
             modelPath, config, outputPath, lsq, pact,
         };

@@ -46,7 +46,8 @@ public static class QuantizeCommand
         var hw = new Option<string>("--hw") { Description = "Check the config against a hardware preset or spec YAML before any work (what its crossbars can hold); the crossbars --scheme cimq quantizes for" };
         var scheme = new SchemeFlags("cimq", "bwq");
 
-        var command = new Command("quantize", "Post-training quantization from --wbits/--abits or a YAML config; reports FP32 and quantized accuracy and bit statistics, writes ONNX QDQ")
+        var command = new Command("quantize", CommonOptions.Help("Post-training quantization from --wbits/--abits or a YAML config; reports FP32 and quantized accuracy and bit statistics, writes ONNX QDQ",
+            "pimq quantize models/resnet20-fmnist.onnx --wbits 4 --abits 8 -o r20-w4a8.onnx", "pimq quantize my.onnx --config q.yaml --reconstruct --drop-prob 0.5 -o q.onnx", "pimq quantize models/resnet20-fmnist.onnx --scheme cimq --hw isaac -o r20-cimq.onnx", "pimq quantize models/resnet20-fmnist.onnx --scheme bwq -o r20-bwq.onnx"))
         {
             modelPath, wbits, abits, config, outputPath,
         };

@@ -40,8 +40,9 @@ public static class ReproduceCommand
         var data = new DataFlags();
         var calibrationImages = CommonOptions.CalibrationImages();
         var db = ResultsCommand.DbOption();
-        var command = new Command("bwq", "BWQ: BWQ-A (bit planes, block group lasso, alpha and activation-bit search) on the model, then FP32, isaac and isaac-ou " +
-            "W8A8 and BWQ on bwq-h, against isaac-ou; docs/methods/bwq.md. --epochs is per step; the weight decay defaults to 0 (the lasso regularises)")
+        var command = new Command("bwq", CommonOptions.Help("BWQ: BWQ-A (bit planes, block group lasso, alpha and activation-bit search) on the model, then FP32, isaac and isaac-ou " +
+            "W8A8 and BWQ on bwq-h, against isaac-ou; docs/methods/bwq.md. --epochs is per step; the weight decay defaults to 0 (the lasso regularises)",
+            "pimq reproduce bwq", "pimq reproduce bwq --model vgg8-fmnist.onnx --epochs 2 --images 2000 --json", "pimq reproduce bwq --trained -o models/resnet20-fmnist-bwq.onnx"))
         {
             model, output, trained,
         };
@@ -110,7 +111,8 @@ public static class ReproduceCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Save the rows done to FILE (atomically) after each scheme; an existing checkpoint of the same run is resumed" };
         var plot = new Option<string>("--plot") { Description = "Write the accuracy against ADC bits plot to FILE (PNG)", DefaultValueFactory = _ => "cimq.png" };
         var db = ResultsCommand.DbOption();
-        var command = new Command("cimq", "CIMQ: conventional quantization against CIMQ and each of its parts across ADC resolutions, widths and hardware; docs/methods/cimq.md")
+        var command = new Command("cimq", CommonOptions.Help("CIMQ: conventional quantization against CIMQ and each of its parts across ADC resolutions, widths and hardware; docs/methods/cimq.md",
+            "pimq reproduce cimq", "pimq reproduce cimq --hw isaac --adc-bits 4,5,8 --widths w8a8 --variants conventional,clip,cimq --images 1000 --checkpoint cimq.rows"))
         {
             model, hw, adcBits, widths, variants,
         };
@@ -198,7 +200,8 @@ public static class ReproduceCommand
         var resume = new Option<bool>("--resume") { Description = "Continue from the --checkpoint file if it exists" };
         var plot = new Option<string>("--plot") { Description = "Write the energy-saving against accuracy-loss plot to FILE (PNG; default redy-HW.png)" };
         var db = ResultsCommand.DbOption();
-        var command = new Command("redy", "ReDy: static 8-bit activations against run-time dynamic precision (lossless rule and heuristic sweeps); docs/methods/redy.md")
+        var command = new Command("redy", CommonOptions.Help("ReDy: static 8-bit activations against run-time dynamic precision (lossless rule and heuristic sweeps); docs/methods/redy.md",
+            "pimq reproduce redy", "pimq reproduce redy --hw isaac-ou --redy-group ou --checkpoint redy.rows --resume --json"))
         {
             model, hw, group,
         };
