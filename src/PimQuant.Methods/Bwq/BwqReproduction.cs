@@ -95,12 +95,12 @@ public static class BwqReproduction
         rows[2] = baseline;
         var measured = rows.Select(r => r.RelativeTo(baseline)).ToList();
         var context = new ResultContext(Command, Path.GetFullPath(request.Model), dataset, images, request.Seed, baseline.Scheme, Paper,
-            Notes(measured, request, trained, Breakdown(dense!, bwq)));
+            Notes(measured, request, trained, Breakdown(dense!, bwq), ReadsPerBlock(isaacOu, bwqH)));
         return new BwqReproductionResult(new ResultReport(context, measured), trained);
     }
 
     /// <summary>What the rows say against the targets and the paper, with the reason for every target missed.</summary>
-    private static List<string> Notes(IReadOnlyList<ResultRow> rows, BwqReproductionRequest request, BwqResult? trained, string? breakdown)
+    private static List<string> Notes(IReadOnlyList<ResultRow> rows, BwqReproductionRequest request, BwqResult? trained, string? breakdown, string reads)
     {
         var notes = new List<string>();
         var (fp32, isaac, isaacOu, bwq) = (rows[0], rows[1], rows[2], rows[3]);
@@ -120,6 +120,7 @@ public static class BwqReproduction
             : "targets missed: " + string.Join("; ", missed));
         if (bwq.OuReads is { } r && isaacOu.OuReads is { } r0)
             notes.Add($"OU reads per image: {r:N0} on bwq-h against {r0:N0} on isaac-ou ({F((double)r0 / Math.Max(1, r), "0.##")}× fewer); ADC conversions {bwq.AdcConversions:N0} against {isaacOu.AdcConversions:N0}");
+        notes.Add(reads);
         if (breakdown is not null) notes.Add(breakdown);
         if (trained is not null)
         {
@@ -128,6 +129,20 @@ public static class BwqReproduction
                       $"{trained.PrunedBlocks:N0} of {trained.Blocks:N0} blocks pruned; the paper trains 650 epochs" + (kept is null ? "; no step stayed within the allowed loss, so the written model is the 8-bit start" : ""));
         }
         return notes;
+    }
+
+    /// <summary>Where the two mappings' reads per weight block and digit come from, and the block precision below which BWQ reads
+    /// fewer OUs than the dense baseline.</summary>
+    private static string ReadsPerBlock(HardwareSpec dense, HardwareSpec bwq)
+    {
+        int denseBits = dense.Encoding.StoredBits(dense.Defaults.WeightBits);
+        int denseOus = dense.Encoding.Polarities * ((denseBits + dense.Cell.Bits - 1) / dense.Cell.Bits);
+        int perBit = bwq.Encoding.Polarities;
+        double breakEven = (double)denseOus * bwq.Cell.Bits / perBit;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"per 9x8 block and input digit, {dense.Name} reads {denseOus} OUs (8-bit {dense.Encoding.Weights.ToString().ToLowerInvariant()} codes in {dense.Cell.Bits}-bit cells) " +
+            $"and {bwq.Name} {perBit} per magnitude bit of the block ({bwq.Cell.Bits}-bit cells, {bwq.Encoding.Weights.ToString().ToLowerInvariant()}), so BWQ reads fewer OUs only " +
+            $"where its blocks average below {breakEven:0.#} magnitude bits (pruned blocks count 0), and its speedup grows with the narrower activations it streams");
     }
 
     /// <summary>Energy per image by component on isaac-ou and on bwq-h, the components that cost most on either first: where a
