@@ -296,7 +296,7 @@ public static class BwqTraining
         var parameters = layers.Select(l => ($"bwq.planes.{l.Name}", l.Planes)).Concat(activations.QuantizerParameters()).ToList();
         var hook = new BitPlaneHook(layers, alpha, request.Options.RequantizeEvery);
         string key = string.Create(CultureInfo.InvariantCulture, $"{baseKey}|step={index}|alpha={alpha:R}|a{bits}");
-        var policy = new Trainer.CheckpointPolicy(Path.Combine(request.Checkpoints, $"step-{index}.ckpt"), Resume: true, key);
+        var policy = new Trainer.CheckpointPolicy(Path.Combine(request.Checkpoints, $"step-{index}.ckpt"), request.Resume, key);
         var options = request.Training with { Epochs = request.Options.EpochsPerStep };
         // Made by the first step, so a run of no step (pimq quantize --scheme bwq) leaves no empty folder.
         Directory.CreateDirectory(request.Checkpoints);
