@@ -61,7 +61,7 @@ public static class ReportPlots
         {
             for (int r = 0; r < strip.Rows; r++)
                 for (int c = 0; c < strip.Columns; c++) grid[r, at + c] = strip.Bits(r, c);
-            ticks.Add((at + strip.Columns / 2.0, strip.Name));
+            ticks.Add((at + strip.Columns / 2.0, (ticks.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)));
             at += strip.Columns + 1;
         }
         var plot = new Plot();
@@ -70,11 +70,13 @@ public static class ReportPlots
         map.Colormap = new ScottPlot.Colormaps.Viridis();
         map.NaNCellColor = Colors.White;
         plot.Add.ColorBar(map);
+        // Layers are numbered as in the other per-layer plots (their names do not fit under strips a few blocks wide).
         plot.Axes.Bottom.SetTicks([.. ticks.Select(t => t.Position)], [.. ticks.Select(t => t.Label)]);
-        plot.Axes.Bottom.TickLabelStyle.Rotation = 90;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
-        plot.YLabel("block row (from the top of each layer's lowered matrix)");
-        return new ReportPlot($"Block precision of {scheme}, layer by layer", file, plot.GetImageBytes(Width, Height + 120, ImageFormat.Png));
+        plot.XLabel("crossbar layer (execution order), its blocks across");
+        // Row 0 of the grid is drawn at the top: block rows run down each strip, so a row number on the axis would read upside down.
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.EmptyTickGenerator();
+        plot.YLabel("block rows, from the top");
+        return new ReportPlot($"Block precision of {scheme}, layer by layer", file, plot.GetImageBytes(Width, Height, ImageFormat.Png));
     }
 
     /// <summary>
