@@ -201,12 +201,12 @@ public static class BwqTraining
                 activations = ActivationModel(graph, layers, keptBits, activations, calibration, cancel);
                 kept.RestoreClips(activations);
                 using var final = FinalModel(graph, layers, activations, options);
-                double accuracy2 = Evaluation.Run(final.CreateExecutor(), data.Test, data.Normalization, EvaluationBatch, progress, cancel).Accuracy;
+                double writtenAccuracy = Evaluation.Run(final.CreateExecutor(), data.Test, data.Normalization, EvaluationBatch, progress, cancel).Accuracy;
                 var notes = Quantization.Export(final, request.Output, request.Command);
                 foreach (var note in notes) progress.Log(note);
                 long blocks = layers.Sum(l => (long)l.Blocks);
                 long pruned = layers.Sum(l => (long)l.BlockPrecision().Count(p => p == 0));
-                return new BwqResult(fp32, steps, accuracy2, MeanStoredBits(layers), keptBits, keptAlpha, blocks, pruned,
+                return new BwqResult(fp32, steps, writtenAccuracy, MeanStoredBits(layers), keptBits, keptAlpha, blocks, pruned,
                     Path.GetFullPath(request.Output), data.DatasetName, data.Test.Count, watch.Elapsed.TotalSeconds);
             }
             finally
