@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Quant.Config;
@@ -75,7 +74,7 @@ public static class Finetuning
             var (parameters, notes) = QuantizationAwareTraining.Prepare(model, request.Learning);
             foreach (var note in notes) progress.Log(note);
             // The run's identity: a checkpoint of another model, config, data or set of options is refused.
-            string runKey = string.Join('|', "finetune", FileDigest(request.Model), FileDigest(request.ConfigPath),
+            string runKey = string.Join('|', "finetune", ModelFiles.Digest(request.Model), ModelFiles.Digest(request.ConfigPath),
                 data.DatasetName, train.Count, request.CalibrationImages, $"lsq={request.Learning.Lsq}", $"pact={request.Learning.Pact}", request.Training)
                 // The per-epoch test accuracies are part of the checkpoint; a key without images is the whole test split's, as before --images existed.
                 + (request.Images is null ? "" : $"|test={data.Test.Count}");
@@ -104,7 +103,4 @@ public static class Finetuning
             throw;
         }
     }
-
-    /// <summary>The SHA-256 of a file's bytes, in hex: a resumed run must read the same model and config.</summary>
-    private static string FileDigest(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 }

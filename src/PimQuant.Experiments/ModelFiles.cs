@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using PimQuant.Data;
 using PimQuant.Engine.Graph;
 using PimQuant.Onnx;
@@ -17,6 +18,10 @@ public static class ModelFiles
     public const string DatasetKey = "pimquant.dataset";
     /// <summary>Metadata key: the command line that produced the file.</summary>
     public const string CommandKey = "pimquant.command";
+
+    /// <summary>The SHA-256 of a file's bytes, in hex: a run's identity names the model (and config) it read, so a resumed run must
+    /// read the same.</summary>
+    public static string Digest(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
     /// <summary>Imports an ONNX model; any problem becomes a one-line <see cref="ExperimentException"/> naming the file.</summary>
     public static ModelGraph Load(string path)

@@ -71,20 +71,9 @@ public static class ReproduceCommand
                     row.Speedup is { } x ? $"{x:F2}×" : "", row.EnergySaving is { } es ? $"{es:F2}×" : "");
             output2.Err.Write(table);
             foreach (var note in report.Context.Notes) output2.Err.WriteLine(note);
-            var key = new List<KeyValuePair<string, string>>
-            {
-                new("command", BwqReproduction.Command), new("model", Path.GetFullPath(modelPath)), new("bwq_model", Path.GetFullPath(outPath)),
-                new("options", options.ToString()), new("training", trainingOptions.ToString()), new("images", $"{report.Context.TestImages}"),
-                new("seed", $"{parse.GetValue(seed)}"),
-            };
-            (long runId, IReadOnlyList<long> ids) stored;
-            using (var store = ResultsStore.OpenOrCreate(dbPath))
-                stored = store.Append(report, RunProvenance.Now(key, ["pimq", .. parse.Tokens.Select(t => t.Value)]));
-            var json2 = ResultJson.Report(report);
-            json2["ok"] = true;
+            var json2 = Stored(report, BwqReproduction.RunKey(request), dbPath, null, parse);
             json2["bwq_model"] = Path.GetFullPath(outPath);
             if (result.Training is { } t) json2["bwq_a"] = BwqFlags.Log(t);
-            json2["stored"] = new JsonObject { ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]) };
             output2.Result(json2, string.Join("; ", report.Context.Notes.Skip(1).Take(2)));
             return ExitCodes.Ok;
         }));
@@ -158,15 +147,15 @@ public static class ReproduceCommand
     }
 
     /// <summary>Appends <paramref name="report"/>'s rows to the results database under <paramref name="key"/> and returns the
-    /// command's JSON: the report, the plot written and where the rows were stored.</summary>
-    private static JsonObject Stored(ResultReport report, IReadOnlyList<KeyValuePair<string, string>> key, string dbPath, string plotPath, ParseResult parse)
+    /// command's JSON: the report, the plot written (when there is one) and where the rows were stored.</summary>
+    private static JsonObject Stored(ResultReport report, IReadOnlyList<KeyValuePair<string, string>> key, string dbPath, string? plotPath, ParseResult parse)
     {
         (long runId, IReadOnlyList<long> ids) stored;
         using (var store = ResultsStore.OpenOrCreate(dbPath))
             stored = store.Append(report, RunProvenance.Now(key, ["pimq", .. parse.Tokens.Select(t => t.Value)]));
         var result = ResultJson.Report(report);
         result["ok"] = true;
-        result["plot"] = Path.GetFullPath(plotPath);
+        if (plotPath is not null) result["plot"] = Path.GetFullPath(plotPath);
         result["stored"] = new JsonObject
         {
             ["db"] = Path.GetFullPath(dbPath), ["run_id"] = stored.runId, ["ids"] = new JsonArray([.. stored.ids.Select(i => (JsonNode)i)]),

@@ -99,6 +99,20 @@ public static class BwqReproduction
         return new BwqReproductionResult(new ResultReport(context, measured), trained);
     }
 
+    /// <summary>The run's identity in the results database: the command, the source model and the BWQ model by digest, the data,
+    /// images and seed, and BWQ-A's options when it trains.</summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> RunKey(BwqReproductionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return
+        [
+            new("command", Command), new("model", "sha256:" + ModelFiles.Digest(request.Model)), new("bwq_model", "sha256:" + ModelFiles.Digest(request.Output)),
+            new("dataset", request.Data.Dataset ?? "(from the model)"), new("images", request.Images?.ToString(CultureInfo.InvariantCulture) ?? "all"),
+            new("calibration_images", request.CalibrationImages.ToString(CultureInfo.InvariantCulture)), new("seed", request.Seed.ToString(CultureInfo.InvariantCulture)),
+            new("bwq_a", request.Trained ? "(trained before)" : $"{request.Options} {request.Training}"),
+        ];
+    }
+
     /// <summary>What the rows say against the targets and the paper, with the reason for every target missed.</summary>
     private static List<string> Notes(IReadOnlyList<ResultRow> rows, BwqReproductionRequest request, BwqResult? trained, string? breakdown, string reads)
     {
@@ -140,7 +154,7 @@ public static class BwqReproduction
         int perBit = bwq.Encoding.Polarities;
         double breakEven = (double)denseOus * bwq.Cell.Bits / perBit;
         return string.Create(CultureInfo.InvariantCulture,
-            $"per 9x8 block and input digit, {dense.Name} reads {denseOus} OUs (8-bit {dense.Encoding.Weights.ToString().ToLowerInvariant()} codes in {dense.Cell.Bits}-bit cells) " +
+            $"per 9x8 block and input digit, {dense.Name} reads {denseOus} OUs ({dense.Defaults.WeightBits}-bit {dense.Encoding.Weights.ToString().ToLowerInvariant()} codes in {dense.Cell.Bits}-bit cells) " +
             $"and {bwq.Name} {perBit} per magnitude bit of the block ({bwq.Cell.Bits}-bit cells, {bwq.Encoding.Weights.ToString().ToLowerInvariant()}), so BWQ reads fewer OUs only " +
             $"where its blocks average below {breakEven:0.#} magnitude bits (pruned blocks count 0), and its speedup grows with the narrower activations it streams");
     }

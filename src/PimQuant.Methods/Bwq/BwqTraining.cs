@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using PimQuant.Engine.Execution;
 using PimQuant.Engine.Graph;
 using PimQuant.Engine.Passes;
@@ -151,7 +150,7 @@ public static class BwqTraining
         {
             foreach (var layer in layers) layer.Requantize();
             using var calibration = Quantization.CalibrationImages(train, data.Normalization, request.CalibrationImages, request.Training.Seed);
-            string baseKey = string.Join('|', "bwq", FileDigest(request.Model), data.DatasetName, train.Count, data.Test.Count, request.CalibrationImages,
+            string baseKey = string.Join('|', "bwq", ModelFiles.Digest(request.Model), data.DatasetName, train.Count, data.Test.Count, request.CalibrationImages,
                 options, request.Training with { Epochs = options.EpochsPerStep });
 
             var steps = new List<BwqStep>();
@@ -351,8 +350,6 @@ public static class BwqTraining
             throw;
         }
     }
-
-    private static string FileDigest(string path) => Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(path)));
 
     /// <summary>A copy of the state a step changes (graph tensors, planes, masks, activation clips), to undo a step over the limit.</summary>
     private sealed class Snapshot : IDisposable
