@@ -47,8 +47,8 @@ public sealed class SchemeFlags
     /// <summary>--cimq-parts.</summary>
     public Option<string> CimqParts { get; } = new("--cimq-parts")
     {
-        Description = "CIMQ's parts: all, none, or a comma-separated list of sparsity (bit-sparse activation scales, zero digits skipped), array (array-wise weight scales), clip (learned ADC clipping; needs --adc-step calibrated), qdrop (QDrop reconstruction)",
-        DefaultValueFactory = _ => "all",
+        Description = "CIMQ's parts: default (all but array), all, none, or a comma-separated list of sparsity (bit-sparse activation scales, zero digits skipped), array (array-wise weight scales), clip (learned ADC clipping; needs --adc-step calibrated), qdrop (QDrop reconstruction)",
+        DefaultValueFactory = _ => "default",
     };
 
     private readonly string[] _schemes;

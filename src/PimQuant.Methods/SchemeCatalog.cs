@@ -46,8 +46,8 @@ public static class SchemeCatalog
         new(Baseline, "conventional W8A8 on ISAAC: 8-bit weights per channel, 8-bit activations, every digit read", "isaac", false, 8, 8, null),
         new("redy", "ReDy's default setting on ISAAC: static 8-bit, each crossbar's rows read from their leading one (lossless rule)", "isaac", false, 8, 8,
             () => ReDyScheme.FromOptions("lossless", null, null, "array"), ReDyReproduction.Paper),
-        new("cimq", $"CIMQ's four parts on ISAAC with a {CimqDefaults.AdcBits}-bit ADC whose steps are learned per array (bit-sparse activations, array-wise weights, learned clipping, QDrop)",
-            "isaac", false, 8, 8, () => CimqScheme.Parts(CimqOptions.All), CimqDefaults.Paper, CimqDefaults.LowResolutionAdc, ByDefault: false),
+        new("cimq", $"CIMQ on ISAAC with a {CimqDefaults.AdcBits}-bit ADC whose steps are learned per array: bit-sparse activations, learned clipping and QDrop (array-wise weights off by default)",
+            "isaac", false, 8, 8, () => CimqScheme.Parts(CimqOptions.Default), CimqDefaults.Paper, CimqDefaults.LowResolutionAdc, ByDefault: false),
         new("bwq", "BWQ on BWQ-H: the block-precision model BWQ-A trained from the comparison's model (MODEL-bwq.onnx beside it), precision-aware mapping on 9x8 OUs",
             "bwq-h", true, BwqScheme.WeightBits, 8, () => BwqScheme.Parts, BwqReproduction.Paper, Model: BwqScheme.ModelFor),
     ];

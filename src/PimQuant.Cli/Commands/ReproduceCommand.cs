@@ -86,15 +86,15 @@ public static class ReproduceCommand
         var threads = CommonOptions.Threads();
         var seed = CommonOptions.Seed();
         var model = new Option<string>("--model") { Description = "The ONNX model (default: the embedded ResNet-20 on Fashion-MNIST)" };
-        var hw = new Option<string>("--hw") { Description = "Comma-separated presets or spec files, the first the baseline's", DefaultValueFactory = _ => "isaac,neurosim-rram" };
+        var hw = new Option<string>("--hw") { Description = "Comma-separated presets or spec files, the first the baseline's (e.g. isaac,neurosim-rram)", DefaultValueFactory = _ => "isaac" };
         var adcBits = new Option<string>("--adc-bits") { Description = "Comma-separated ADC resolutions", DefaultValueFactory = _ => string.Join(",", CimqReproduction.DefaultAdcBits) };
         var widths = new Option<string>("--widths") { Description = "Comma-separated weight/activation widths as wWaA, the first the baseline's", DefaultValueFactory = _ => "w8a8,w4a4" };
         var variants = new Option<string>("--variants")
         {
-            Description = $"Comma-separated rows per resolution: {string.Join(", ", CimqReproduction.VariantNames)} (cimq: all four parts; the others: conventional, or one part alone)",
-            DefaultValueFactory = _ => string.Join(",", CimqReproduction.VariantNames),
+            Description = $"Comma-separated rows per resolution: {string.Join(", ", CimqReproduction.VariantNames)} (cimq: every part but array; all-parts: all four; the others: conventional, or one part alone)",
+            DefaultValueFactory = _ => string.Join(",", CimqReproduction.DefaultVariants),
         };
-        var data = new DataFlags();
+        var data = new DataFlags($"the first {CimqReproduction.DefaultImages:N0}");
         var batch = CommonOptions.BatchSize(256);
         var calibrationImages = CommonOptions.CalibrationImages();
         var checkpoint = new Option<string>("--checkpoint") { Description = "Save the rows done to FILE (atomically) after each scheme; an existing checkpoint of the same run is resumed" };
@@ -120,7 +120,7 @@ public static class ReproduceCommand
                     throw new UserError($"{flag} {file}: no folder {folder}", ExitCodes.Usage);
             string dbPath = parse.GetValue(db)!;
             ResultsStore.CheckWritable(dbPath);
-            var request = new CimqReproductionRequest(modelPath, data.Read(parse), parse.GetValue(data.Images), parse.GetValue(calibrationImages),
+            var request = new CimqReproductionRequest(modelPath, data.Read(parse), parse.GetValue(data.Images) ?? CimqReproduction.DefaultImages, parse.GetValue(calibrationImages),
                 parse.GetValue(seed), parse.GetValue(batch), parse.GetValue(threads), specs, bits, pairs,
                 parse.GetValue(variants)!.Split(',', StringSplitOptions.TrimEntries), parse.GetValue(checkpoint));
             ComparisonReport comparison;

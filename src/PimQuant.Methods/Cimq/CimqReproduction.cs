@@ -20,7 +20,8 @@ namespace PimQuant.Methods.Cimq;
 /// <param name="Hardware">The accelerators, the first the baseline's.</param>
 /// <param name="AdcBits">ADC resolutions.</param>
 /// <param name="Widths">(weight, activation) bits, the first the baseline's.</param>
-/// <param name="Variants">Of <see cref="CimqReproduction.VariantNames"/>: <c>conventional</c>, <c>cimq</c> (all four parts) and the parts alone.</param>
+/// <param name="Variants">Of <see cref="CimqReproduction.VariantNames"/>: <c>conventional</c>, <c>cimq</c> (<see cref="CimqOptions.Default"/>),
+/// <c>all-parts</c> (all four) and the parts alone.</param>
 /// <param name="Checkpoint">Where the rows done are saved after each scheme (an existing checkpoint of the same run is resumed); null: nowhere.</param>
 public sealed record CimqReproductionRequest(string Model, DataOptions Data, int? Images, int CalibrationImages, long Seed, int BatchSize, int Threads,
     IReadOnlyList<HardwareSpec> Hardware, IReadOnlyList<int> AdcBits, IReadOnlyList<(int Weight, int Activation)> Widths, IReadOnlyList<string> Variants,
@@ -38,7 +39,18 @@ public static class CimqReproduction
     public const double AllowedLoss = 0.01;
 
     /// <summary>The variants a row can be, in the order rows are run.</summary>
-    public static readonly IReadOnlyList<string> VariantNames = ["conventional", "cimq", .. CimqOptions.PartNames];
+    public static readonly IReadOnlyList<string> VariantNames = ["conventional", "cimq", AllParts, .. CimqOptions.PartNames];
+
+    /// <summary>The variant with all four parts on (<see cref="CimqOptions.All"/>).</summary>
+    public const string AllParts = "all-parts";
+
+    /// <summary>The variants a run has unless told otherwise: conventional, <c>cimq</c> and each part alone (the issue's grid;
+    /// <see cref="AllParts"/> is one flag away).</summary>
+    public static readonly IReadOnlyList<string> DefaultVariants = [.. VariantNames.Where(v => v != AllParts)];
+
+    /// <summary>Test images a run reads unless told otherwise: the default grid on isaac then takes about 21 minutes on 2 cores
+    /// (the issue's budget is 30; docs/methods/cimq.md), where all 10,000 would take hours.</summary>
+    public const int DefaultImages = 500;
 
     /// <summary>The ADC resolutions the issue asks for.</summary>
     public static readonly IReadOnlyList<int> DefaultAdcBits = [3, 4, 5, 8];
@@ -96,7 +108,7 @@ public static class CimqReproduction
     private static MethodParts? Parts(string variant, HardwareSpec spec)
     {
         if (variant == "conventional") return null;
-        var options = variant == "cimq" ? CimqOptions.All : CimqOptions.Only([variant]);
+        var options = variant switch { "cimq" => CimqOptions.Default, AllParts => CimqOptions.All, _ => CimqOptions.Only([variant]) };
         if (spec.Adc.Step != AdcStepMode.Calibrated) options = options with { Clip = null };
         return options.Enabled().Any() ? CimqScheme.Parts(options) : null;
     }
@@ -118,7 +130,7 @@ public static class CimqReproduction
 
     /// <summary>Per hardware, widths and variant with parts: the gain over conventional quantization at a 4-bit ADC, and the
     /// lowest ADC of 5 bits or fewer within a point of the 8-bit conventional row with its efficiency against that row's (the
-    /// issue's bars are for <c>cimq</c>, all four parts); then the paper's figures.</summary>
+    /// issue's bars are for <c>cimq</c>); then the paper's figures.</summary>
     private static IEnumerable<string> Notes(IReadOnlyList<ResultRow> rows, IReadOnlyList<GridPoint> points)
     {
         var byPoint = points.Zip(rows).ToDictionary(p => p.First, p => p.Second);

@@ -20,7 +20,7 @@ public class CimqReproductionTests : IDisposable
     [Fact]
     public void The_grid_starts_with_the_8_bit_baseline_and_lists_each_row_once()
     {
-        var schemes = CimqReproduction.Schemes(Request("m.onnx", [4, 8], ["conventional", "clip", "cimq"]));
+        var schemes = CimqReproduction.Schemes(Request("m.onnx", [4, 8], ["conventional", "clip", "cimq", "all-parts"]));
         Assert.Equal("conventional adc8 w8a8 isaac", schemes[0].Name);
         Assert.Equal(("isaac", AdcStepMode.Unit, 8), (schemes[0].Spec.Name, schemes[0].Spec.Adc.Step, schemes[0].Spec.Adc.Bits));
         Assert.Null(schemes[0].Parts);
@@ -28,12 +28,13 @@ public class CimqReproductionTests : IDisposable
         Assert.DoesNotContain(schemes.Skip(1), s => s.Name == "conventional adc8 w8a8 isaac" || s.Name == "clip adc8 w8a8 isaac");
         Assert.Equal(schemes.Count, schemes.Select(s => (s.Spec.Name, s.WeightBits, s.ActivationBits, s.Parts?.Label)).Distinct().Count());
         var cimq8 = schemes.Single(s => s.Name == "cimq adc8 w8a8 isaac");
-        Assert.Equal("cimq sparsity+array+qdrop", cimq8.Parts!.Label); // no clipping to learn on an exact ADC
+        Assert.Equal("cimq sparsity+qdrop", cimq8.Parts!.Label); // no clipping to learn on an exact ADC
+        Assert.Equal("cimq sparsity+array+clip+qdrop", schemes.Single(s => s.Name == "all-parts adc4 w8a8 isaac").Parts!.Label);
         var clip4 = schemes.Single(s => s.Name == "clip adc4 w4a4 neurosim-rram");
         Assert.Equal(("neurosim-rram adc4", AdcStepMode.Calibrated, AdcCalibration.Array), (clip4.Spec.Name, clip4.Spec.Adc.Step, clip4.Spec.Adc.Calibration));
         Assert.Equal((4, 4), (clip4.WeightBits, clip4.ActivationBits));
         var e = Assert.Throws<ArgumentException>(() => CimqReproduction.Schemes(Request("m.onnx", [4], ["clip", "bwq"])));
-        Assert.Equal("CIMQ variant 'bwq': expected conventional, cimq, sparsity, array, clip, qdrop", e.Message);
+        Assert.Equal("CIMQ variant 'bwq': expected conventional, cimq, all-parts, sparsity, array, clip, qdrop", e.Message);
     }
 
     [Fact]

@@ -44,9 +44,11 @@ public class CimqSchemeTests : IDisposable
     public void Unknown_parts_are_refused_by_name()
     {
         var e = Assert.Throws<ArgumentException>(() => CimqOptions.Only(["clip", "adc"]));
-        Assert.Equal("CIMQ part 'adc': expected all, none or a comma-separated list of sparsity, array, clip, qdrop", e.Message);
+        Assert.Equal("CIMQ part 'adc': expected default, all, none or a comma-separated list of sparsity, array, clip, qdrop", e.Message);
         Assert.Equal(CimqOptions.None, CimqOptions.Only(["none"]));
         Assert.Equal(CimqOptions.All, CimqOptions.Only(["all"]));
+        // The default is every part but array-wise weights (docs/methods/cimq.md says why).
+        Assert.Equal(CimqOptions.Only(["sparsity", "clip", "qdrop"]), CimqOptions.Only(["default"]));
     }
 
     [Fact]
