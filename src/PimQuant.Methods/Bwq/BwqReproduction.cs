@@ -133,7 +133,7 @@ public static class BwqReproduction
         notes.Add(missed.Count == 0 ? "every target of the default model is met (loss <= 1 point, compression >= 16×, speedup and energy saving >= 4× over isaac-ou)"
             : "targets missed: " + string.Join("; ", missed));
         if (bwq.OuReads is { } r && isaacOu.OuReads is { } r0)
-            notes.Add($"OU reads per image: {r:N0} on bwq-h against {r0:N0} on isaac-ou ({F((double)r0 / Math.Max(1, r), "0.##")}× fewer); ADC conversions {bwq.AdcConversions:N0} against {isaacOu.AdcConversions:N0}");
+            notes.Add($"OU reads per image: {r:N0} on bwq-h against {r0:N0} on isaac-ou ({ReadRatio(r, r0)}); ADC conversions {bwq.AdcConversions:N0} against {isaacOu.AdcConversions:N0}");
         notes.Add(reads);
         if (breakdown is not null) notes.Add(breakdown);
         if (trained is not null)
@@ -144,6 +144,13 @@ public static class BwqReproduction
         }
         return notes;
     }
+
+    /// <summary>BWQ's OU reads against the dense baseline's, as a factor above 1 either way ("3.17× more", "2× fewer").</summary>
+    internal static string ReadRatio(long bwq, long dense) =>
+        bwq == dense ? "as many"
+        : bwq > dense
+            ? string.Create(CultureInfo.InvariantCulture, $"{(double)bwq / Math.Max(1, dense):0.##}× more")
+            : string.Create(CultureInfo.InvariantCulture, $"{(double)dense / Math.Max(1, bwq):0.##}× fewer");
 
     /// <summary>Where the two mappings' reads per weight block and digit come from, and the block precision below which BWQ reads
     /// fewer OUs than the dense baseline.</summary>
